@@ -1,0 +1,133 @@
+"""Metadata keys, and the one place where metadata values become strings.
+
+Kommunicate metadata is `dict[str, str]` on the wire (reference §5.3): nested values
+must be JSON *strings*. Callers pass natural Python values; this module does the
+stringifying, so no caller ever calls `json.dumps` for us.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any, cast
+
+import msgspec
+
+from ._codec import decode, encode
+from ._errors import InvalidRequestError
+
+__all__ = ["MetadataKey", "merge_info", "parse_info", "stringify_metadata"]
+
+
+class MetadataKey(StrEnum):
+    """Metadata keys the platform and the SDKs give meaning to (reference §5.4)."""
+
+    # group (conversation) metadata
+    CONVERSATION_STATUS = "CONVERSATION_STATUS"
+    CONVERSATION_ASSIGNEE = "CONVERSATION_ASSIGNEE"
+    SKIP_ROUTING = "SKIP_ROUTING"
+    TEAM_ID = "KM_TEAM_ID"
+    CONVERSATION_TITLE = "KM_CONVERSATION_TITLE"
+    ORIGINAL_TITLE = "KM_ORIGINAL_TITLE"
+    CONVERSATION_INFO = "conversationMetadata"
+    CHAT_CONTEXT = "KM_CHAT_CONTEXT"
+    SKIP_BOT_EVENT = "SKIP_BOT_EVENT"
+    HIDE = "HIDE"
+    # message metadata
+    SKIP_BOT = "skipBot"
+    CONTENT_TYPE = "contentType"
+    TEMPLATE_ID = "templateId"
+    PAYLOAD = "payload"
+    ASSIGN_TO = "KM_ASSIGN_TO"
+    ASSIGN_TEAM = "KM_ASSIGN_TEAM"
+    CATEGORY = "category"
+
+
+def _reject_non_finite(where: str, value: object) -> None:
+    """msgspec writes NaN and ±inf as `null`: refuse them instead of losing data."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidRequestError(f"{where}: {value!r} has no JSON form")
+    elif isinstance(value, Mapping):
+        for item in cast("Mapping[object, object]", value).values():
+            _reject_non_finite(where, item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in cast("Iterable[object]", value):
+            _reject_non_finite(where, item)
+
+
+def _stringify_value(key: str, value: object) -> str:
+    if type(value) is str:  # the common case, no encoder call
+        return value
+    _reject_non_finite(f"metadata[{key!r}]", value)
+    try:
+        encoded = encode(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidRequestError(
+            f"metadata[{key!r}]: cannot encode {type(value).__name__} as JSON ({exc})"
+        ) from exc
+    if encoded[:1] == b'"':  # str subclasses, enums, datetimes, UUIDs, Decimals
+        text: str = decode(encoded, str)
+        return text
+    return encoded.decode()
+
+
+def stringify_metadata(
+    metadata: Mapping[str, object] | None, what: str = "metadata"
+) -> dict[str, str]:
+    """Metadata as the wire wants it: str keys, str values, nested values as JSON.
+
+    `True` -> "true", `3` -> "3", `{"a": 1}` -> '{"a":1}'; None values are left out.
+
+    Raises:
+        InvalidRequestError: not a mapping, a non-str key, or a value that JSON
+            cannot encode (NaN, an arbitrary object).
+    """
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise InvalidRequestError(
+            f"{what} must be a mapping, not {type(metadata).__name__}"
+        )
+    out: dict[str, str] = {}
+    items: Iterable[tuple[object, object]] = metadata.items()
+    for key, value in items:
+        if not isinstance(key, str) or not key:
+            raise InvalidRequestError(f"{what} keys must be non-empty str, got {key!r}")
+        if value is not None:
+            out[str(key)] = _stringify_value(str(key), value)
+    return out
+
+
+def parse_info(raw: str | None) -> dict[str, Any]:
+    """Decode the `conversationMetadata` JSON string; anything but an object is {}."""
+    if not raw:
+        return {}
+    try:
+        value = decode(raw, dict[str, Any])
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return {}
+    return value
+
+
+def merge_info(raw: str | None, changes: Mapping[str, object]) -> str:
+    """`conversationMetadata` with `changes` merged in (None deletes a key)."""
+    if not isinstance(changes, Mapping):
+        raise InvalidRequestError(
+            f"info must be a mapping, not {type(changes).__name__}"
+        )
+    merged: dict[str, Any] = parse_info(raw)
+    items: Iterable[tuple[object, object]] = changes.items()
+    for key, value in items:
+        if not isinstance(key, str) or not key:
+            raise InvalidRequestError(f"info keys must be non-empty str, got {key!r}")
+        if value is None:
+            merged.pop(str(key), None)
+        else:
+            merged[str(key)] = value
+    _reject_non_finite("info", merged)
+    try:
+        return encode(merged).decode()
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidRequestError(f"info cannot be encoded as JSON: {exc}") from exc

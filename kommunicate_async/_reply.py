@@ -1,0 +1,276 @@
+"""Turn a reply body into a typed result or the right exception.
+
+Kommunicate replies arrive enveloped (`{"status", "generatedAt", "response"}`) or
+bare, and which endpoint does which is UNCERTAIN (reference §3, §9 q11). For a
+Struct result we build, once per type, a twin Struct holding the result's fields
+*and* the envelope's, so either shape decodes in a single msgspec pass; for list and
+scalar results a `Envelope[T] | T` union does the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Generic, TypeVar, cast
+
+import msgspec
+
+from ._codec import decoder, decoder_for
+from ._errors import APIError, ResponseValidationError, api_error
+from .models._base import UNSET, Envelope, ErrorItem, LooseEnvelope
+
+__all__ = ["NoResult", "ReplyDecoder", "error_from_body", "excerpt", "reply_decoder"]
+
+T = TypeVar("T")
+
+_ENVELOPE_FIELDS: Final = ("status", "generated_at", "response", "error_response")
+_EXCERPT_LIMIT: Final = 200
+
+
+def excerpt(body: bytes) -> str:
+    """A short single-line piece of a body, safe to put in an error message."""
+    text = body[: _EXCERPT_LIMIT * 2].decode("utf-8", "replace")
+    text = " ".join(text.split())
+    return text[:_EXCERPT_LIMIT] + ("…" if len(text) > _EXCERPT_LIMIT else "")
+
+
+def _looks_like_html(body: bytes) -> bool:
+    head = body[:64].lstrip().lower()
+    return head.startswith((b"<html", b"<!doctype"))
+
+
+def _error_details(items: object, response: object) -> tuple[str | None, str]:
+    """(code, description) from `errorResponse` items, joined the way the SDKs do."""
+    code: str | None = None
+    texts: list[str] = []
+    if isinstance(items, list):
+        for item in cast("list[object]", items):
+            if isinstance(item, ErrorItem):
+                fields: dict[str, object] = {
+                    "errorCode": item.error_code,
+                    "description": item.description,
+                    "displayMessage": item.display_message,
+                }
+            elif isinstance(item, dict):
+                fields = cast("dict[str, object]", item)
+            else:
+                continue
+            if code is None and isinstance(fields.get("errorCode"), str):
+                code = cast("str", fields["errorCode"])
+            text = fields.get("description") or fields.get("displayMessage")
+            if isinstance(text, str) and text:
+                texts.append(text)
+    if not texts and isinstance(response, str) and response:
+        texts.append(response)
+    return code, "; ".join(texts) or "error"
+
+
+def error_from_body(
+    status: int, body: bytes, *, retry_after: float | None = None
+) -> APIError:
+    """The `APIError` for a failed reply, using whatever details the body offers."""
+    code: str | None = None
+    description = ""
+    if _looks_like_html(body):
+        description = "HTML error page instead of a JSON reply (service unavailable)"
+    else:
+        try:
+            loose: LooseEnvelope = decoder(LooseEnvelope).decode(body)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            description = excerpt(body)
+        else:
+            if loose.error_response is not None or isinstance(loose.response, str):
+                code, description = _error_details(loose.error_response, loose.response)
+            else:
+                for candidate in (loose.message, loose.error):
+                    if isinstance(candidate, str) and candidate:
+                        description = candidate
+                        break
+                else:
+                    description = excerpt(body)
+            if code is None and isinstance(loose.code, str):
+                code = loose.code
+    return api_error(status, code, description, retry_after=retry_after)
+
+
+class NoResult:
+    """Result type of calls whose reply only matters if it is an error.
+
+    P5, P7, P7b, A6 and A15/A16 answer "success", an envelope, plain text or
+    nothing (reference §3): anything but an error is accepted.
+    """
+
+
+def _check_no_result(body: bytes, http_status: int) -> None:
+    if not body.strip():
+        return
+    try:
+        value: object = decoder_for(Any).decode(body)
+    except msgspec.DecodeError:
+        if body.strip().lower() == b"error":
+            raise api_error(http_status, None, "error") from None
+        return
+    if isinstance(value, dict):
+        fields = cast("dict[str, Any]", value)
+        status = fields.get("status")
+        if isinstance(status, str) and status.lower() == "error":
+            raise api_error(
+                http_status,
+                *_error_details(fields.get("errorResponse"), fields.get("response")),
+            )
+
+
+class ReplyDecoder(Generic[T]):
+    """Decodes one result type from enveloped or bare replies."""
+
+    __slots__ = ("_bare_names", "_decoder", "_result_type", "_struct_twin")
+
+    def __init__(self, result_type: Any) -> None:
+        self._result_type: Any = result_type
+        self._struct_twin = False
+        self._bare_names: tuple[str, ...] = ()
+        self._decoder: msgspec.json.Decoder[Any]
+        if result_type is NoResult:
+            self._decoder = decoder_for(Any)
+            return
+        if isinstance(result_type, type) and issubclass(result_type, msgspec.Struct):
+            fields = msgspec.structs.fields(result_type)
+            names = tuple(f.name for f in fields)
+            if not set(names) & set(_ENVELOPE_FIELDS):
+                self._struct_twin = True
+                self._bare_names = names
+                self._decoder = decoder_for(_twin(result_type, fields))
+                return
+        self._decoder = decoder_for(_envelope_or_bare(result_type))
+
+    def decode(self, body: bytes, http_status: int = 200) -> T | None:
+        """The result, or None for a success envelope without a response.
+
+        Raises:
+            APIError: the body is an error envelope (even inside HTTP 200).
+            ResponseValidationError: the body is not JSON of an expected shape.
+        """
+        if self._result_type is NoResult:
+            _check_no_result(body, http_status)
+            return None
+        if not body.strip():  # an empty 2xx: nothing to decode
+            return None
+        try:
+            obj = self._decoder.decode(body)
+        except msgspec.ValidationError as exc:  # a DecodeError subclass: test it first
+            raise self._shape_error(body, http_status, exc) from exc
+        except msgspec.DecodeError:
+            return self._not_json(body, http_status)
+        if self._struct_twin:
+            status = obj.status
+            if status is UNSET:
+                return self._from_bare(obj, http_status)
+            return self._unwrap(status, obj.response, obj.error_response, http_status)
+        if isinstance(obj, Envelope):
+            envelope = cast("Envelope[T]", obj)
+            return self._unwrap(
+                envelope.status, envelope.response, envelope.error_response, http_status
+            )
+        return cast("T", obj)
+
+    def _unwrap(
+        self, status: str, response: Any, items: Any, http_status: int
+    ) -> T | None:
+        if status.lower() == "error":
+            code, description = _error_details(items, response)
+            raise api_error(http_status, code, description)
+        return None if response is UNSET else cast("T | None", response)
+
+    def _from_bare(self, obj: Any, http_status: int) -> T:
+        values = {n: v for n in self._bare_names if (v := getattr(obj, n)) is not UNSET}
+        try:
+            return cast("T", self._result_type(**values))
+        except TypeError as exc:  # a required field is missing
+            raise ResponseValidationError(
+                f"reply lacks fields of {self._result_type.__name__}: {exc}",
+                status=http_status,
+            ) from exc
+
+    def _not_json(self, body: bytes, http_status: int) -> T:
+        # Some legacy GETs answer plain `success` / `error` (reference §3).
+        word = body.strip().decode("utf-8", "replace").lower()
+        if self._result_type is str and word == "success":
+            return cast("T", word)
+        if word == "error":
+            raise api_error(http_status, None, "error")
+        raise ResponseValidationError(
+            f"reply is not valid JSON: {excerpt(body)!r}", status=http_status
+        )
+
+    def _shape_error(
+        self, body: bytes, http_status: int, exc: msgspec.ValidationError
+    ) -> KommunicateShapeError:
+        loose: LooseEnvelope | None
+        try:
+            loose = decoder(LooseEnvelope).decode(body)
+        except msgspec.ValidationError:  # valid JSON but not an object
+            loose = None
+        if (
+            loose is not None
+            and isinstance(loose.status, str)
+            and loose.status.lower() == "error"
+        ):
+            code, description = _error_details(loose.error_response, loose.response)
+            return api_error(http_status, code, description)
+        return ResponseValidationError(
+            f"unexpected reply shape for {_type_name(self._result_type)}: {exc}",
+            status=http_status,
+        )
+
+
+KommunicateShapeError = APIError | ResponseValidationError
+
+
+def _envelope_or_bare(result_type: Any) -> Any:
+    """`Envelope[T] | T`: one decoder for either shape of a list or scalar result."""
+    return Envelope[result_type] | result_type
+
+
+def _type_name(tp: object) -> str:
+    return getattr(tp, "__name__", None) or repr(tp)
+
+
+def _twin(
+    result_type: type[msgspec.Struct], fields: tuple[msgspec.structs.FieldInfo, ...]
+) -> type:
+    """A Struct with `result_type`'s fields (all optional) plus the envelope's."""
+    spec: list[tuple[str, Any, Any]] = [
+        (
+            f.name,
+            f.type | msgspec.UnsetType,
+            msgspec.field(default=UNSET, name=f.encode_name),
+        )
+        for f in fields
+    ]
+    spec += [
+        (
+            "status",
+            str | msgspec.UnsetType,
+            msgspec.field(default=UNSET, name="status"),
+        ),
+        (
+            "response",
+            result_type | None | msgspec.UnsetType,
+            msgspec.field(default=UNSET),
+        ),
+        (
+            "error_response",
+            list[ErrorItem] | None | msgspec.UnsetType,
+            msgspec.field(default=UNSET, name="errorResponse"),
+        ),
+    ]
+    return msgspec.defstruct(f"{result_type.__name__}Reply", spec, kw_only=True)
+
+
+_REPLY_DECODERS: dict[object, ReplyDecoder[Any]] = {}
+
+
+def reply_decoder(result_type: Any) -> ReplyDecoder[Any]:
+    """The cached `ReplyDecoder` for `result_type`."""
+    found = _REPLY_DECODERS.get(result_type)
+    if found is None:
+        found = _REPLY_DECODERS[result_type] = ReplyDecoder(result_type)
+    return found

@@ -1,0 +1,162 @@
+"""`KommunicateSession`: configuration, lifecycle, defaults and the resources."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._client import ApiClient
+from ._compat import override
+from ._config import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_ON_BEHALF_OF,
+    ConversationDefaults,
+    SessionConfig,
+    Timeouts,
+    resolve_config,
+)
+from ._errors import ConfigurationError, SessionClosedError
+from ._http import HttpTransport
+from .resources import Assignees, Conversations, Messages, Unread, Users
+from .resources._base import Context
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from ._http import ClientSession
+
+__all__ = ["KommunicateSession"]
+
+
+class KommunicateSession:
+    """An async Kommunicate client: one connection pool, one set of credentials.
+
+    Use it as an async context manager (or call `aclose()`), and share one session
+    across your whole application: it is safe for any number of concurrent tasks.
+
+        async with KommunicateSession() as km:   # key from KOMMUNICATE_API_KEY
+            conversation = await km.conversations.create(["user-1"])
+            await km.messages.send(conversation, "Hello!")
+
+    Args:
+        api_key: the Platform API key; else `KOMMUNICATE_API_KEY`.
+        app_id: the application id, needed only for `users.login`; else
+            `KOMMUNICATE_APP_ID`.
+        base_url: the Platform API host; else `KOMMUNICATE_BASE_URL`, else
+            https://services.kommunicate.io.
+        chat_url: the chat host for user-token calls; else `KOMMUNICATE_CHAT_URL`,
+            else https://chat.kommunicate.io (EU: https://chat-eu.kommunicate.io).
+        on_behalf_of: the default `Of-User-Id` and message sender ("bot").
+        timeout: a `Timeouts`, or a number of seconds per attempt.
+        max_retries: retries after the first attempt, for failures safe to retry.
+        max_connections: size of the connection pool.
+        defaults: `ConversationDefaults` applied to every later `conversations.create`.
+        session: an `aiohttp.ClientSession` to borrow; it is never closed by us.
+
+    Raises:
+        ConfigurationError: no API key, or an invalid setting.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        app_id: str | None = None,
+        base_url: str | None = None,
+        chat_url: str | None = None,
+        on_behalf_of: str = DEFAULT_ON_BEHALF_OF,
+        timeout: float | Timeouts = Timeouts(),  # noqa: B008 (frozen, shared safely)
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        defaults: ConversationDefaults | None = None,
+        session: ClientSession | None = None,
+    ) -> None:
+        self._config: SessionConfig = resolve_config(
+            api_key,
+            app_id=app_id,
+            base_url=base_url,
+            chat_url=chat_url,
+            on_behalf_of=on_behalf_of,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_connections=max_connections,
+        )
+        transport = HttpTransport(
+            timeouts=self._config.timeouts,
+            max_connections=max_connections,
+            session=session,
+        )
+        self._client = ApiClient(self._config, transport)
+        self._ctx = Context(self._client, on_behalf_of=on_behalf_of)
+        if defaults is not None:
+            self.defaults = defaults
+        self.conversations = Conversations(self._ctx)
+        """Create, find, update, list conversations."""
+        self.messages = Messages(self._ctx)
+        """Send messages and read history."""
+        self.assignees = Assignees(self._ctx)
+        """Change and read the assignee."""
+        self.unread = Unread(self._ctx)
+        """Unread counts and mark-read."""
+        self.users = Users(self._ctx)
+        """User details, updates and login."""
+
+    # -- configuration --------------------------------------------------------------
+
+    @property
+    def config(self) -> SessionConfig:
+        """The resolved configuration (its repr never shows the key)."""
+        return self._config
+
+    @property
+    def on_behalf_of(self) -> str:
+        """The default `Of-User-Id` and message sender."""
+        return self._ctx.on_behalf_of
+
+    @property
+    def defaults(self) -> ConversationDefaults:
+        """Defaults for every later `conversations.create` (`updateDefaultSetting`)."""
+        return self._ctx.defaults
+
+    @defaults.setter
+    def defaults(self, value: ConversationDefaults | None) -> None:
+        if value is None:
+            value = ConversationDefaults()
+        if not isinstance(value, ConversationDefaults):
+            raise ConfigurationError("defaults must be a ConversationDefaults")
+        self._ctx.defaults = value
+
+    @property
+    def closed(self) -> bool:
+        """True once `aclose()` has been called."""
+        return self._client.transport.closed
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def __aenter__(self) -> KommunicateSession:
+        if self.closed:
+            raise SessionClosedError(
+                "this KommunicateSession is closed; create a new one"
+            )
+        self._client.transport.open()  # fails fast outside a running event loop
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pool (unless borrowed). Idempotent, safe under cancel."""
+        await self._client.transport.aclose()
+
+    @override
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return (
+            f"<KommunicateSession {state} base_url={self._config.base_url!r} "
+            f"on_behalf_of={self.on_behalf_of!r} api_key='***'>"
+        )

@@ -1,0 +1,80 @@
+"""Input checks that run before any request is built.
+
+Every caller-supplied id, text and header value passes through here, so bad input
+is an `InvalidRequestError` raised before a byte is sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Final
+
+from ._errors import InvalidRequestError
+
+__all__ = ["check_header_value", "check_id", "check_ids", "check_int", "check_text"]
+
+# CR/LF would let a value inject headers; other C0/DEL controls corrupt ids and logs.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+_HEADER_SAFE: Final = re.compile(r"[\x20-\x7e]+")
+
+
+def check_id(value: object, what: str) -> str:
+    """A non-empty id string without control characters."""
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"{what} must be a str, not {type(value).__name__}")
+    if not value.strip():
+        raise InvalidRequestError(f"{what} must not be empty")
+    if _CONTROL.search(value):
+        raise InvalidRequestError(
+            f"{what} must not contain control characters (CR, LF, …)"
+        )
+    return value
+
+
+def check_header_value(value: object, what: str) -> str:
+    """An id that travels in an HTTP header: printable ASCII only."""
+    text = check_id(value, what)
+    if not _HEADER_SAFE.fullmatch(text):
+        raise InvalidRequestError(
+            f"{what} must be printable ASCII to travel in a header"
+        )
+    return text
+
+
+def check_ids(values: object, what: str, *, allow_empty: bool = False) -> list[str]:
+    """Ids from a str (one id) or an iterable of str; order kept, no repeats."""
+    if isinstance(values, str):
+        items: Iterable[object] = [values]
+    elif isinstance(values, Iterable):
+        items = values  # pyright: ignore[reportUnknownVariableType]
+    else:
+        raise InvalidRequestError(
+            f"{what} must be a list of str, not {type(values).__name__}"
+        )
+    seen: dict[str, None] = {}
+    for item in items:  # pyright: ignore[reportUnknownVariableType]
+        seen[check_id(item, f"an entry of {what}")] = None
+    if not seen and not allow_empty:
+        raise InvalidRequestError(f"{what} must not be empty")
+    return list(seen)
+
+
+def check_text(value: object, what: str = "text") -> str:
+    """Message text: a str with something besides white space, and no NUL."""
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"{what} must be a str, not {type(value).__name__}")
+    if not value.strip():
+        raise InvalidRequestError(f"{what} must not be empty")
+    if "\x00" in value:
+        raise InvalidRequestError(f"{what} must not contain NUL characters")
+    return value
+
+
+def check_int(value: object, what: str, *, minimum: int | None = None) -> int:
+    """An int (bool refused: True is an int to Python but never a valid id or size)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequestError(f"{what} must be an int, not {type(value).__name__}")
+    if minimum is not None and value < minimum:
+        raise InvalidRequestError(f"{what} must be at least {minimum}, got {value}")
+    return value

@@ -1,0 +1,5 @@
+"""The package version (read by hatch at build time)."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

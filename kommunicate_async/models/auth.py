@@ -1,0 +1,41 @@
+"""User registration (login) and token refresh bodies (reference §2.4)."""
+
+from __future__ import annotations
+
+from ._base import UNSET, Model, UnsetType
+
+__all__ = ["RefreshTokenBody", "RegisterBody", "Registration"]
+
+WEB_DEVICE = 0
+"""`deviceType` 0 is "web": the only kind a server-side client can honestly claim."""
+PASSWORD_CHECKED_BY_KOMMUNICATE = 1
+"""`authenticationTypeId` 1: Kommunicate checks the password (the SDK default)."""
+
+
+class RegisterBody(Model, frozen=True, kw_only=True):
+    """`POST /rest/ws/register/client` (reference A24)."""
+
+    user_id: str
+    application_id: str
+    # Required, never defaulted: `omit_defaults` would drop a value equal to a default.
+    device_type: int
+    authentication_type_id: int
+    password: str | UnsetType = UNSET
+    display_name: str | UnsetType = UNSET
+    email: str | UnsetType = UNSET
+
+
+class Registration(Model, frozen=True, kw_only=True):
+    """The RegistrationResponse fields we use; the rest is skipped."""
+
+    message: str | None = None
+    user_id: str | None = None
+    device_key: str | None = None
+    auth_token: str | None = None
+
+
+class RefreshTokenBody(Model, frozen=True, kw_only=True):
+    """`POST /rest/ws/register/refresh/token` (reference A26)."""
+
+    application_id: str
+    user_id: str

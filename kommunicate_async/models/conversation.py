@@ -1,0 +1,139 @@
+"""Conversations (Applozic "groups" of type 10) and their status."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import msgspec
+
+from .._compat import override
+from .._metadata import MetadataKey, parse_info
+from ._base import UNSET, Model, UnsetType
+
+if TYPE_CHECKING:
+    from ._base import JSONValue
+
+__all__ = [
+    "Conversation",
+    "ConversationPage",
+    "ConversationRef",
+    "ConversationStatus",
+    "CreateConversationBody",
+    "UpdateGroupBody",
+]
+
+
+class ConversationStatus(IntEnum):
+    """`CONVERSATION_STATUS` codes (reference §5.1).
+
+    Codes 1, 4 and 5 are contested between sources (UNCERTAIN), and the server may
+    add more: an unknown code becomes a pseudo-member named ``UNKNOWN_<code>``
+    instead of raising, so a new status never breaks decoding.
+    """
+
+    INITIAL = -1
+    OPEN = 0
+    PROGRESS = 1
+    RESOLVED = 2
+    CLOSED = 2
+    SPAM = 3
+    DUPLICATE = 4
+    ARCHIVE = 5
+    UNRESPONDED = 6
+    WAITING = 7
+
+    @classmethod
+    @override
+    def _missing_(cls, value: object) -> ConversationStatus | None:
+        if isinstance(value, str):
+            try:
+                return cls(int(value.strip()))
+            except ValueError:
+                return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            member = int.__new__(cls, value)
+            member._name_ = f"UNKNOWN_{value}"
+            member._value_ = value
+            return member
+        return None
+
+
+class Conversation(Model, frozen=True, kw_only=True):
+    """One conversation, as `group/info` and `group/conversation` return it.
+
+    `assignee`, `status`, `team_id` and `info` are read from `metadata`, where
+    Kommunicate keeps them (reference §4.2 A11).
+    """
+
+    id: int
+    """The numeric groupId that most endpoints expect."""
+    client_conversation_id: str | None = msgspec.field(
+        default=None, name="clientGroupId"
+    )
+    """The caller-chosen id (Applozic clientGroupId)."""
+    title: str = msgspec.field(default="", name="name")
+    members: list[str] = msgspec.field(default_factory=list[str], name="membersId")
+    metadata: dict[str, str] = msgspec.field(default_factory=dict[str, str])
+    admin_id: str | None = None
+    unread_count: int | None = None
+    created_at: int | None = msgspec.field(default=None, name="createdAtTime")
+    """Creation time in epoch milliseconds."""
+    updated_at: int | None = msgspec.field(default=None, name="updatedAtTime")
+    type: int | None = None
+
+    @property
+    def assignee(self) -> str | None:
+        """The assigned agent or bot (`CONVERSATION_ASSIGNEE`), None if unassigned."""
+        return self.metadata.get(MetadataKey.CONVERSATION_ASSIGNEE) or None
+
+    @property
+    def status(self) -> ConversationStatus | None:
+        """The status (`CONVERSATION_STATUS`), None if the server has not set one."""
+        raw = self.metadata.get(MetadataKey.CONVERSATION_STATUS)
+        if raw is None or not raw.strip():
+            return None
+        try:
+            return ConversationStatus(int(raw))
+        except ValueError:  # not a number: an unknown status, not a crash
+            return None
+
+    @property
+    def team_id(self) -> str | None:
+        """The team (`KM_TEAM_ID`), None if none is set."""
+        return self.metadata.get(MetadataKey.TEAM_ID) or None
+
+    @property
+    def info(self) -> dict[str, JSONValue]:
+        """Conversation info (`conversationMetadata`, a JSON string on the wire)."""
+        parsed: dict[str, Any] = parse_info(
+            self.metadata.get(MetadataKey.CONVERSATION_INFO)
+        )
+        return parsed
+
+
+ConversationRef: TypeAlias = "int | str | Conversation"
+"""A numeric groupId, a clientGroupId string, or a `Conversation`."""
+
+
+class ConversationPage(Model, frozen=True, kw_only=True):
+    """One page of `group/filter` (reference A14): `{groups, lastFetchTime, …}`."""
+
+    groups: list[Conversation] = msgspec.field(default_factory=list[Conversation])
+    last_fetch_time: int | None = None
+
+
+class CreateConversationBody(Model, frozen=True, kw_only=True):
+    """`POST /rest/ws/group/conversation` (reference P1)."""
+
+    group_name: str
+    group_member_list: list[str]
+    client_group_id: str | UnsetType = UNSET
+    metadata: dict[str, str] | UnsetType = UNSET
+
+
+class UpdateGroupBody(Model, frozen=True, kw_only=True):
+    """`POST /rest/ws/group/update` (reference P7b): metadata written back whole."""
+
+    group_id: int
+    metadata: dict[str, str]

@@ -1,0 +1,112 @@
+"""What every resource shares: the client, the session defaults, reference handling."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Final
+
+from .._client import Host, Route
+from .._config import ConversationDefaults
+from .._errors import InvalidRequestError, NotFoundError
+from .._validate import check_header_value, check_id
+from ..models.conversation import Conversation
+
+if TYPE_CHECKING:
+    from .._client import ApiClient
+    from ..models.conversation import ConversationRef
+
+__all__ = ["GROUP_INFO", "Context", "Resource", "check_ref", "ref_params"]
+
+GROUP_INFO: Final = Route("GET", "/rest/ws/group/info", Host.CHAT)
+_GROUP_ID_CACHE_SIZE: Final = 10_000
+
+
+def check_ref(ref: object) -> int | str:
+    """The groupId (int) or clientGroupId (str) a reference names; bad ones raise."""
+    match ref:
+        case Conversation():
+            return ref.id
+        case bool():  # True is an int to Python, never a groupId
+            pass
+        case int() if ref > 0:
+            return ref
+        case str():
+            return check_id(ref, "conversation reference")
+        case _:
+            pass
+    raise InvalidRequestError(
+        f"a conversation reference is a positive int groupId, a str clientGroupId or a "
+        f"Conversation, not {ref!r}"
+    )
+
+
+def ref_params(ref: object) -> dict[str, str | int]:
+    """`{"groupId": n}` or `{"clientGroupId": s}` for a query or body."""
+    checked = check_ref(ref)
+    return (
+        {"groupId": checked} if isinstance(checked, int) else {"clientGroupId": checked}
+    )
+
+
+class Context:
+    """Session state the resources share (one per `KommunicateSession`)."""
+
+    __slots__ = ("_group_ids", "client", "defaults", "on_behalf_of")
+
+    def __init__(self, client: ApiClient, *, on_behalf_of: str) -> None:
+        self.client = client
+        self.on_behalf_of = on_behalf_of
+        self.defaults = ConversationDefaults()
+        # clientGroupId -> groupId: ids never change, so resolving once is enough.
+        self._group_ids: OrderedDict[str, int] = OrderedDict()
+
+    def acting(self, on_behalf_of: str | None) -> str:
+        """The `Of-User-Id` for a call: the caller's choice or the session default."""
+        if on_behalf_of is None:
+            return self.on_behalf_of
+        return check_header_value(on_behalf_of, "on_behalf_of")
+
+    def remember(self, conversation: Conversation) -> None:
+        """Cache a conversation's clientGroupId -> groupId mapping."""
+        client_id = conversation.client_conversation_id
+        if client_id:
+            self._group_ids[client_id] = conversation.id
+            self._group_ids.move_to_end(client_id)
+            if len(self._group_ids) > _GROUP_ID_CACHE_SIZE:
+                self._group_ids.popitem(last=False)
+
+    async def fetch_conversation(
+        self, ref: ConversationRef, *, on_behalf_of: str | None = None
+    ) -> Conversation:
+        """`GET group/info` by groupId or clientGroupId; NotFoundError if absent."""
+        params = ref_params(ref)
+        conversation: Conversation | None = await self.client.call(
+            GROUP_INFO, Conversation, params=params, acting_as=self.acting(on_behalf_of)
+        )
+        if conversation is None:  # a success envelope with no group in it
+            raise NotFoundError(
+                200, None, f"conversation {next(iter(params.values()))!r} not found"
+            )
+        self.remember(conversation)
+        return conversation
+
+    async def group_id(
+        self, ref: ConversationRef, *, on_behalf_of: str | None = None
+    ) -> int:
+        """The numeric groupId, looking a clientGroupId up once (P6 and P7 need it)."""
+        checked = check_ref(ref)
+        if isinstance(checked, int):
+            return checked
+        found = self._group_ids.get(checked)
+        if found is not None:
+            return found
+        return (await self.fetch_conversation(checked, on_behalf_of=on_behalf_of)).id
+
+
+class Resource:
+    """Base of the resource classes: thin methods over the shared `Context`."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx

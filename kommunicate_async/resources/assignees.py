@@ -1,0 +1,92 @@
+"""`km.assignees`: hand a conversation to an agent or bot, and see who has it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from .._client import Route
+from .._errors import InvalidRequestError, ResponseValidationError
+from .._validate import check_id
+from ..models.assignee import AssignOutcome
+from ..models.user import User
+from ._base import Resource
+from .users import fetch_users
+
+if TYPE_CHECKING:
+    from ..models.conversation import ConversationRef
+
+__all__ = ["Assignees"]
+
+CHANGE: Final = Route("PATCH", "/rest/ws/group/assignee/change")
+
+
+class Assignees(Resource):
+    """Conversation assignment (reference P6, A11 + P4)."""
+
+    __slots__ = ()
+
+    async def change(
+        self,
+        ref: ConversationRef,
+        assignee: str,
+        notify: bool = True,
+        take_over_from_bot: bool = True,
+        *,
+        on_behalf_of: str | None = None,
+    ) -> AssignOutcome:
+        """Assign the conversation (`PATCH group/assignee/change`, query only).
+
+        Args:
+            ref: the conversation; a clientGroupId is resolved to its groupId once.
+            assignee: the agent or bot userId (agents are often e-mails).
+            notify: post the "assigned to …" notice (`sendNotifyMessage`).
+            take_over_from_bot: remove the bots, the usual bot -> human handoff.
+            on_behalf_of: `Of-User-Id`, the session's default if None.
+
+        Returns:
+            UPDATED, ALREADY_ASSIGNED, AGENT_BUSY (the agent is at their limit and
+            nothing changed), or an unknown server word kept as-is.
+        """
+        check_id(assignee, "assignee")
+        for name, flag in (
+            ("notify", notify),
+            ("take_over_from_bot", take_over_from_bot),
+        ):
+            if not isinstance(flag, bool):
+                raise InvalidRequestError(f"{name} must be a bool")
+        acting = self._ctx.acting(on_behalf_of)
+        group_id = await self._ctx.group_id(ref, on_behalf_of=on_behalf_of)
+        params: dict[str, str | int] = {
+            "groupId": group_id,
+            "assignee": assignee,
+            # Sent by the Android and iOS SDKs; its exact meaning is UNCERTAIN (§9 q10).
+            "switchAssignee": "true",
+            "sendNotifyMessage": "true" if notify else "false",
+            "takeOverFromBot": "true" if take_over_from_bot else "false",
+        }
+        outcome: str | None = await self._ctx.client.call(
+            CHANGE, str, params=params, acting_as=acting
+        )
+        if outcome is None:
+            raise ResponseValidationError(
+                "assignee change returned no outcome", status=200
+            )
+        return AssignOutcome(outcome)
+
+    async def get(
+        self, ref: ConversationRef, *, on_behalf_of: str | None = None
+    ) -> User | None:
+        """The assignee's details, or None if the conversation is unassigned.
+
+        Reads `CONVERSATION_ASSIGNEE` from the conversation, then the user's details.
+        If the details cannot be found, a `User` with only `user_id` is returned:
+        None always means "unassigned".
+        """
+        conversation = await self._ctx.fetch_conversation(
+            ref, on_behalf_of=on_behalf_of
+        )
+        assignee = conversation.assignee
+        if assignee is None:
+            return None
+        users = await fetch_users(self._ctx, [assignee])
+        return users[0] if users else User(user_id=assignee)

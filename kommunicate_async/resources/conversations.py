@@ -1,0 +1,433 @@
+"""`km.conversations`: create, find, update and list conversations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, Final
+
+import msgspec
+
+from .._client import Host, Route
+from .._codec import encode
+from .._errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    ResponseValidationError,
+)
+from .._metadata import MetadataKey, merge_info, stringify_metadata
+from .._reply import NoResult
+from .._validate import check_id, check_ids, check_int, check_text
+from ..models._base import UNSET
+from ..models.conversation import (
+    Conversation,
+    ConversationPage,
+    ConversationRef,
+    ConversationStatus,
+    CreateConversationBody,
+    UpdateGroupBody,
+)
+from ._base import Resource, ref_params
+
+if TYPE_CHECKING:
+    from .._config import ConversationDefaults
+
+__all__ = ["Conversations", "single_conversation_id"]
+
+CREATE: Final = Route("POST", "/rest/ws/group/conversation", idempotent=False)
+UPDATE: Final = Route("POST", "/rest/ws/group/update", Host.CHAT)
+CHANGE_STATUS: Final = Route("PATCH", "/rest/ws/group/status/change")
+ADD_MEMBER: Final = Route("POST", "/rest/ws/group/add/member", Host.CHAT)
+REMOVE_MEMBER: Final = Route("POST", "/rest/ws/group/remove/member", Host.CHAT)
+FILTER: Final = Route("GET", "/rest/ws/group/filter", Host.CHAT)
+
+DEFAULT_TITLE: Final = "Conversation"
+"""`groupName` is required (reference P1); the SDKs also fall back to a default."""
+MAX_CLIENT_ID_LENGTH: Final = 255
+"""The SDKs refuse a generated clientGroupId longer than this (reference §6)."""
+
+
+def single_conversation_id(
+    members: Iterable[str], agent_ids: Iterable[str], bot_ids: Iterable[str]
+) -> str:
+    """The SDKs' deterministic clientGroupId for a "single conversation" (reference §6).
+
+    sorted(agents) + sorted(users) + sorted(bots without "bot"), joined with "_"; the
+    same participants always give the same id, so the conversation is found again.
+    """
+    parts = [*sorted(agent_ids), *sorted(set(members)), *sorted(set(bot_ids) - {"bot"})]
+    client_id = "_".join(parts)
+    if len(client_id) > MAX_CLIENT_ID_LENGTH:
+        raise InvalidRequestError(
+            f"the generated clientGroupId is over {MAX_CLIENT_ID_LENGTH} characters: "
+            "reduce the number of agents or bots, or pass client_conversation_id="
+        )
+    return client_id
+
+
+class _Participants:
+    """Members, agents and bots after the session defaults are applied."""
+
+    __slots__ = ("agents", "assignee", "bots", "members", "skip_routing", "team_id")
+
+    def __init__(
+        self,
+        members: object,
+        agent_ids: object,
+        bot_ids: object,
+        assignee: str | None,
+        team_id: str | int | None,
+        skip_routing: bool | None,
+        defaults: ConversationDefaults,
+    ) -> None:
+        self.members = check_ids(members, "members")
+        self.agents = check_ids(
+            defaults.agent_ids if agent_ids is None else agent_ids,
+            "agent_ids",
+            allow_empty=True,
+        )
+        self.bots = check_ids(
+            defaults.bot_ids if bot_ids is None else bot_ids,
+            "bot_ids",
+            allow_empty=True,
+        )
+        chosen = defaults.assignee if assignee is None else assignee
+        self.assignee = None if chosen is None else check_id(chosen, "assignee")
+        team = defaults.team_id if team_id is None else team_id
+        if isinstance(team, bool) or (
+            team is not None and not isinstance(team, str | int)
+        ):
+            raise InvalidRequestError("team_id must be a str or int")
+        self.team_id = None if team is None else check_id(str(team), "team_id")
+        skip = defaults.skip_routing if skip_routing is None else skip_routing
+        if skip is not None and not isinstance(skip, bool):
+            raise InvalidRequestError("skip_routing must be a bool or None")
+        self.skip_routing = skip
+
+
+class Conversations(Resource):
+    """Conversations: Applozic groups of type 10 (P1, P7, P7b, A11, A14–A16)."""
+
+    __slots__ = ()
+
+    @property
+    def defaults(self) -> ConversationDefaults:
+        """The session's `ConversationDefaults` (set them with `km.defaults = …`)."""
+        return self._ctx.defaults
+
+    async def create(
+        self,
+        members: str | Iterable[str],
+        *,
+        agent_ids: Iterable[str] | None = None,
+        bot_ids: Iterable[str] | None = None,
+        assignee: str | None = None,
+        team_id: str | int | None = None,
+        client_conversation_id: str | None = None,
+        title: str | None = None,
+        info: Mapping[str, object] | None = None,
+        metadata: Mapping[str, object] | None = None,
+        skip_routing: bool | None = None,
+    ) -> Conversation:
+        """Create a conversation (`POST group/conversation`).
+
+        Args:
+            members: the end users (at least one).
+            agent_ids, bot_ids: agents and bots to add; None takes the session defaults.
+            assignee: the agent or bot to assign; also sets SKIP_ROUTING unless
+                `skip_routing` says otherwise.
+            team_id: the team to route to (`KM_TEAM_ID`).
+            client_conversation_id: your own unique id (clientGroupId).
+            title: the conversation title.
+            info: conversation info shown to agents (stored as a JSON string).
+            metadata: extra group metadata; values are stringified for you. Named
+                arguments win over the same keys here.
+            skip_routing: skip the dashboard's conversation rules.
+
+        Raises:
+            ConflictError: `client_conversation_id` is taken ("group already exists").
+        """
+        people = _Participants(
+            members,
+            agent_ids,
+            bot_ids,
+            assignee,
+            team_id,
+            skip_routing,
+            self._ctx.defaults,
+        )
+        if client_conversation_id is not None:
+            check_id(client_conversation_id, "client_conversation_id")
+        body = self._create_body(people, client_conversation_id, title, info, metadata)
+        conversation: Conversation | None = await self._ctx.client.call(
+            CREATE, Conversation, body=encode(body)
+        )
+        if conversation is None:
+            raise ResponseValidationError("create returned no conversation")
+        self._ctx.remember(conversation)
+        return conversation
+
+    async def get_or_create(
+        self,
+        members: str | Iterable[str],
+        *,
+        agent_ids: Iterable[str] | None = None,
+        bot_ids: Iterable[str] | None = None,
+        assignee: str | None = None,
+        team_id: str | int | None = None,
+        client_conversation_id: str | None = None,
+        title: str | None = None,
+        info: Mapping[str, object] | None = None,
+        metadata: Mapping[str, object] | None = None,
+        skip_routing: bool | None = None,
+    ) -> Conversation:
+        """The one conversation for these participants (or this client id), made if new.
+
+        Without `client_conversation_id` the id is the SDKs' deterministic recipe
+        (`single_conversation_id`), so the same participants find the same
+        conversation. Safe under races: a concurrent create's conflict is resolved by
+        reading the winner's conversation.
+        """
+        people = _Participants(
+            members,
+            agent_ids,
+            bot_ids,
+            assignee,
+            team_id,
+            skip_routing,
+            self._ctx.defaults,
+        )
+        client_id = (
+            check_id(client_conversation_id, "client_conversation_id")
+            if client_conversation_id is not None
+            else single_conversation_id(people.members, people.agents, people.bots)
+        )
+        try:
+            return await self._ctx.fetch_conversation(client_id)
+        except NotFoundError:
+            pass
+        body = self._create_body(people, client_id, title, info, metadata)
+        try:
+            conversation: Conversation | None = await self._ctx.client.call(
+                CREATE, Conversation, body=encode(body)
+            )
+        except ConflictError:
+            return await self._ctx.fetch_conversation(client_id)
+        if conversation is None:
+            raise ResponseValidationError("create returned no conversation")
+        self._ctx.remember(conversation)
+        return conversation
+
+    async def get(
+        self, ref: ConversationRef, *, on_behalf_of: str | None = None
+    ) -> Conversation:
+        """One conversation by groupId, clientGroupId or `Conversation` (group/info).
+
+        Raises:
+            NotFoundError: no such conversation.
+        """
+        return await self._ctx.fetch_conversation(ref, on_behalf_of=on_behalf_of)
+
+    async def update_info(
+        self,
+        ref: ConversationRef,
+        info: Mapping[str, object],
+        *,
+        on_behalf_of: str | None = None,
+    ) -> Conversation:
+        """Merge `info` into the conversation info; a None value deletes that key.
+
+        Reads the conversation, then writes its metadata back whole with the merged
+        `conversationMetadata` string (`POST group/update`), so no key is dropped.
+        Returns the conversation as it now is.
+        """
+        if not isinstance(info, Mapping):
+            raise InvalidRequestError(
+                f"info must be a mapping, not {type(info).__name__}"
+            )
+        current = await self._ctx.fetch_conversation(ref, on_behalf_of=on_behalf_of)
+        merged = merge_info(current.metadata.get(MetadataKey.CONVERSATION_INFO), info)
+        return await self._write_metadata(
+            current, {MetadataKey.CONVERSATION_INFO.value: merged}, on_behalf_of
+        )
+
+    async def update_team(
+        self,
+        ref: ConversationRef,
+        team_id: str | int,
+        *,
+        on_behalf_of: str | None = None,
+    ) -> Conversation:
+        """Move the conversation to another team (`KM_TEAM_ID`, metadata kept whole).
+
+        UNCERTAIN (reference §6): whether the server re-routes on this change.
+        """
+        if isinstance(team_id, bool) or not isinstance(team_id, str | int):
+            raise InvalidRequestError("team_id must be a str or int")
+        team = check_id(str(team_id), "team_id")
+        current = await self._ctx.fetch_conversation(ref, on_behalf_of=on_behalf_of)
+        return await self._write_metadata(
+            current, {MetadataKey.TEAM_ID.value: team}, on_behalf_of
+        )
+
+    async def set_status(
+        self,
+        ref: ConversationRef,
+        status: ConversationStatus | int,
+        *,
+        notify: bool = True,
+        on_behalf_of: str | None = None,
+    ) -> None:
+        """Change the status, e.g. to `ConversationStatus.RESOLVED` (P7)."""
+        code = check_int(
+            int(status) if isinstance(status, ConversationStatus) else status, "status"
+        )
+        if not isinstance(notify, bool):
+            raise InvalidRequestError("notify must be a bool")
+        acting = self._ctx.acting(on_behalf_of)
+        group_id = await self._ctx.group_id(ref, on_behalf_of=on_behalf_of)
+        params: dict[str, str | int] = {
+            "groupId": group_id,
+            "status": code,
+            "sendNotifyMessage": "true" if notify else "false",
+        }
+        await self._ctx.client.call(
+            CHANGE_STATUS, NoResult, params=params, acting_as=acting
+        )
+
+    async def add_members(
+        self,
+        ref: ConversationRef,
+        user_ids: str | Iterable[str],
+        *,
+        on_behalf_of: str | None = None,
+    ) -> None:
+        """Add users to the conversation (`POST group/add/member`, one per user)."""
+        await self._members(ADD_MEMBER, ref, user_ids, on_behalf_of)
+
+    async def remove_members(
+        self,
+        ref: ConversationRef,
+        user_ids: str | Iterable[str],
+        *,
+        on_behalf_of: str | None = None,
+    ) -> None:
+        """Remove users from the conversation (`group/remove/member`, one per user)."""
+        await self._members(REMOVE_MEMBER, ref, user_ids, on_behalf_of)
+
+    async def list(
+        self, *, page_size: int = 50, on_behalf_of: str | None = None
+    ) -> AsyncIterator[Conversation]:
+        """Every conversation of the app, newest first (`GET group/filter`, admin).
+
+        Pages with the `endTime` cursor (the previous page's `lastFetchTime`) and drops
+        groups already yielded, so a boundary shared by two pages repeats nothing.
+        """
+        check_int(page_size, "page_size", minimum=1)
+        acting = self._ctx.acting(on_behalf_of)
+        seen: set[int] = set()
+        end_time: int | None = None
+        while True:
+            params: dict[str, str | int] = {"pageSize": page_size}
+            if end_time is not None:
+                params["endTime"] = end_time
+            page: ConversationPage | None = await self._ctx.client.call(
+                FILTER, ConversationPage, params=params, acting_as=acting
+            )
+            groups = page.groups if page is not None else []
+            fresh = [g for g in groups if g.id not in seen]
+            for group in fresh:
+                seen.add(group.id)
+                self._ctx.remember(group)
+                yield group
+            cursor = _next_cursor(page, groups)
+            if (
+                not fresh
+                or len(groups) < page_size
+                or cursor is None
+                or cursor == end_time
+            ):
+                return
+            end_time = cursor
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _create_body(
+        self,
+        people: _Participants,
+        client_id: str | None,
+        title: str | None,
+        info: Mapping[str, object] | None,
+        metadata: Mapping[str, object] | None,
+    ) -> CreateConversationBody:
+        meta = stringify_metadata(metadata)
+        if people.assignee is not None:
+            meta[MetadataKey.CONVERSATION_ASSIGNEE.value] = people.assignee
+        skip = people.skip_routing
+        if skip is None and people.assignee is not None:
+            skip = True  # the SDKs set SKIP_ROUTING whenever an assignee is given
+        if skip is not None:
+            meta[MetadataKey.SKIP_ROUTING.value] = "true" if skip else "false"
+        if people.team_id is not None:
+            meta[MetadataKey.TEAM_ID.value] = people.team_id
+        if title is not None:
+            check_text(title, "title")
+            meta[MetadataKey.CONVERSATION_TITLE.value] = title
+            meta[MetadataKey.ORIGINAL_TITLE.value] = "true"
+        if info is not None:
+            meta[MetadataKey.CONVERSATION_INFO.value] = merge_info(None, info)
+        participants = [*people.members, *people.agents, *people.bots]
+        if people.assignee is not None:
+            participants.append(people.assignee)  # an assignee must be able to see it
+        return CreateConversationBody(
+            group_name=title if title is not None else DEFAULT_TITLE,
+            group_member_list=list(dict.fromkeys(participants)),
+            client_group_id=client_id if client_id is not None else UNSET,
+            metadata=meta if meta else UNSET,
+        )
+
+    async def _write_metadata(
+        self, current: Conversation, changes: dict[str, str], on_behalf_of: str | None
+    ) -> Conversation:
+        metadata = {**current.metadata, **changes}
+        body = UpdateGroupBody(group_id=current.id, metadata=metadata)
+        await self._ctx.client.call(
+            UPDATE,
+            NoResult,
+            body=encode(body),
+            acting_as=self._ctx.acting(on_behalf_of),
+        )
+        return _replace_metadata(current, metadata)
+
+    async def _members(
+        self,
+        route: Route,
+        ref: ConversationRef,
+        user_ids: object,
+        on_behalf_of: str | None,
+    ) -> None:
+        ids = check_ids(user_ids, "user_ids")
+        where = ref_params(ref)
+        acting = self._ctx.acting(on_behalf_of)
+        for user_id in ids:
+            await self._ctx.client.call(
+                route,
+                NoResult,
+                body=encode({**where, "userId": user_id}),
+                acting_as=acting,
+            )
+
+
+def _next_cursor(
+    page: ConversationPage | None, groups: list[Conversation]
+) -> int | None:
+    if page is not None and page.last_fetch_time is not None:
+        return page.last_fetch_time
+    times = [g.created_at for g in groups if g.created_at is not None]
+    return min(times) if times else None
+
+
+def _replace_metadata(
+    conversation: Conversation, metadata: dict[str, str]
+) -> Conversation:
+    return msgspec.structs.replace(conversation, metadata=metadata)

@@ -1,0 +1,156 @@
+"""`km.users`: user details, profile updates, and user login (tokens)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from .._client import Host, Route
+from .._codec import encode
+from .._errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    InvalidRequestError,
+    NotFoundError,
+    ResponseValidationError,
+)
+from .._metadata import stringify_metadata
+from .._reply import NoResult
+from .._validate import check_header_value, check_id, check_ids
+from ..models._base import UNSET
+from ..models.auth import RegisterBody, Registration
+from ..models.user import LoginResult, UpdateUserBody, User, UserDetailBody
+from ._base import Context, Resource
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+__all__ = ["Users", "fetch_users"]
+
+DETAIL: Final = Route("POST", "/rest/ws/user/v2/detail")
+UPDATE: Final = Route("POST", "/rest/ws/user/update")
+REGISTER: Final = Route("POST", "/rest/ws/register/client", Host.CHAT_PUBLIC)
+
+_REGISTERED: Final = frozenset(
+    {"REGISTERED", "REGISTERED.WITHOUTREGISTRATIONID", "UPDATED"}
+)
+_BAD_CREDENTIALS: Final = frozenset(
+    {"PASSWORD_INVALID", "PASSWORD_REQUIRED", "INVALID_APPLICATIONID"}
+)
+_WEB_DEVICE: Final = 0
+_PASSWORD_AUTH: Final = 1
+
+
+async def fetch_users(ctx: Context, user_ids: list[str]) -> list[User]:
+    """`POST user/v2/detail` for `user_ids` in one request (envelope or bare array)."""
+    body = encode(UserDetailBody(user_id_list=user_ids))
+    users: list[User] | None = await ctx.client.call(DETAIL, list[User], body=body)
+    return users or []
+
+
+class Users(Resource):
+    """Users, agents and bots (reference P4, P5, A24)."""
+
+    __slots__ = ()
+
+    async def get(self, user_id: str) -> User:
+        """One user's details.
+
+        Raises:
+            NotFoundError: the server returned no such user.
+        """
+        check_id(user_id, "user_id")
+        for user in await fetch_users(self._ctx, [user_id]):
+            if user.user_id == user_id:
+                return user
+        raise NotFoundError(200, None, f"user {user_id!r} not found")
+
+    async def get_many(self, user_ids: str | Iterable[str]) -> list[User]:
+        """Details of several users in one request; unknown ids are simply absent."""
+        return await fetch_users(self._ctx, check_ids(user_ids, "user_ids"))
+
+    async def update(
+        self,
+        user_id: str,
+        display_name: str | None = None,
+        email: str | None = None,
+        image_link: str | None = None,
+        metadata: Mapping[str, object] | None = None,
+    ) -> None:
+        """Update an end user's profile (`POST user/update`, `Of-User-Id` = the user).
+
+        Only the fields given are sent. Kommunicate updates end users only; agent
+        profiles cannot be changed this way (reference P5).
+        """
+        acting = check_header_value(user_id, "user_id")
+        fields = {
+            "display_name": display_name,
+            "email": email,
+            "image_link": image_link,
+        }
+        for name, value in fields.items():
+            if value is not None:
+                check_id(value, name)
+        if metadata is None and all(v is None for v in fields.values()):
+            raise InvalidRequestError("update needs at least one field to change")
+        body = UpdateUserBody(
+            display_name=UNSET if display_name is None else display_name,
+            email=UNSET if email is None else email,
+            image_link=UNSET if image_link is None else image_link,
+            metadata=UNSET if metadata is None else stringify_metadata(metadata),
+        )
+        await self._ctx.client.call(
+            UPDATE, NoResult, body=encode(body), acting_as=acting
+        )
+
+    async def login(self, user_id: str, password: str | None = None) -> LoginResult:
+        """Register or log in a user (`POST register/client` on the chat host).
+
+        The session keeps the user's token and device key (never shown), refreshes
+        the token before it expires, and uses it for calls made on behalf of this
+        user on the chat host. Needs `app_id`.
+
+        Raises:
+            ConfigurationError: the session has no app id.
+            AuthenticationError: wrong or missing password, or a bad app id.
+        """
+        client = self._ctx.client
+        app_id = client.config.app_id
+        if not app_id:
+            raise ConfigurationError(
+                "users.login needs the app id: pass app_id= or set KOMMUNICATE_APP_ID"
+            )
+        check_header_value(user_id, "user_id")
+        if password is not None and not isinstance(password, str):
+            raise InvalidRequestError("password must be a str")
+        body = RegisterBody(
+            user_id=user_id,
+            application_id=app_id,
+            device_type=_WEB_DEVICE,
+            authentication_type_id=_PASSWORD_AUTH,
+            password=UNSET if password is None else password,
+        )
+        reg: Registration | None = await client.call(
+            REGISTER, Registration, body=encode(body), headers=client.public_headers()
+        )
+        word = (reg.message if reg is not None else None) or ""
+        if word.upper() in _BAD_CREDENTIALS:
+            raise AuthenticationError(
+                200, word, f"login of {user_id!r} refused: {word}"
+            )
+        if reg is None or not reg.auth_token or not reg.device_key:
+            if word and word.upper() not in _REGISTERED:
+                raise APIError(200, word, f"login of {user_id!r} failed: {word}")
+            raise ResponseValidationError(
+                "login reply has no authToken or deviceKey", status=200
+            )
+        cred = client.tokens.put(
+            user_id, device_key=reg.device_key, token=reg.auth_token
+        )
+        return LoginResult(
+            user_id=user_id, registration=word, expires_at=cred.expires_at
+        )
+
+    def logout(self, user_id: str) -> None:
+        """Forget a user's token; their calls go back to `Api-Key` + `Of-User-Id`."""
+        self._ctx.client.tokens.forget(user_id)

@@ -1,0 +1,36 @@
+"""Shared fixtures: `api` (aioresponses + shim) and `km` (a session wired to it)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from aioresponses import aioresponses
+
+from kommunicate_async import KommunicateSession, Timeouts
+from tests.mockapi import API_KEY, BASE_URL, CHAT_URL, MockApi
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+
+@pytest.fixture
+def api() -> Iterator[MockApi]:
+    with aioresponses() as mocked:
+        yield MockApi(mocked)
+
+
+@pytest.fixture
+async def km(api: MockApi) -> AsyncIterator[KommunicateSession]:  # noqa: ARG001
+    """A session against the mocked hosts (`api` first: mocking must be on)."""
+    session = KommunicateSession(
+        API_KEY,
+        app_id="app-1",
+        base_url=BASE_URL,
+        chat_url=CHAT_URL,
+        timeout=Timeouts(connect=1, attempt=2, total=5),
+    )
+    # No real back-off waits in unit tests; the retry maths is tested on its own.
+    session._client._backoff.base = 0.0  # pyright: ignore[reportPrivateUsage]
+    async with session:
+        yield session
