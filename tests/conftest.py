@@ -10,6 +10,9 @@ from aioresponses import aioresponses
 from kommunicate_async import KommunicateSession, Timeouts
 from tests.mockapi import API_KEY, BASE_URL, CHAT_URL, MockApi
 
+# The fixtures users get from the documented opt-in (see kommunicate_async.testing).
+pytest_plugins = ["kommunicate_async.testing.pytest_plugin"]
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 

@@ -117,10 +117,13 @@ ConversationRef: TypeAlias = "int | str | Conversation"
 
 
 class ConversationPage(Model, frozen=True, kw_only=True):
-    """One page of `group/filter` (reference A14): `{groups, lastFetchTime, …}`."""
+    """One page of `group/filter` (reference A14): `{groups, lastFetchTime, …}`.
+
+    `lastFetchTime` is the oldest group's `createdAtTime`; the cursor reads that
+    from the groups themselves.
+    """
 
     groups: list[Conversation] = msgspec.field(default_factory=list[Conversation])
-    last_fetch_time: int | None = None
 
 
 class CreateConversationBody(Model, frozen=True, kw_only=True):

@@ -28,6 +28,7 @@ from ..models.conversation import (
     UpdateGroupBody,
 )
 from ._base import Resource, ref_params
+from ._paging import NewestFirstCursor
 
 if TYPE_CHECKING:
     from .._config import ConversationDefaults
@@ -43,6 +44,8 @@ FILTER: Final = Route("GET", "/rest/ws/group/filter", Host.CHAT)
 
 DEFAULT_TITLE: Final = "Conversation"
 """`groupName` is required (reference P1); the SDKs also fall back to a default."""
+MAX_PAGE_SIZE: Final = 500
+"""The Applozic default, so a safe ceiling, for `group/filter` pages (A14)."""
 MAX_CLIENT_ID_LENGTH: Final = 255
 """The SDKs refuse a generated clientGroupId longer than this (reference §6)."""
 
@@ -320,35 +323,33 @@ class Conversations(Resource):
     ) -> AsyncIterator[Conversation]:
         """Every conversation of the app, newest first (`GET group/filter`, admin).
 
-        Pages with the `endTime` cursor (the previous page's `lastFetchTime`) and drops
-        groups already yielded, so a boundary shared by two pages repeats nothing.
+        Pages with the `endTime` cursor (see `_paging.py`): no gaps, no repeats,
+        whether the server's `endTime` is inclusive or not (UNCERTAIN).
         """
         check_int(page_size, "page_size", minimum=1)
         acting = self._ctx.acting(on_behalf_of)
-        seen: set[int] = set()
-        end_time: int | None = None
+        cursor = NewestFirstCursor[Conversation](_group_key, _group_created_at)
+        size = page_size
         while True:
-            params: dict[str, str | int] = {"pageSize": page_size}
-            if end_time is not None:
-                params["endTime"] = end_time
+            params: dict[str, str | int] = {"pageSize": size}
+            if cursor.end_time is not None:
+                params["endTime"] = cursor.end_time
             page: ConversationPage | None = await self._ctx.client.call(
                 FILTER, ConversationPage, params=params, acting_as=acting
             )
             groups = page.groups if page is not None else []
-            fresh = [g for g in groups if g.id not in seen]
+            fresh = cursor.take(groups)
             for group in fresh:
-                seen.add(group.id)
                 self._ctx.remember(group)
                 yield group
-            cursor = _next_cursor(page, groups)
-            if (
-                not fresh
-                or len(groups) < page_size
-                or cursor is None
-                or cursor == end_time
-            ):
+            if fresh:
+                size = page_size
+            elif len(groups) < size or size >= MAX_PAGE_SIZE:
                 return
-            end_time = cursor
+            else:
+                # group/filter has no offset: a full page of one millisecond is
+                # stepped over by asking for a bigger page.
+                size = min(size * 2, MAX_PAGE_SIZE)
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -418,13 +419,12 @@ class Conversations(Resource):
             )
 
 
-def _next_cursor(
-    page: ConversationPage | None, groups: list[Conversation]
-) -> int | None:
-    if page is not None and page.last_fetch_time is not None:
-        return page.last_fetch_time
-    times = [g.created_at for g in groups if g.created_at is not None]
-    return min(times) if times else None
+def _group_key(group: Conversation) -> int:
+    return group.id
+
+
+def _group_created_at(group: Conversation) -> int | None:
+    return group.created_at
 
 
 def _replace_metadata(

@@ -12,6 +12,7 @@ from .._validate import check_id, check_int, check_text
 from ..models._base import UNSET
 from ..models.message import Message, MessagePage, SendMessageBody, SentMessage
 from ._base import Resource, check_ref
+from ._paging import NewestFirstCursor
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
@@ -91,17 +92,14 @@ class Messages(Resource):
     ) -> AsyncIterator[Message]:
         """Every message of a conversation, newest first (`GET message/list`).
 
-        Pages with the `endTime` cursor. Whether the server treats `endTime` as
-        inclusive is UNCERTAIN, so each request asks up to one millisecond past the
-        oldest message seen and drops keys already yielded: no gaps, no repeats. If
-        more than a page of messages share one millisecond, `startIndex` steps
-        through them.
+        Pages with the `endTime` cursor, whether the server treats it as inclusive
+        or not (UNCERTAIN): no gaps, no repeats (see `_paging.py`). If more than a
+        page of messages share one millisecond, `startIndex` steps through them.
         """
         check_int(page_size, "page_size", minimum=1)
         acting = self._ctx.acting(on_behalf_of)
         group_id = await self._ctx.group_id(ref, on_behalf_of=on_behalf_of)
-        recent: dict[str, int] = {}  # yielded keys at the cursor boundary -> createdAt
-        end_time: int | None = None
+        cursor = NewestFirstCursor[Message](_key, _created_at)
         start_index = 0
         while True:
             params: dict[str, str | int] = {
@@ -109,33 +107,26 @@ class Messages(Resource):
                 "pageSize": page_size,
                 "startIndex": start_index,
             }
-            if end_time is not None:
-                params["endTime"] = end_time
+            if cursor.end_time is not None:
+                params["endTime"] = cursor.end_time
             page: MessagePage | None = await self._ctx.client.call(
                 LIST, MessagePage, params=params, acting_as=acting
             )
             messages = (
                 sorted(page.message, key=_created_at, reverse=True) if page else []
             )
-            fresh = [m for m in messages if m.key not in recent]
+            fresh = cursor.take(messages)
             for message in fresh:
                 yield message
-            if not fresh:
-                if len(messages) < page_size:
-                    return
-                start_index += len(
-                    messages
-                )  # a full page of one millisecond: step through
-                continue
-            boundary = min(m.created_at for m in fresh)
-            for message in fresh:
-                recent[message.key] = message.created_at
-            # Only keys at the boundary (or 1 ms above) can come back; forget the rest.
-            recent = {k: t for k, t in recent.items() if t <= boundary + 1}
-            if end_time == boundary + 1:
-                start_index += len(messages)
-            else:
-                end_time, start_index = boundary + 1, 0
+            if not fresh and len(messages) < page_size:
+                return
+            # A new cursor starts at offset 0; otherwise step through the boundary's
+            # millisecond (more than a page of messages can share one).
+            start_index = 0 if cursor.moved else start_index + len(messages)
+
+
+def _key(message: Message) -> str:
+    return message.key
 
 
 def _created_at(message: Message) -> int:

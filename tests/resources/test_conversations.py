@@ -400,17 +400,35 @@ async def test_list_pages_with_end_time_and_skips_repeats(
     api.add(
         "GET",
         "/rest/ws/group/filter",
-        params={"pageSize": 2, "endTime": 1487088852348},
+        params={"pageSize": 2, "endTime": 1487088852349},
         body=second,
     )
     api.add(
         "GET",
         "/rest/ws/group/filter",
-        params={"pageSize": 2, "endTime": 1400000000000},
+        params={"pageSize": 2, "endTime": 1400000000001},
         body=b'{"status":"success","response":{"groups":[]}}',
     )
     ids = [c.id async for c in km.conversations.list(page_size=2)]
     assert ids == [2101199, 2092165, 7]
+
+
+async def test_list_grows_the_page_over_a_crowded_millisecond(
+    api: MockApi, km: KommunicateSession
+) -> None:
+    # group/filter has no offset: three groups in one millisecond, pages of two.
+    def page(*ids: int) -> bytes:
+        groups = [{"id": i, "createdAtTime": 1000 if i < 4 else 999} for i in ids]
+        return msgspec.json.encode(
+            {"status": "success", "response": {"groups": groups}}
+        )
+
+    path = "/rest/ws/group/filter"
+    api.add("GET", path, params={"pageSize": 2}, body=page(1, 2))
+    api.add("GET", path, params={"pageSize": 2, "endTime": 1001}, body=page(1, 2))
+    api.add("GET", path, params={"pageSize": 4, "endTime": 1001}, body=page(1, 2, 3, 4))
+    api.add("GET", path, params={"pageSize": 2, "endTime": 1000}, body=page())
+    assert [c.id async for c in km.conversations.list(page_size=2)] == [1, 2, 3, 4]
 
 
 async def test_list_of_an_empty_app(api: MockApi, km: KommunicateSession) -> None:

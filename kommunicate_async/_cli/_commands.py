@@ -1,0 +1,139 @@
+"""The `send`, `conversation` and `unread` subcommands."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from .._config import Timeouts
+from .._errors import InvalidRequestError
+from .._session import KommunicateSession
+from ..models.conversation import ConversationStatus
+from ._output import Printer, conversation_dict
+
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ["parse_ref", "run_command", "session_from_args"]
+
+
+def session_from_args(args: argparse.Namespace, **overrides: Any) -> KommunicateSession:
+    """A session from the environment and the common flags."""
+    options: dict[str, Any] = {
+        "app_id": args.app_id,
+        "base_url": args.base_url,
+        "chat_url": args.chat_url,
+        "on_behalf_of": args.on_behalf_of,
+        "timeout": Timeouts(
+            connect=min(10.0, args.timeout),
+            attempt=args.timeout,
+            total=args.timeout * 3,
+        ),
+        **overrides,
+    }
+    return KommunicateSession(**options)
+
+
+def parse_ref(text: str) -> int | str:
+    """Digits are a groupId; anything else is a clientGroupId."""
+    return int(text) if text.isdigit() and int(text) > 0 else text
+
+
+def json_object(text: str | None, what: str) -> dict[str, Any] | None:
+    """A JSON object from a flag, or a clear InvalidRequestError."""
+    if text is None:
+        return None
+    try:
+        value = msgspec.json.decode(text)
+    except msgspec.DecodeError as exc:
+        raise InvalidRequestError(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidRequestError(f"{what} must be a JSON object")
+    return value  # pyright: ignore[reportUnknownVariableType]
+
+
+def parse_status(text: str) -> ConversationStatus:
+    """A status by name (any case) or number."""
+    name = text.strip().upper()
+    if name in ConversationStatus.__members__:
+        return ConversationStatus[name]
+    try:
+        return ConversationStatus(int(name))
+    except ValueError:
+        names = ", ".join(n.lower() for n in ConversationStatus.__members__)
+        raise InvalidRequestError(
+            f"unknown status {text!r}; use a number or one of {names}"
+        ) from None
+
+
+async def run_command(args: argparse.Namespace, out: Printer) -> int:
+    """Run send / conversation / unread; returns the exit code."""
+    async with session_from_args(args) as km:
+        if args.command == "send":
+            sent = await km.messages.send(
+                parse_ref(args.conversation),
+                args.text,
+                args.sender,
+                json_object(args.metadata, "--metadata"),
+            )
+            out.line(f"sent {sent.key}")
+            out.document({"key": sent.key, "created_at": sent.created_at})
+        elif args.command == "unread":
+            counts = await km.unread.counts(args.users)
+            for user in args.users:
+                out.line(
+                    f"{user}: {counts[user]}"
+                    if user in counts
+                    else f"{user}: (unknown user)"
+                )
+            out.document(counts)
+        else:
+            await _conversation(km, args, out)
+    return 0
+
+
+async def _conversation(
+    km: KommunicateSession, args: argparse.Namespace, out: Printer
+) -> None:
+    ref = parse_ref(args.conversation) if hasattr(args, "conversation") else None
+    if args.action == "create":
+        make = (
+            km.conversations.get_or_create
+            if args.get_or_create
+            else km.conversations.create
+        )
+        conversation = await make(
+            args.member,
+            agent_ids=args.agent,
+            bot_ids=args.bot,
+            assignee=args.assignee,
+            team_id=args.team,
+            client_conversation_id=args.client_id,
+            title=args.title,
+            info=json_object(args.info, "--info"),
+            metadata=json_object(args.metadata, "--metadata"),
+        )
+    elif args.action == "assign":
+        assert ref is not None
+        outcome = await km.assignees.change(
+            ref,
+            args.assignee,
+            notify=not args.no_notify,
+            take_over_from_bot=not args.keep_bots,
+        )
+        out.line(f"assign {args.assignee}: {outcome.name} ({outcome.value})")
+        out.document({"outcome": outcome.name, "server": outcome.value})
+        return
+    elif args.action == "status":
+        assert ref is not None
+        status = parse_status(args.status)
+        await km.conversations.set_status(ref, status)
+        out.line(f"status set to {status.name}")
+        out.document({"status": status.name, "code": int(status)})
+        return
+    else:
+        assert ref is not None
+        conversation = await km.conversations.get(ref)
+    out.conversation(conversation)
+    out.document(conversation_dict(conversation))

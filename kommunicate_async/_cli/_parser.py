@@ -1,0 +1,160 @@
+"""The argument parser: one subcommand per job, common options on each."""
+
+from __future__ import annotations
+
+import argparse
+
+from .._version import __version__
+
+__all__ = ["build_parser"]
+
+_ENV_HELP = """\
+configuration:
+  KOMMUNICATE_API_KEY   the Platform API key (never passed as a flag: argv is public)
+  KOMMUNICATE_APP_ID    the application id (user login only)
+  KOMMUNICATE_BASE_URL  default https://services.kommunicate.io
+  KOMMUNICATE_CHAT_URL  default https://chat.kommunicate.io
+
+exit codes:
+  0 ok, 1 the API refused, 2 bad usage or input, 3 configuration, 4 network or
+  timeout, 5 a batch left items failed or ambiguous, 130 interrupted
+"""
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print JSON for scripts")
+    common.add_argument(
+        "--base-url", help="Platform API URL (else KOMMUNICATE_BASE_URL)"
+    )
+    common.add_argument("--chat-url", help="chat host URL (else KOMMUNICATE_CHAT_URL)")
+    common.add_argument("--app-id", help="application id (else KOMMUNICATE_APP_ID)")
+    common.add_argument(
+        "--on-behalf-of",
+        default="bot",
+        metavar="USER",
+        help="Of-User-Id and default sender (default: bot)",
+    )
+    common.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="per-attempt timeout (default: 30)",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `kommunicate-async` parser."""
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="kommunicate-async",
+        description="Kommunicate from the command line, and a local fake server.",
+        epilog=_ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo", parents=[common], help="walk the main path (fake server unless --live)"
+    )
+    demo.add_argument(
+        "--live",
+        action="store_true",
+        help="run against the real service (needs KOMMUNICATE_API_KEY)",
+    )
+    demo.add_argument(
+        "--agent",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="agent ids to use (with --live: agents of your account)",
+    )
+    demo.add_argument(
+        "--customer", default="demo-customer", metavar="ID", help="the end user"
+    )
+
+    send = sub.add_parser("send", parents=[common], help="send one message")
+    send.add_argument("conversation", help="groupId (digits) or clientGroupId")
+    send.add_argument("text")
+    send.add_argument(
+        "--sender", metavar="USER", help="fromUserName (default: --on-behalf-of)"
+    )
+    send.add_argument(
+        "--metadata", metavar="JSON", help="message metadata as a JSON object"
+    )
+
+    conv = sub.add_parser("conversation", help="create, get, assign, set status")
+    conv_sub = conv.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = conv_sub.add_parser(
+        "create", parents=[common], help="create a conversation"
+    )
+    create.add_argument("--member", action="append", required=True, metavar="USER")
+    create.add_argument("--agent", action="append", default=None, metavar="ID")
+    create.add_argument("--bot", action="append", default=None, metavar="ID")
+    create.add_argument("--assignee", metavar="ID")
+    create.add_argument("--team", metavar="ID")
+    create.add_argument("--client-id", metavar="ID")
+    create.add_argument("--title")
+    create.add_argument(
+        "--info", metavar="JSON", help="conversation info as a JSON object"
+    )
+    create.add_argument(
+        "--metadata", metavar="JSON", help="group metadata as a JSON object"
+    )
+    create.add_argument(
+        "--get-or-create",
+        action="store_true",
+        help="reuse the conversation of the same participants or client id",
+    )
+    get = conv_sub.add_parser("get", parents=[common], help="show a conversation")
+    get.add_argument("conversation")
+    assign = conv_sub.add_parser("assign", parents=[common], help="change the assignee")
+    assign.add_argument("conversation")
+    assign.add_argument("assignee")
+    assign.add_argument(
+        "--no-notify", action="store_true", help="no 'assigned to' notice"
+    )
+    assign.add_argument(
+        "--keep-bots", action="store_true", help="do not take over from bots"
+    )
+    status = conv_sub.add_parser("status", parents=[common], help="change the status")
+    status.add_argument("conversation")
+    status.add_argument("status", help="a name (open, resolved, spam, …) or a number")
+
+    unread = sub.add_parser("unread", parents=[common], help="unread counts of users")
+    unread.add_argument("users", nargs="+", metavar="USER")
+
+    fake = sub.add_parser(
+        "fake-server", help="serve FakeKommunicate for local development"
+    )
+    fake.add_argument("--host", default="127.0.0.1")
+    fake.add_argument("--port", type=int, default=8080)
+    fake.add_argument(
+        "--api-key", default="fake-api-key", help="the key the fake accepts"
+    )
+    fake.add_argument("--app-id", default="fake-app")
+    fake.add_argument(
+        "--bare",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="bare or enveloped bodies where the API may send either",
+    )
+    fake.add_argument(
+        "--keep-messages",
+        type=int,
+        default=None,
+        metavar="N",
+        help="messages kept per conversation (default: all)",
+    )
+    fake.add_argument(
+        "--token-minutes",
+        type=float,
+        default=30.0,
+        help="lifetime of issued user tokens",
+    )
+    return parser

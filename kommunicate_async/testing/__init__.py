@@ -1,0 +1,22 @@
+"""Test helpers: `FakeKommunicate`, an in-memory Kommunicate, and fault plans.
+
+The package root never imports this module (it pulls in aiohttp.web).
+"""
+
+from __future__ import annotations
+
+from ._faults import Fault, FaultPlan, RouteFaults
+from ._server import FakeKommunicate, LoggedRequest
+from ._state import FakeGroup, FakeMessage, FakeState, FakeUser
+
+__all__ = [
+    "FakeGroup",
+    "FakeKommunicate",
+    "FakeMessage",
+    "FakeState",
+    "FakeUser",
+    "Fault",
+    "FaultPlan",
+    "LoggedRequest",
+    "RouteFaults",
+]

@@ -1,0 +1,427 @@
+"""The fake's endpoints, in the wire format of the Kommunicate API reference."""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import msgspec
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from ._server import FakeKommunicate
+    from ._state import FakeGroup
+
+__all__ = ["Routes", "Stop"]
+
+_JSON = "application/json"
+
+
+class Stop(Exception):
+    """Raised by a check to answer at once with `response`."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+class _GroupCreate(msgspec.Struct, rename="camel"):
+    group_name: str = ""
+    group_member_list: list[str] = []
+    client_group_id: str | int | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class _Send(msgspec.Struct, rename="camel"):
+    message: str = ""
+    from_user_name: str = ""
+    group_id: int | str | None = None
+    client_group_id: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class _GroupUpdate(msgspec.Struct, rename="camel"):
+    group_id: int | str | None = None
+    client_group_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    new_name: str | None = None
+
+
+class _Member(msgspec.Struct, rename="camel"):
+    user_id: str = ""
+    group_id: int | str | None = None
+    client_group_id: str | None = None
+
+
+class _UserUpdate(msgspec.Struct, rename="camel"):
+    display_name: str | None = None
+    email: str | None = None
+    image_link: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class _Register(msgspec.Struct, rename="camel"):
+    user_id: str = ""
+    application_id: str = ""
+    password: str | None = None
+
+
+class _UserIds(msgspec.Struct, rename="camel"):
+    user_id_list: list[str] = []
+
+
+def json_response(payload: object, status: int = 200, **headers: str) -> web.Response:
+    """A JSON response encoded with msgspec."""
+    return web.Response(
+        status=status,
+        body=msgspec.json.encode(payload),
+        content_type=_JSON,
+        headers=headers,
+    )
+
+
+class Routes:
+    """Request handlers over one fake's state."""
+
+    def __init__(self, fake: FakeKommunicate) -> None:
+        self.fake = fake
+        self.state = fake.state
+
+    # -- answers ----------------------------------------------------------------------
+
+    def ok(self, response: object) -> web.Response:
+        """The success envelope."""
+        body = {
+            "status": "success",
+            "generatedAt": self.state.now_ms(),
+            "response": response,
+        }
+        return json_response(body)
+
+    def fail(
+        self, description: str, *, status: int = 200, code: str | None = None
+    ) -> Stop:
+        """An error envelope (HTTP 200 unless said otherwise, as Applozic does)."""
+        item: dict[str, str] = {
+            "description": description,
+            "displayMessage": description,
+        }
+        if code:
+            item["errorCode"] = code
+        envelope = {
+            "status": "error",
+            "generatedAt": self.state.now_ms(),
+            "errorResponse": [item],
+        }
+        return Stop(json_response(envelope, status=status))
+
+    def maybe_bare(self, payload: object, *, bare_by_default: bool) -> web.Response:
+        """Bare or enveloped, per the fake's `bare` switch (reference §3)."""
+        bare = self.fake.bare if self.fake.bare is not None else bare_by_default
+        return json_response(payload) if bare else self.ok(payload)
+
+    # -- request parts ----------------------------------------------------------------
+
+    async def body(self, request: web.Request, tp: type[Any]) -> Any:
+        raw = await request.read()
+        try:
+            return msgspec.json.decode(raw or b"{}", type=tp)
+        except msgspec.DecodeError as exc:
+            raise self.fail(f"invalid request body: {exc}", status=400) from None
+
+    def strings(self, metadata: dict[str, Any] | None) -> dict[str, str]:
+        """Metadata must be string -> string (reference §5.3)."""
+        if metadata is None:
+            return {}
+        for key, value in metadata.items():
+            if not isinstance(value, str):
+                raise self.fail(
+                    f"metadata value of {key!r} must be a string", status=400
+                )
+        return dict(metadata)
+
+    def actor(
+        self, request: web.Request, *, platform: bool, need_user: bool = False
+    ) -> str | None:
+        """Who acts: `Of-User-Id` with a good Api-Key, or a valid user token's user."""
+        headers = request.headers
+        key = headers.get("Api-Key")
+        if key is not None:
+            if key != self.fake.api_key:
+                raise self.fail("unauthorized user", status=401, code="AL-UN-01")
+            acting = headers.get("Of-User-Id")
+            if need_user and not acting:
+                raise self.fail("Of-User-Id header is required", status=400)
+            return acting
+        token = headers.get("X-Authorization")
+        if token is not None and not platform:
+            if headers.get("Application-Key") != self.fake.app_id:
+                raise self.fail("invalid Application-Key", status=401, code="AL-UN-01")
+            user_id, why = self.fake.tokens.verify(token, now_ms=self.state.now_ms())
+            if user_id is None:
+                raise self.fail(why, status=401, code="AL-UN-01")
+            return user_id
+        raise self.fail("authentication required", status=401, code="AL-UN-01")
+
+    def group(
+        self, group_id: int | str | None, client_group_id: str | None
+    ) -> FakeGroup:
+        numeric: int | None = None
+        if group_id is not None and str(group_id).strip():
+            try:
+                numeric = int(group_id)
+            except ValueError:
+                raise self.fail(f"invalid groupId {group_id!r}", status=400) from None
+        found = self.state.find_group(numeric, client_group_id)
+        if found is None:
+            raise self.fail("group not found", code="AL-G-01")
+        return found
+
+    def query_group(self, request: web.Request) -> FakeGroup:
+        return self.group(
+            request.query.get("groupId"), request.query.get("clientGroupId")
+        )
+
+    def query_int(
+        self, request: web.Request, name: str, default: int | None
+    ) -> int | None:
+        raw = request.query.get(name)
+        if raw is None:
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise self.fail(f"{name} must be a number", status=400) from None
+
+    # -- platform endpoints (Api-Key) -------------------------------------------------
+
+    async def create_conversation(self, request: web.Request) -> web.Response:
+        acting = self.actor(request, platform=True)
+        body: _GroupCreate = await self.body(request, _GroupCreate)
+        if not body.group_name.strip():
+            raise self.fail("groupName is required", status=400)
+        if not body.group_member_list:
+            raise self.fail("groupMemberList is required", status=400)
+        metadata = self.strings(body.metadata)
+        client_id = None if body.client_group_id is None else str(body.client_group_id)
+        if client_id is not None and client_id in self.state.by_client_id:
+            raise self.fail("group already exists")
+        group = self.state.create_group(
+            name=body.group_name,
+            members=body.group_member_list,
+            client_group_id=client_id,
+            metadata=metadata,
+            admin_id=acting or "bot",
+        )
+        return self.ok(group.wire(unread=0))
+
+    async def send_message(self, request: web.Request) -> web.Response:
+        self.actor(request, platform=True)
+        body: _Send = await self.body(request, _Send)
+        if not body.message:
+            raise self.fail("message is required", status=400)
+        if not body.from_user_name:
+            raise self.fail("fromUserName is required", status=400)
+        metadata = self.strings(body.metadata)
+        group = self.group(body.group_id, body.client_group_id)
+        self.state.ensure_user(body.from_user_name)
+        message = self.state.send(group, body.from_user_name, body.message, metadata)
+        reply = {"messageKey": message.key, "createdAt": message.created_at}
+        return self.maybe_bare(reply, bare_by_default=True)
+
+    async def user_detail(self, request: web.Request) -> web.Response:
+        self.actor(request, platform=True)
+        body: _UserIds = await self.body(request, _UserIds)
+        users = [
+            self.state.users[u].wire(self.state.unread_total(u))
+            for u in dict.fromkeys(body.user_id_list)
+            if u in self.state.users
+        ]
+        # Enveloped on services per third-party code; bare in KD 2019 (reference §3).
+        return self.maybe_bare(users, bare_by_default=False)
+
+    async def update_user(self, request: web.Request) -> web.Response:
+        user_id = self.actor(request, platform=True, need_user=True)
+        body: _UserUpdate = await self.body(request, _UserUpdate)
+        user = self.state.users.get(user_id or "")
+        if user is None:
+            raise self.fail("user not found")
+        metadata = self.strings(body.metadata)
+        for name in ("display_name", "email", "image_link"):
+            value = getattr(body, name)
+            if value is not None:
+                setattr(user, name, value)
+        user.metadata.update(metadata)
+        return self.ok("success")
+
+    async def change_assignee(self, request: web.Request) -> web.Response:
+        self.actor(request, platform=True, need_user=True)
+        group = self.query_group(request)
+        assignee = request.query.get("assignee", "")
+        if assignee not in self.state.users:
+            raise self.fail(f"assignee {assignee!r} not found")
+        if assignee in self.state.busy_agents:
+            return self.ok("AGENT_IS_ALREADY_ENGAGED")
+        if group.metadata.get("CONVERSATION_ASSIGNEE") == assignee:
+            return self.ok("already updated")
+        group.metadata["CONVERSATION_ASSIGNEE"] = assignee
+        self.state.add_member(group, assignee)
+        if request.query.get("takeOverFromBot", "false") == "true":
+            for bot in self.state.bots & set(group.members) - {assignee}:
+                self.state.remove_member(group, bot)
+        return self.ok("updated")
+
+    async def change_status(self, request: web.Request) -> web.Response:
+        self.actor(request, platform=True, need_user=True)
+        group = self.query_group(request)
+        status = self.query_int(request, "status", None)
+        if status is None:
+            raise self.fail("status is required", status=400)
+        group.metadata["CONVERSATION_STATUS"] = str(status)
+        group.updated_at = self.state.now_ms()
+        return self.ok("updated")
+
+    # -- chat-host endpoints (Api-Key + Of-User-Id, or a user token) ----------------
+
+    async def group_info(self, request: web.Request) -> web.Response:
+        acting = self.actor(request, platform=False)
+        group = self.query_group(request)
+        unread = self.state.unread.get(acting or "", {}).get(group.id, 0)
+        return self.ok(group.wire(unread=unread))
+
+    async def update_group(self, request: web.Request) -> web.Response:
+        self.actor(request, platform=False)
+        body: _GroupUpdate = await self.body(request, _GroupUpdate)
+        group = self.group(body.group_id, body.client_group_id)
+        group.metadata.update(self.strings(body.metadata))  # merged, never dropped
+        if body.new_name:
+            group.name = body.new_name
+        group.updated_at = self.state.now_ms()
+        return self.ok("success")
+
+    async def message_list(self, request: web.Request) -> web.Response:
+        acting = self.actor(request, platform=False)
+        group = self.query_group(request)
+        size = self.query_int(request, "pageSize", 50) or 50
+        start = self.query_int(request, "startIndex", 0) or 0
+        end = self.query_int(request, "endTime", None)
+        page = self.state.page(group, end_time=end, start=start, size=size)
+        reply = {
+            "message": [m.wire(acting) for m in page],
+            "userDetails": [],
+            "groupFeeds": [
+                group.wire(
+                    unread=self.state.unread.get(acting or "", {}).get(group.id, 0)
+                )
+            ],
+        }
+        return self.maybe_bare(reply, bare_by_default=True)
+
+    async def mark_read(self, request: web.Request) -> web.Response:
+        acting = self.actor(request, platform=False, need_user=True)
+        group = self.query_group(request)
+        self.state.mark_read(group, acting or "")
+        return self.ok("success")
+
+    async def member(self, request: web.Request) -> web.Response:
+        self.actor(request, platform=False)
+        if request.method == "GET":  # the Android SDK sends these as GET with a query
+            body = _Member(
+                user_id=request.query.get("userId", ""),
+                group_id=request.query.get("groupId"),
+                client_group_id=request.query.get("clientGroupId"),
+            )
+        else:
+            body = await self.body(request, _Member)
+        if not body.user_id:
+            raise self.fail("userId is required", status=400)
+        group = self.group(body.group_id, body.client_group_id)
+        if request.path.endswith("/add/member"):
+            self.state.add_member(group, body.user_id)
+        else:
+            self.state.remove_member(group, body.user_id)
+        return self.ok("success")
+
+    async def group_filter(self, request: web.Request) -> web.Response:
+        self.actor(request, platform=False)
+        size = self.query_int(request, "pageSize", 500) or 500
+        end = self.query_int(request, "endTime", None)
+        groups = sorted(
+            self.state.groups.values(), key=lambda g: (-g.created_at, -g.id)
+        )
+        page = [g for g in groups if end is None or g.created_at < end][:size]
+        last = page[-1].created_at if page else None
+        return self.ok({"groups": [g.wire() for g in page], "lastFetchTime": last})
+
+    # -- user registration and tokens -----------------------------------------------
+
+    async def register(self, request: web.Request) -> web.Response:
+        body: _Register = await self.body(request, _Register)
+        if body.application_id != self.fake.app_id:
+            return json_response({"message": "INVALID_APPLICATIONID"})
+        if not body.user_id:
+            return json_response({"message": "INVALID_PARAMETER"})
+        known = self.state.users.get(body.user_id)
+        if (
+            known is not None
+            and known.password is not None
+            and known.password != body.password
+        ):
+            word = "PASSWORD_REQUIRED" if body.password is None else "PASSWORD_INVALID"
+            return json_response({"message": word})
+        user = self.state.ensure_user(body.user_id)
+        if body.password is not None:
+            user.password = body.password
+        user.device_key = f"dk-{secrets.token_hex(8)}"
+        now = self.state.now_ms()
+        return json_response(
+            {
+                "message": "UPDATED"
+                if known is not None
+                else "REGISTERED.WITHOUTREGISTRATIONID",
+                "userId": user.user_id,
+                "deviceKey": user.device_key,
+                "userKey": f"uk-{user.user_id}",
+                "authToken": self.fake.tokens.issue(user.user_id, now_ms=now),
+                "currentTimeStamp": now,
+                "roleType": user.role_type,
+            }
+        )
+
+    async def refresh_token(self, request: web.Request) -> web.Response:
+        headers = request.headers
+        if headers.get("Application-Key") != self.fake.app_id:
+            raise self.fail("invalid Application-Key", status=401, code="AL-UN-01")
+        user = self.state.users.get(unquote(headers.get("Of-User-Id", "")))
+        if (
+            user is None
+            or not user.device_key
+            or headers.get("Device-Key") != user.device_key
+        ):
+            raise self.fail("invalid device key", status=401, code="AL-UN-01")
+        self.fake.refreshes += 1
+        return self.ok(self.fake.tokens.issue(user.user_id, now_ms=self.state.now_ms()))
+
+    def table(self) -> list[tuple[str, str, Any]]:
+        """(method, path, handler) for every endpoint."""
+        return [
+            ("POST", "/rest/ws/group/conversation", self.create_conversation),
+            ("POST", "/rest/ws/message/v2/send", self.send_message),
+            ("POST", "/rest/ws/user/v2/detail", self.user_detail),
+            ("POST", "/rest/ws/user/update", self.update_user),
+            ("PATCH", "/rest/ws/group/assignee/change", self.change_assignee),
+            ("PATCH", "/rest/ws/group/status/change", self.change_status),
+            ("GET", "/rest/ws/group/info", self.group_info),
+            ("GET", "/rest/ws/group/v2/info", self.group_info),
+            ("POST", "/rest/ws/group/update", self.update_group),
+            ("GET", "/rest/ws/message/list", self.message_list),
+            ("GET", "/rest/ws/message/read/conversation", self.mark_read),
+            ("POST", "/rest/ws/group/add/member", self.member),
+            ("GET", "/rest/ws/group/add/member", self.member),
+            ("POST", "/rest/ws/group/remove/member", self.member),
+            ("GET", "/rest/ws/group/remove/member", self.member),
+            ("GET", "/rest/ws/group/filter", self.group_filter),
+            ("POST", "/rest/ws/register/client", self.register),
+            ("POST", "/rest/ws/register/refresh/token", self.refresh_token),
+        ]

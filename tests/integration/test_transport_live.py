@@ -1,0 +1,196 @@
+"""What aioresponses cannot test: the real pool, timeouts, cancellation, leaks, faults."""
+
+from __future__ import annotations
+
+import gc
+import time
+import warnings
+
+import anyio
+import pytest
+
+from kommunicate_async import (
+    APIConnectionError,
+    APITimeoutError,
+    KommunicateSession,
+    ResponseValidationError,
+    ServerError,
+    Timeouts,
+)
+from kommunicate_async.testing import FakeKommunicate, Fault, FaultPlan, RouteFaults
+
+SEND = "POST /rest/ws/message/v2/send"
+INFO = "GET /rest/ws/group/info"
+
+
+async def test_aclose_leaves_no_connection_and_no_warning(
+    fake: FakeKommunicate,
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an unclosed aiohttp session would warn here
+        async with fake.session() as km:
+            chat = await km.conversations.create(["u"])
+            async with anyio.create_task_group() as tg:
+                for i in range(20):
+                    tg.start_soon(km.messages.send, chat, f"m{i}")
+            assert fake.open_connections > 0
+        del km
+        gc.collect()
+    with anyio.fail_after(5):
+        # The server notices the closes asynchronously; nothing to wait on but a poll.
+        while fake.open_connections:  # noqa: ASYNC110
+            await anyio.sleep(0.01)
+
+
+async def test_connections_are_pooled_and_bounded(fake: FakeKommunicate) -> None:
+    async with fake.session(max_connections=3) as km:
+        chat = await km.conversations.create(["u"])
+        async with anyio.create_task_group() as tg:
+            for i in range(60):
+                tg.start_soon(km.messages.send, chat, f"m{i}")
+    peers = {r.peer for r in fake.requests_to(SEND)}
+    assert 1 <= len(peers) <= 3  # 60 sends over at most 3 kept-alive connections
+    assert len(fake.messages(chat.id)) == 60
+
+
+async def test_cancelling_in_flight_calls_leaves_the_session_usable(
+    fake: FakeKommunicate,
+) -> None:
+    async with fake.session() as km:
+        chat = await km.conversations.create(["u"])
+        fake.faults.routes[INFO] = RouteFaults(delay=1.0, delay_seconds=30)
+        with anyio.move_on_after(0.2) as scope:
+            async with anyio.create_task_group() as tg:
+                for _ in range(5):
+                    tg.start_soon(km.conversations.get, chat.id)
+        assert scope.cancelled_caught
+        del fake.faults.routes[INFO]
+        with anyio.fail_after(5):
+            assert (await km.conversations.get(chat.id)).id == chat.id
+            assert (await km.messages.send(chat, "still works")).key
+
+
+async def test_an_attempt_timeout_fires_within_its_bound(fake: FakeKommunicate) -> None:
+    fake.faults.routes[INFO] = RouteFaults(delay=1.0, delay_seconds=30)
+    timeouts = Timeouts(connect=1, attempt=0.3, total=None)
+    async with fake.session(timeout=timeouts, max_retries=0) as km:
+        started = time.monotonic()
+        with anyio.fail_after(10), pytest.raises(APITimeoutError):
+            await km.conversations.get(1)
+        assert time.monotonic() - started < 5  # 0.3 s, with room for a loaded machine
+
+
+async def test_the_total_timeout_bounds_retries(fake: FakeKommunicate) -> None:
+    fake.faults.routes[INFO] = RouteFaults(delay=1.0, delay_seconds=30)
+    timeouts = Timeouts(connect=1, attempt=0.3, total=0.8)
+    async with fake.session(timeout=timeouts, max_retries=10) as km:
+        km._client._backoff.base = 0.01  # pyright: ignore[reportPrivateUsage]
+        started = time.monotonic()
+        with anyio.fail_after(10), pytest.raises(APITimeoutError):
+            await km.conversations.get(1)
+        assert time.monotonic() - started < 5
+    assert 2 <= len(fake.requests_to(INFO)) <= 4  # retried, but only within 0.8 s
+
+
+async def test_a_refused_connection_is_not_sent(fake: FakeKommunicate) -> None:
+    url = fake.url
+    await fake.stop()
+    async with KommunicateSession("k", base_url=url, max_retries=0) as km:
+        with pytest.raises(APIConnectionError) as info:
+            await km.messages.send(1, "x")
+    assert info.value.sent is False and info.value.ambiguous is False
+
+
+async def test_one_refresh_for_fifty_callers_with_an_expired_token() -> None:
+    async with (
+        FakeKommunicate(token_valid_minutes=0.01) as fake,
+        fake.session() as km,
+    ):  # 0.6 s
+        chat = await km.conversations.create(["user-1"])
+        await km.users.login("user-1")
+        await anyio.sleep(0.7)  # the token has now expired
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(50):
+                tg.start_soon(
+                    lambda: km.conversations.get(chat.id, on_behalf_of="user-1")
+                )
+        assert fake.refreshes == 1
+        infos = fake.requests_to(INFO)
+        assert len(infos) == 50 and all("X-Authorization" in r.headers for r in infos)
+
+
+async def test_a_server_side_401_refreshes_once_and_replays() -> None:
+    async with FakeKommunicate(token_valid_minutes=0.01) as fake, fake.session() as km:
+        chat = await km.conversations.create(["user-1"])
+        await km.users.login("user-1")
+        cred = km._client.tokens.get("user-1")  # pyright: ignore[reportPrivateUsage]
+        assert cred is not None
+        cred.expires_at = (
+            None  # as if the token carried no expiry: only the server knows
+        )
+        await anyio.sleep(0.7)
+        async with anyio.create_task_group() as tg:
+            for _ in range(20):
+                tg.start_soon(lambda: km.unread.mark_read(chat.id, "user-1"))
+        assert fake.refreshes == 1
+        statuses = list(fake.requests_to("GET /rest/ws/message/read/conversation"))
+        assert len(statuses) == 40  # each call: one 401, one replay
+
+
+async def test_faults_on_an_idempotent_call_are_retried(
+    fake: FakeKommunicate, km: KommunicateSession
+) -> None:
+    chat = await km.conversations.create(["u"])
+    fake.faults.script(INFO, Fault.RESET_BEFORE, Fault.ERROR_503)
+    assert (await km.conversations.get(chat.id)).id == chat.id
+    assert len(fake.requests_to(INFO)) == 3
+
+
+async def test_faults_on_a_send_are_reported_ambiguous(
+    fake: FakeKommunicate, km: KommunicateSession
+) -> None:
+    chat = await km.conversations.create(["u"])
+    fake.faults.script(SEND, Fault.RESET_AFTER)
+    with pytest.raises(APIConnectionError) as reset:
+        await km.messages.send(chat, "one")
+    assert reset.value.ambiguous
+    fake.faults.script(SEND, Fault.TRUNCATE)
+    with pytest.raises(ResponseValidationError) as truncated:
+        await km.messages.send(chat, "two")
+    assert truncated.value.ambiguous
+    fake.faults.script(SEND, Fault.ERROR_500)
+    with pytest.raises(ServerError) as failed:
+        await km.messages.send(chat, "three")
+    assert failed.value.ambiguous
+    # "one" and "two" were processed although their sends failed; "three" was not.
+    assert [m.text for m in fake.messages(chat.id)] == ["one", "two"]
+    assert len(fake.requests_to(SEND)) == 3  # and none was re-sent blindly
+
+
+async def test_a_429_on_a_send_is_retried(
+    fake: FakeKommunicate, km: KommunicateSession
+) -> None:
+    chat = await km.conversations.create(["u"])
+    fake.faults.routes[SEND] = RouteFaults(retry_after=0.05)
+    fake.faults.script(SEND, Fault.RATE_LIMIT)
+    assert (await km.messages.send(chat, "x")).key
+    assert [m.text for m in fake.messages(chat.id)] == ["x"]
+
+
+def test_fault_plans_replay() -> None:
+    def fates(seed: int) -> list[Fault]:
+        plan = FaultPlan(
+            seed=seed, routes={"*": RouteFaults(error_500=0.3, rate_limit=0.3)}
+        )
+        return [plan.decide(SEND, f"body-{i}".encode()) for i in range(200)]
+
+    assert fates(1) == fates(1)
+    assert fates(1) != fates(2)
+    counts = {f: fates(1).count(f) for f in set(fates(1))}
+    assert 30 < counts[Fault.ERROR_500] < 90 and 30 < counts[Fault.RATE_LIMIT] < 90
+    plan = FaultPlan(seed=1, routes={"*": RouteFaults(error_500=0.5)})
+    first = [plan.decide(SEND, b"same") for _ in range(20)]
+    assert len(set(first)) == 2  # a repeated request draws afresh each time
+    with pytest.raises(ValueError, match="sum"):
+        RouteFaults(error_500=0.7, error_503=0.7)

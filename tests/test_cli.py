@@ -1,0 +1,269 @@
+"""The `kommunicate-async` CLI: output, --json, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import pytest
+
+from kommunicate_async._cli import main
+from kommunicate_async.testing import FakeKommunicate
+from tests.threaded_fake import ThreadedFake
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKommunicate]:
+    with ThreadedFake() as server:
+        monkeypatch.setenv("KOMMUNICATE_API_KEY", server.api_key)
+        monkeypatch.setenv("KOMMUNICATE_APP_ID", server.app_id)
+        monkeypatch.setenv("KOMMUNICATE_BASE_URL", server.url)
+        monkeypatch.setenv("KOMMUNICATE_CHAT_URL", server.url)
+        yield server
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def as_json(text: str) -> Any:
+    return msgspec.json.decode(text.strip().splitlines()[-1])
+
+
+def test_demo_on_the_embedded_fake(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KOMMUNICATE_API_KEY", raising=False)
+    code, out, err = run(capsys, "demo")
+    assert (code, err) == (0, "")
+    assert "embedded FakeKommunicate" in out and "status: RESOLVED" in out
+    assert (
+        "assignee change: UPDATED" in out and "asking again:    ALREADY_ASSIGNED" in out
+    )
+
+
+def test_demo_json(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "KOMMUNICATE_API_KEY", "a-real-looking-key"
+    )  # no --live: still the fake
+    code, out, _ = run(capsys, "demo", "--json")
+    report = as_json(out)
+    assert code == 0
+    assert report["conversation"]["status"] == "RESOLVED"
+    assert report["assign_outcomes"] == ["UPDATED", "ALREADY_ASSIGNED"]
+    assert report["unread_after"]["demo-customer"] == 0
+    assert [m["text"] for m in report["history"]][
+        -1
+    ] == "Hi, my order #991 has not arrived."
+    assert "a-real-looking-key" not in out
+
+
+def test_demo_live_needs_a_key(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KOMMUNICATE_API_KEY", raising=False)
+    code, out, err = run(capsys, "demo", "--live")
+    assert code == 3 and out == ""
+    assert (
+        err
+        == "kommunicate-async: ConfigurationError: --live needs KOMMUNICATE_API_KEY set\n"
+    )
+
+
+@pytest.mark.usefixtures("fake")
+def test_conversation_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "conversation",
+        "create",
+        "--member",
+        "u1",
+        "--agent",
+        "a@x.io",
+        "--client-id",
+        "cli-1",
+        "--title",
+        "From CLI",
+        "--info",
+        '{"plan":"gold"}',
+    )
+    assert (
+        code == 0
+        and "Conversation 10000001 (client id cli-1)" in out
+        and "From CLI" in out
+    )
+    code, out, _ = run(capsys, "conversation", "assign", "cli-1", "a@x.io", "--json")
+    assert (code, as_json(out)) == (0, {"outcome": "UPDATED", "server": "updated"})
+    code, out, _ = run(capsys, "conversation", "status", "10000001", "resolved")
+    assert (code, out) == (0, "status set to RESOLVED\n")
+    code, out, _ = run(capsys, "conversation", "get", "cli-1", "--json")
+    data = as_json(out)
+    assert (data["status"], data["assignee"], data["info"]) == (
+        "RESOLVED",
+        "a@x.io",
+        {"plan": "gold"},
+    )
+    code, out, _ = run(
+        capsys,
+        "conversation",
+        "create",
+        "--member",
+        "u1",
+        "--agent",
+        "a@x.io",
+        "--get-or-create",
+        "--json",
+    )
+    assert code == 0 and as_json(out)["client_conversation_id"] == "a@x.io_u1"
+
+
+def test_send_and_unread(
+    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate
+) -> None:
+    run(
+        capsys,
+        "conversation",
+        "create",
+        "--member",
+        "u1",
+        "--member",
+        "u2",
+        "--client-id",
+        "c",
+    )
+    code, out, _ = run(
+        capsys, "send", "c", "hello", "--sender", "u1", "--metadata", '{"k":[1]}'
+    )
+    assert code == 0 and out.startswith("sent 5-")
+    assert fake.messages("c")[0].metadata == {"k": "[1]"}
+    code, out, _ = run(capsys, "unread", "u1", "u2", "ghost")
+    assert (code, out) == (0, "u1: 0\nu2: 1\nghost: (unknown user)\n")
+    code, out, _ = run(capsys, "unread", "u2", "--json")
+    assert as_json(out) == {"u2": 1}
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "kind"),
+    [
+        (["send", "c", "hi", "--metadata", "{nope"], 2, "InvalidRequestError"),
+        (["send", "c", "   "], 2, "InvalidRequestError"),
+        (["conversation", "status", "1", "sleepy"], 2, "InvalidRequestError"),
+        (["conversation", "get", "404404"], 1, "NotFoundError"),
+    ],
+)
+def test_errors_are_one_line_with_meaningful_codes(
+    capsys: pytest.CaptureFixture[str],
+    fake: FakeKommunicate,
+    argv: list[str],
+    code: int,
+    kind: str,
+) -> None:
+    got, out, err = run(capsys, *argv)
+    assert got == code and out == ""
+    assert err.startswith(f"kommunicate-async: {kind}: ") and err.count("\n") == 1
+    assert "Traceback" not in err and fake.api_key not in err
+
+
+@pytest.mark.usefixtures("fake")
+def test_wrong_key_and_no_key(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KOMMUNICATE_API_KEY", "wrong-secret-value")
+    code, _, err = run(capsys, "conversation", "get", "1", "--json")
+    assert code == 1 and as_json(err)["error"]["type"] == "AuthenticationError"
+    assert "wrong-secret-value" not in err
+    monkeypatch.delenv("KOMMUNICATE_API_KEY")
+    code, _, err = run(capsys, "unread", "u")
+    assert code == 3 and "KOMMUNICATE_API_KEY" in err
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_network_errors_exit_4(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KOMMUNICATE_API_KEY", "k")
+    code, _, err = run(
+        capsys, "unread", "u", "--base-url", f"http://127.0.0.1:{free_port()}"
+    )
+    assert code == 4 and err.startswith("kommunicate-async: APIConnectionError: ")
+
+
+def test_fake_server_command_and_module_entry_point() -> None:
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kommunicate_async", "fake-server", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert f"listening on http://127.0.0.1:{port}" in first
+        deadline = time.monotonic() + 20
+        env.update(
+            KOMMUNICATE_API_KEY="fake-api-key",
+            KOMMUNICATE_BASE_URL=f"http://127.0.0.1:{port}",
+        )
+        while True:
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "kommunicate_async",
+                    "conversation",
+                    "create",
+                    "--member",
+                    "u",
+                    "--json",
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
+            if done.returncode == 0 or time.monotonic() > deadline:
+                break
+        assert done.returncode == 0, done.stderr
+        assert msgspec.json.decode(done.stdout)["id"] == 10000001
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and "Interrupted" in err
+
+
+def test_demo_live_needs_an_agent(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KOMMUNICATE_API_KEY", "k")
+    code, _, err = run(capsys, "demo", "--live")
+    assert code == 3 and "--agent" in err
+
+
+def test_demo_live_path_against_a_configured_host(
+    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate
+) -> None:
+    # --live uses KOMMUNICATE_BASE_URL: here the fake stands in for the real service.
+    code, out, err = run(capsys, "demo", "--live", "--agent", "agent@acme.io", "--customer", "c1")
+    assert (code, err) == (0, "")
+    assert f"Running against {fake.url} (live)." in out
+    assert fake.conversation(10000001).metadata["CONVERSATION_STATUS"] == "2"

@@ -1,0 +1,47 @@
+"""The README's first screen: its two commands, and a quick-start that runs as written."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.threaded_fake import ThreadedFake
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def test_first_screen_has_exactly_the_two_commands() -> None:
+    first_screen = README.split("## Quick start")[0]
+    commands = [line.strip() for line in first_screen.splitlines() if line.startswith("    ")]
+    assert commands == [
+        "python3 -m venv .venv && .venv/bin/pip install -q . && .venv/bin/kommunicate-async demo",
+        "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest",
+    ]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "README test command" in ci and 'bash -c "$readme_test_command"' in ci
+
+
+def test_quick_start_runs_as_written() -> None:
+    block = re.search(r"## Quick start\n\n```python\n(.*?)```", README, re.S)
+    assert block is not None
+    code = block.group(1)
+    assert len(code.strip().splitlines()) <= 15
+    with ThreadedFake() as fake:
+        env = {
+            **os.environ,
+            "KOMMUNICATE_API_KEY": fake.api_key,
+            "KOMMUNICATE_BASE_URL": fake.url,
+            "KOMMUNICATE_CHAT_URL": fake.url,
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        group_id, key, outcome, unread = done.stdout.split()
+        assert (outcome, unread) == ("UPDATED", "1")
+        assert fake.messages(int(group_id))[0].key == key
+        assert fake.conversation(int(group_id)).metadata["CONVERSATION_STATUS"] == "2"
