@@ -263,7 +263,9 @@ def test_demo_live_path_against_a_configured_host(
     capsys: pytest.CaptureFixture[str], fake: FakeKommunicate
 ) -> None:
     # --live uses KOMMUNICATE_BASE_URL: here the fake stands in for the real service.
-    code, out, err = run(capsys, "demo", "--live", "--agent", "agent@acme.io", "--customer", "c1")
+    code, out, err = run(
+        capsys, "demo", "--live", "--agent", "agent@acme.io", "--customer", "c1"
+    )
     assert (code, err) == (0, "")
     assert f"Running against {fake.url} (live)." in out
     assert fake.conversation(10000001).metadata["CONVERSATION_STATUS"] == "2"

@@ -16,7 +16,9 @@ README = (ROOT / "README.md").read_text()
 
 def test_first_screen_has_exactly_the_two_commands() -> None:
     first_screen = README.split("## Quick start")[0]
-    commands = [line.strip() for line in first_screen.splitlines() if line.startswith("    ")]
+    commands = [
+        line.strip() for line in first_screen.splitlines() if line.startswith("    ")
+    ]
     assert commands == [
         "python3 -m venv .venv && .venv/bin/pip install -q . && .venv/bin/kommunicate-async demo",
         "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest",
@@ -38,7 +40,11 @@ def test_quick_start_runs_as_written() -> None:
             "KOMMUNICATE_CHAT_URL": fake.url,
         }
         done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
         )
         assert done.returncode == 0, done.stderr
         group_id, key, outcome, unread = done.stdout.split()
