@@ -14,11 +14,12 @@ import msgspec
 import pytest
 
 from kommunicate_async._cli import main
-from kommunicate_async.testing import FakeKommunicate
 from tests.threaded_fake import ThreadedFake
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from kommunicate_async.testing import FakeKommunicate
 
 
 @pytest.fixture
