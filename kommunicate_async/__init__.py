@@ -5,6 +5,8 @@ async with KommunicateSession() as km:
     await km.messages.send(conversation, "Hello!")
 """
 
+from msgspec import Struct as _Struct
+
 from ._config import ConversationDefaults as ConversationDefaults, Timeouts as Timeouts
 from ._errors import (
     APIConnectionError as APIConnectionError,
@@ -27,12 +29,17 @@ from ._session import KommunicateSession as KommunicateSession
 from ._version import __version__ as __version__
 from .models import (
     AssignOutcome as AssignOutcome,
+    BatchReport as BatchReport,
     Conversation as Conversation,
     ConversationRef as ConversationRef,
     ConversationStatus as ConversationStatus,
+    ItemResult as ItemResult,
+    ItemStatus as ItemStatus,
     JSONValue as JSONValue,
     LoginResult as LoginResult,
     Message as Message,
+    OutgoingMessage as OutgoingMessage,
+    Progress as Progress,
     SentMessage as SentMessage,
     User as User,
 )
@@ -43,6 +50,7 @@ __all__ = [
     "APITimeoutError",
     "AssignOutcome",
     "AuthenticationError",
+    "BatchReport",
     "ConfigurationError",
     "ConflictError",
     "Conversation",
@@ -50,6 +58,8 @@ __all__ = [
     "ConversationRef",
     "ConversationStatus",
     "InvalidRequestError",
+    "ItemResult",
+    "ItemStatus",
     "JSONValue",
     "KommunicateError",
     "KommunicateSession",
@@ -57,7 +67,9 @@ __all__ = [
     "Message",
     "MetadataKey",
     "NotFoundError",
+    "OutgoingMessage",
     "PermissionDeniedError",
+    "Progress",
     "RateLimitError",
     "ResponseValidationError",
     "SentMessage",
@@ -67,7 +79,9 @@ __all__ = [
     "User",
 ]
 
-# Reprs and tracebacks then read kommunicate_async.X, the name users import.
+# Reprs and tracebacks then read kommunicate_async.X, the name users import. Not for
+# msgspec Structs: msgspec resolves their (string) annotations in `__module__`.
 for _name in __all__:
-    if isinstance(_obj := globals()[_name], type):
+    _obj = globals()[_name]
+    if isinstance(_obj, type) and not issubclass(_obj, _Struct):
         _obj.__module__ = __name__

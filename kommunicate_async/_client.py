@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from enum import Enum
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import quote
 
 import anyio
@@ -27,7 +26,7 @@ from ._errors import (
     ServerError,
 )
 from ._http import URL, HttpReply, HttpTransport, client_timeout
-from ._reply import error_from_body, reply_decoder
+from ._reply import REPLY_DECODERS, error_from_body, reply_decoder
 from ._retry import (
     MAX_RETRY_AFTER,
     Backoff,
@@ -35,7 +34,7 @@ from ._retry import (
     is_retryable,
     parse_retry_after,
 )
-from ._version import __version__
+from ._routing import JSON, USER_AGENT, Host, Route, Targets, redirect_target
 from .models.auth import RefreshTokenBody
 
 if TYPE_CHECKING:
@@ -43,36 +42,16 @@ if TYPE_CHECKING:
 
     from ._config import SessionConfig
 
-__all__ = ["ApiClient", "Host", "Route"]
+__all__ = ["RAW", "ApiClient", "Host", "Route"]
 
 T = TypeVar("T")
 
 _log: Final = logging.getLogger("kommunicate_async")
-_JSON: Final = "application/json"
-_USER_AGENT: Final = f"kommunicate-async/{__version__}"
-_MAX_REDIRECTS: Final = 3
-_HEADER_CACHE_LIMIT: Final = 4096
+_JSON_START: Final = (b"{", b"[", b'"')
 
 
-class Host(Enum):
-    """Which base URL and auth a route uses (reference §1.2)."""
-
-    PLATFORM = "platform"
-    """services.kommunicate.io with `Api-Key` (P1–P7b)."""
-    CHAT = "chat"
-    """Applozic `/rest/ws/*` paths: a logged-in user's JWT on the chat host, else
-    `Api-Key` + `Of-User-Id` on the platform host (UNCERTAIN, reference §9 q4)."""
-    CHAT_PUBLIC = "chat-public"
-    """Chat-host calls with their own headers (register, token refresh)."""
-
-
-class Route(NamedTuple):
-    """One endpoint: method, path, host, and whether repeating it is harmless."""
-
-    method: str
-    path: str
-    host: Host = Host.PLATFORM
-    idempotent: bool = True
+RAW: Final = object()
+"""`call(route, RAW)` returns the `HttpReply` undecoded."""
 
 
 REFRESH_TOKEN: Final = Route(
@@ -86,12 +65,12 @@ class ApiClient:
     __slots__ = (
         "_backoff",
         "_config",
-        "_header_cache",
         "_key_bytes",
         "_pause_until",
+        "_trim_first",
         "_transport",
-        "_urls",
         "budget",
+        "targets",
         "tokens",
     )
 
@@ -108,8 +87,9 @@ class ApiClient:
         self.budget = budget or RetryBudget()
         self._backoff = backoff or Backoff()
         self._pause_until = 0.0
-        self._urls: dict[tuple[str, str], URL] = {}
-        self._header_cache: dict[tuple[str | None, bool], dict[str, str]] = {}
+        total, attempt = config.timeouts.total, config.timeouts.attempt
+        self._trim_first = total is not None and total < attempt
+        self.targets = Targets(config)
         self._key_bytes = config.api_key.encode()
         self.tokens = TokenStore(self._refresh_token)
 
@@ -134,31 +114,23 @@ class ApiClient:
         body: bytes | None = None,
         acting_as: str | None = None,
         headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
     ) -> Any:
-        """Send `route` and decode the reply as `result_type` (None if empty)."""
-        reply = await self.request(
-            route, params=params, body=body, acting_as=acting_as, headers=headers
-        )
-        try:
-            return reply_decoder(result_type).decode(reply.body, reply.status)
-        except ResponseValidationError as exc:
-            # A 2xx we cannot read still means the server acted on the request.
-            exc.ambiguous = not route.idempotent
-            raise
+        """Send `route` with retries; decode the first 2xx reply as `result_type`.
 
-    async def request(
-        self,
-        route: Route,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        body: bytes | None = None,
-        acting_as: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> HttpReply:
-        """Send with retries; return the first 2xx reply or raise the last error."""
+        `result_type` may be `RAW` for the `HttpReply` itself. `max_retries`
+        overrides the session's for this call (the batch sender passes 0 and retries
+        at its own level, where it can reconcile first). Raises the last error.
+        """
         timeouts = self._config.timeouts
+        retry_limit = self._config.max_retries if max_retries is None else max_retries
         deadline = None if timeouts.total is None else time.monotonic() + timeouts.total
-        self.budget.record_attempt()
+        # The first attempt needs no deadline arithmetic unless the whole-call budget
+        # is shorter than one attempt: the common case stays cheap.
+        check_deadline = self._trim_first
+        targets = self.targets
+        budget = self.budget  # RetryBudget.record_attempt, inlined: runs on every call
+        budget.balance = min(budget.capacity, budget.balance + budget.ratio)
         retries = 0
         replayed = False
         redirects = 0
@@ -166,29 +138,33 @@ class ApiClient:
         while True:
             if self._pause_until:
                 await self._wait_out_pause(deadline)
+                check_deadline = True
+            url: str | URL
             cred: UserCredential | None = None
             token = ""
             if headers is not None:
-                url, sent_headers = self.url(self._config.chat_url, route.path), headers
+                url, sent_headers = (
+                    targets.url(self._config.chat_url, route.path),
+                    headers,
+                )
             elif (
                 route.host is Host.CHAT
                 and acting_as is not None
                 and (cred := self.tokens.get(acting_as))
             ):
                 token = await self.tokens.fresh_token(cred)
-                url = self.url(self._config.chat_url, route.path)
-                sent_headers = self._user_headers(
+                url = targets.url(self._config.chat_url, route.path)
+                sent_headers = targets.user_headers(
                     token, with_body=route.method != "GET"
                 )
             else:
-                url = self.url(self._config.base_url, route.path)
-                sent_headers = self._key_headers(
-                    acting_as, with_body=route.method != "GET"
-                )
+                url, sent_headers = targets.by_key.get(
+                    (route, acting_as)
+                ) or targets.key_target(route, acting_as)
             if redirect_url is not None:
                 url, params = redirect_url, None  # the Location carries its own query
             timeout = None
-            if deadline is not None:
+            if deadline is not None and check_deadline:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise APITimeoutError(
@@ -201,32 +177,44 @@ class ApiClient:
             error: KommunicateError
             try:
                 reply = await self._transport.send(
-                    route.method,
-                    url,
-                    headers=sent_headers,
-                    params=params,
-                    data=body,
-                    attempt_timeout=timeout,
+                    route.method, url, sent_headers, params, body, timeout
                 )
             except APIConnectionError as exc:
                 exc.ambiguous = exc.sent and not route.idempotent
                 error = exc
             else:
-                status = reply.status
-                if 200 <= status < 300 and not _is_html(reply.body):
-                    if _log.isEnabledFor(logging.DEBUG):
-                        _log.debug("%s %s -> %d", route.method, route.path, status)
-                    return reply
+                status, reply_body = reply[0], reply[1]
+                if 200 <= status < 300 and (
+                    reply_body[:1] in _JSON_START or not _is_html(reply_body)
+                ):
+                    # Successes are not logged: at batch rates that is the whole log.
+                    if result_type is RAW:
+                        return reply
+                    decoder = REPLY_DECODERS.get(result_type) or reply_decoder(
+                        result_type
+                    )
+                    try:
+                        return decoder.decode(reply_body, status)
+                    except ResponseValidationError as exc:
+                        # A 2xx we cannot read still means the server acted on it.
+                        exc.ambiguous = not route.idempotent
+                        raise
                 if 300 <= status < 400:
                     redirects += 1
-                    redirect_url = self._redirect(route, url, reply, redirects)
+                    redirect_url = redirect_target(route, url, reply, redirects)
                     continue
                 if status == 401 and cred is not None and not replayed:
                     replayed = True
                     await self.tokens.replace_rejected(cred, token)
                     continue
                 error = self._reply_error(reply, route)
-            delay = self._retry_delay(error, route, retries, deadline)
+            delay = self.plan_retry(
+                error,
+                retryable=is_retryable(error, idempotent=route.idempotent),
+                retries_done=retries,
+                max_retries=retry_limit,
+                deadline=deadline,
+            )
             if delay is None:
                 raise error
             _log.info(
@@ -238,47 +226,34 @@ class ApiClient:
                 delay,
             )
             retries += 1
+            check_deadline = True
             if not isinstance(error, RateLimitError):
                 await anyio.sleep(delay)
             # After a 429 the wait is the session-wide pause, at the top of the loop.
 
+    async def request(
+        self,
+        route: Route,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        body: bytes | None = None,
+        acting_as: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+    ) -> HttpReply:
+        """`call` returning the raw `HttpReply` of the first 2xx answer."""
+        reply: HttpReply = await self.call(
+            route,
+            RAW,
+            params=params,
+            body=body,
+            acting_as=acting_as,
+            headers=headers,
+            max_retries=max_retries,
+        )
+        return reply
+
     # -- pieces ---------------------------------------------------------------------
-
-    def url(self, base: str, path: str) -> URL:
-        """The parsed URL for `base` + `path`, cached (yarl parsing is not free)."""
-        key = (base, path)
-        found = self._urls.get(key)
-        if found is None:
-            found = self._urls[key] = URL(base + path, encoded=False)
-        return found
-
-    def _key_headers(self, acting_as: str | None, *, with_body: bool) -> dict[str, str]:
-        cache_key = (acting_as, with_body)
-        found = self._header_cache.get(cache_key)
-        if found is None:
-            found = {"Api-Key": self._config.api_key, "User-Agent": _USER_AGENT}
-            if with_body:
-                found["Content-Type"] = _JSON
-            if acting_as is not None:
-                found["Of-User-Id"] = acting_as
-            if len(self._header_cache) >= _HEADER_CACHE_LIMIT:
-                self._header_cache.clear()
-            self._header_cache[cache_key] = found
-        return found
-
-    def _user_headers(self, token: str, *, with_body: bool) -> dict[str, str]:
-        headers = {
-            "Application-Key": self._config.app_id or "",
-            "X-Authorization": token,
-            "User-Agent": _USER_AGENT,
-        }
-        if with_body:
-            headers["Content-Type"] = _JSON
-        return headers
-
-    def public_headers(self) -> dict[str, str]:
-        """Headers of an unauthenticated chat-host call (user registration)."""
-        return {"Content-Type": _JSON, "User-Agent": _USER_AGENT}
 
     def _reply_error(self, reply: HttpReply, route: Route) -> APIError:
         body = reply.body
@@ -292,39 +267,24 @@ class ApiClient:
         error.ambiguous = not route.idempotent and isinstance(error, ServerError)
         return error
 
-    def _redirect(self, route: Route, url: URL, reply: HttpReply, count: int) -> URL:
-        """Where to follow a 3xx, or raise: credentials never leave the origin."""
-        location = reply.location
-        refused: str | None = None
-        target = url
-        if not location:
-            refused = "a redirect without a Location"
-        else:
-            target = url.join(URL(location))
-            if target.origin() != url.origin():
-                refused = (
-                    f"a redirect to another origin ({target.scheme}://{target.host})"
-                )
-            elif reply.status not in (307, 308) and route.method != "GET":
-                refused = f"a {reply.status} redirect of a {route.method} request"
-            elif count > _MAX_REDIRECTS:
-                refused = f"more than {_MAX_REDIRECTS} redirects"
-        if refused is not None:
-            raise APIError(reply.status, None, f"refused to follow {refused}")
-        return target
-
-    def _retry_delay(
+    def plan_retry(
         self,
         error: KommunicateError,
-        route: Route,
-        retries: int,
-        deadline: float | None,
+        *,
+        retryable: bool,
+        retries_done: int,
+        max_retries: int,
+        deadline: float | None = None,
     ) -> float | None:
-        if retries >= self._config.max_retries or not is_retryable(
-            error, idempotent=route.idempotent
-        ):
+        """Seconds to wait before retrying after `error`, or None to give up.
+
+        Gives up when `retryable` is False, retries are used up, the wait would pass
+        `deadline` (monotonic), a Retry-After is too long, or the session's retry
+        budget is spent. A 429 pauses the whole session for its wait.
+        """
+        if retries_done >= max_retries or not retryable:
             return None
-        delay = self._backoff.delay(retries)
+        delay = self._backoff.delay(retries_done)
         if isinstance(error, RateLimitError):
             if error.retry_after is not None:
                 if error.retry_after > MAX_RETRY_AFTER:
@@ -338,6 +298,13 @@ class ApiClient:
         if not self.budget.try_spend():
             return None
         return delay
+
+    async def wait_before_retry(self, error: KommunicateError, delay: float) -> None:
+        """Sleep `delay`, or after a 429 wait out the session-wide pause."""
+        if isinstance(error, RateLimitError):
+            await self._wait_out_pause(None)
+        else:
+            await anyio.sleep(delay)
 
     async def _wait_out_pause(self, deadline: float | None) -> None:
         """A 429 anywhere in the session pauses every call until Retry-After passes."""
@@ -357,8 +324,8 @@ class ApiClient:
             "Device-Key": cred.device_key,
             # The Android SDK URL-encodes this header on refresh (reference §2.4).
             "Of-User-Id": quote(cred.user_id, safe=""),
-            "Content-Type": _JSON,
-            "User-Agent": _USER_AGENT,
+            "Content-Type": JSON,
+            "User-Agent": USER_AGENT,
         }
         body = encode(RefreshTokenBody(application_id=app_id, user_id=cred.user_id))
         token: Any = await self.call(REFRESH_TOKEN, str, body=body, headers=headers)

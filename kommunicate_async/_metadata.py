@@ -42,6 +42,9 @@ class MetadataKey(StrEnum):
     ASSIGN_TO = "KM_ASSIGN_TO"
     ASSIGN_TEAM = "KM_ASSIGN_TEAM"
     CATEGORY = "category"
+    # this library's own key
+    DEDUPE_KEY = "kmDedupeKey"
+    """The batch sender's idempotency key, read back when reconciling a send."""
 
 
 def _reject_non_finite(where: str, value: object) -> None:
@@ -86,13 +89,22 @@ def stringify_metadata(
     """
     if metadata is None:
         return {}
+    if type(metadata) is dict:  # fast path: a plain dict of str -> str
+        fast: dict[str, str] = {}
+        plain: dict[object, object] = cast("dict[object, object]", metadata)
+        for key, value in plain.items():
+            if type(key) is not str or type(value) is not str or not key:
+                break
+            fast[key] = value
+        else:
+            return fast
     if not isinstance(metadata, Mapping):
         raise InvalidRequestError(
             f"{what} must be a mapping, not {type(metadata).__name__}"
         )
     out: dict[str, str] = {}
-    items: Iterable[tuple[object, object]] = metadata.items()
-    for key, value in items:
+    general = cast("Mapping[object, object]", metadata)  # checked item by item below
+    for key, value in general.items():
         if not isinstance(key, str) or not key:
             raise InvalidRequestError(f"{what} keys must be non-empty str, got {key!r}")
         if value is not None:

@@ -17,7 +17,14 @@ from ._codec import decoder, decoder_for
 from ._errors import APIError, ResponseValidationError, api_error
 from .models._base import UNSET, Envelope, ErrorItem, LooseEnvelope
 
-__all__ = ["NoResult", "ReplyDecoder", "error_from_body", "excerpt", "reply_decoder"]
+__all__ = [
+    "REPLY_DECODERS",
+    "NoResult",
+    "ReplyDecoder",
+    "error_from_body",
+    "excerpt",
+    "reply_decoder",
+]
 
 T = TypeVar("T")
 
@@ -121,13 +128,22 @@ def _check_no_result(body: bytes, http_status: int) -> None:
 class ReplyDecoder(Generic[T]):
     """Decodes one result type from enveloped or bare replies."""
 
-    __slots__ = ("_bare_names", "_decoder", "_result_type", "_struct_twin")
+    __slots__ = (
+        "_bare_names",
+        "_decoder",
+        "_direct",
+        "_enveloped",
+        "_result_type",
+        "_struct_twin",
+    )
 
     def __init__(self, result_type: Any) -> None:
         self._result_type: Any = result_type
         self._struct_twin = False
         self._bare_names: tuple[str, ...] = ()
         self._decoder: msgspec.json.Decoder[Any]
+        self._direct: msgspec.json.Decoder[Any] | None = None
+        self._enveloped: msgspec.json.Decoder[Any] | None = None
         if result_type is NoResult:
             self._decoder = decoder_for(Any)
             return
@@ -138,6 +154,13 @@ class ReplyDecoder(Generic[T]):
                 self._struct_twin = True
                 self._bare_names = names
                 self._decoder = decoder_for(_twin(result_type, fields))
+                # Fast paths: one typed decode of the shape the first bytes promise;
+                # the twin (either shape in one pass) only when that guess fails. A
+                # type with no required field would "decode" an envelope as an empty
+                # result, so it always takes the twin.
+                if any(f.required for f in fields):
+                    self._direct = decoder_for(result_type)
+                    self._enveloped = decoder_for(Envelope[result_type])
                 return
         self._decoder = decoder_for(_envelope_or_bare(result_type))
 
@@ -151,8 +174,23 @@ class ReplyDecoder(Generic[T]):
         if self._result_type is NoResult:
             _check_no_result(body, http_status)
             return None
-        if not body.strip():  # an empty 2xx: nothing to decode
+        if not body or body.isspace():  # an empty 2xx: nothing to decode
             return None
+        if self._direct is not None and self._enveloped is not None:
+            try:
+                if body.startswith(b'{"status":'):
+                    envelope = self._enveloped.decode(body)
+                    return self._unwrap(
+                        envelope.status,
+                        envelope.response,
+                        envelope.error_response,
+                        http_status,
+                    )
+                return cast("T", self._direct.decode(body))
+            except msgspec.ValidationError:
+                pass  # another key order, or the other shape: the twin decides
+            except msgspec.DecodeError:
+                return self._not_json(body, http_status)
         try:
             obj = self._decoder.decode(body)
         except msgspec.ValidationError as exc:  # a DecodeError subclass: test it first
@@ -265,12 +303,12 @@ def _twin(
     return msgspec.defstruct(f"{result_type.__name__}Reply", spec, kw_only=True)
 
 
-_REPLY_DECODERS: dict[object, ReplyDecoder[Any]] = {}
+REPLY_DECODERS: dict[object, ReplyDecoder[Any]] = {}
 
 
 def reply_decoder(result_type: Any) -> ReplyDecoder[Any]:
     """The cached `ReplyDecoder` for `result_type`."""
-    found = _REPLY_DECODERS.get(result_type)
+    found = REPLY_DECODERS.get(result_type)
     if found is None:
-        found = _REPLY_DECODERS[result_type] = ReplyDecoder(result_type)
+        found = REPLY_DECODERS[result_type] = ReplyDecoder(result_type)
     return found

@@ -92,7 +92,7 @@ class RetryBudget:
     in a long outage retries settle at `ratio` × first attempts.
     """
 
-    __slots__ = ("_balance", "capacity", "ratio", "reserve")
+    __slots__ = ("balance", "capacity", "ratio", "reserve")
 
     def __init__(
         self, *, ratio: float = 0.2, reserve: float = 20.0, capacity: float = 100.0
@@ -104,21 +104,16 @@ class RetryBudget:
         self.ratio = ratio
         self.reserve = reserve
         self.capacity = capacity
-        self._balance = reserve
-
-    @property
-    def balance(self) -> float:
+        self.balance = reserve
         """Tokens available now."""
-        return self._balance
 
     def record_attempt(self) -> None:
-        """Note a first attempt (not a retry)."""
-        balance = self._balance + self.ratio
-        self._balance = balance if balance < self.capacity else self.capacity
+        """Note a first attempt (not a retry). (ApiClient inlines this.)"""
+        self.balance = min(self.capacity, self.balance + self.ratio)
 
     def try_spend(self) -> bool:
         """Take one token for a retry; False when the budget is spent."""
-        if self._balance >= 1.0 - 1e-9:  # ten deposits of 0.1 sum to 0.999…
-            self._balance = max(0.0, self._balance - 1.0)
+        if self.balance >= 1.0 - 1e-9:  # ten deposits of 0.1 sum to 0.999…
+            self.balance = max(0.0, self.balance - 1.0)
             return True
         return False

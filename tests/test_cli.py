@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -14,10 +15,13 @@ import msgspec
 import pytest
 
 from kommunicate_async._cli import main
+from kommunicate_async._cli._send_batch import ProgressBar
+from kommunicate_async.models.batch import Progress
 from tests.threaded_fake import ThreadedFake
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from kommunicate_async.testing import FakeKommunicate
 
@@ -270,3 +274,92 @@ def test_demo_live_path_against_a_configured_host(
     assert (code, err) == (0, "")
     assert f"Running against {fake.url} (live)." in out
     assert fake.conversation(10000001).metadata["CONVERSATION_STATUS"] == "2"
+
+
+def write_jsonl(path: Path, rows: list[dict[str, object]]) -> str:
+    path.write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in rows) + b"\n")
+    return str(path)
+
+
+def test_send_batch(
+    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate, tmp_path: Path
+) -> None:
+    run(capsys, "conversation", "create", "--member", "u1", "--client-id", "c1")
+    rows: list[dict[str, object]] = [
+        {"conversation": "c1", "text": f"m{i}", "metadata": {"i": i}} for i in range(25)
+    ]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    checkpoint = str(tmp_path / "cp.jsonl")
+    code, out, err = run(
+        capsys, "send-batch", source, "--checkpoint", checkpoint, "--json"
+    )
+    lines = [msgspec.json.decode(line) for line in out.splitlines()]
+    assert (code, err) == (0, "")
+    assert lines[-1]["summary"]["delivered"] == 25
+    assert sorted(line["index"] for line in lines[:-1]) == list(range(25))
+    assert all(
+        line["status"] == "delivered" and line["message_key"] for line in lines[:-1]
+    )
+    code, out, _ = run(capsys, "send-batch", source, "--checkpoint", checkpoint)
+    assert code == 0 and "0 sent" in out and "25 skipped" in out
+    assert len(fake.messages("c1")) == 25
+
+
+def test_send_batch_reports_problems_with_exit_5(
+    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate, tmp_path: Path
+) -> None:
+    run(capsys, "conversation", "create", "--member", "u1", "--client-id", "c1")
+    source = write_jsonl(
+        tmp_path / "in.jsonl",
+        [
+            {"conversation": "c1", "text": "fine"},
+            {"conversation": "nope", "text": "lost"},
+        ],
+    )
+    code, out, _ = run(capsys, "send-batch", source, "--no-progress")
+    assert code == 5
+    assert "1 delivered, 1 failed" in out and "#1 failed: NotFoundError" in out
+    assert [m.text for m in fake.messages("c1")] == ["fine"]
+
+
+@pytest.mark.usefixtures("fake")
+def test_send_batch_checks_the_file_before_sending(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = write_jsonl(
+        tmp_path / "in.jsonl",
+        [{"conversation": 1, "text": "ok"}, {"text": "no target"}],
+    )
+    code, out, err = run(capsys, "send-batch", source)
+    assert code == 2 and out == "" and "in.jsonl:2:" in err
+    code, _, err = run(capsys, "send-batch", str(tmp_path / "missing.jsonl"))
+    assert code == 2 and "cannot read" in err
+
+
+def test_progress_bar_draws_on_a_terminal() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    bar = ProgressBar(10, screen)
+    bar(
+        Progress(
+            done=4,
+            delivered=3,
+            failed=1,
+            ambiguous=0,
+            skipped=1,
+            attempts=5,
+            elapsed=2.0,
+        )
+    )
+    bar.close()
+    text = screen.getvalue()
+    assert text.startswith(
+        "\r[############............] 5/10 delivered 3 failed 1 ambiguous 0"
+    )
+    assert "2/s" in text and "ETA 0:00:02" in text and text.endswith("\n")
+    quiet = io.StringIO()
+    ProgressBar(10, quiet)(Progress(1, 1, 0, 0, 0, 1, 1.0))
+    assert quiet.getvalue() == ""  # not a terminal: a status line only every 10 s

@@ -29,3 +29,12 @@ def test_the_package_root_never_imports_the_testing_server() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_every_exported_struct_can_build_its_decoder() -> None:
+    import msgspec
+
+    for name in kommunicate_async.__all__:
+        obj = getattr(kommunicate_async, name)
+        if isinstance(obj, type) and issubclass(obj, msgspec.Struct):
+            msgspec.json.Decoder(obj)  # resolves every field annotation

@@ -150,3 +150,24 @@ def test_excerpt_is_short_and_single_line() -> None:
     assert text.startswith("a b c ")
     assert len(text) <= 201
     assert text.endswith("…")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{\n  "status": "success",\n  "response": {"messageKey": "k"}\n}',
+        b'{"generatedAt":1,"status":"success","response":{"messageKey":"k"}}',
+        b'{"createdAt":1,"messageKey":"k"}',
+    ],
+    ids=["pretty-envelope", "status-not-first", "bare-other-order"],
+)
+def test_fast_path_misses_fall_back_to_the_twin(body: bytes) -> None:
+    assert reply_decoder(SentMessage).decode(body).key == "k"  # type: ignore[union-attr]
+
+
+def test_a_type_without_required_fields_never_mistakes_an_envelope() -> None:
+    from kommunicate_async.models.conversation import ConversationPage
+
+    body = b'{\n "status": "success", "response": {"groups": [{"id": 1}]}}'
+    page = reply_decoder(ConversationPage).decode(body)
+    assert page is not None and [g.id for g in page.groups] == [1]

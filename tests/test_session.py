@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import aiohttp
 import pytest
 
-import kommunicate_async._client as client_module
 from kommunicate_async import (
     APIError,
     ConfigurationError,
@@ -152,8 +150,28 @@ async def test_attempts_get_the_configured_timeout(api: MockApi) -> None:
     timeouts = Timeouts(connect=1.5, attempt=4, total=None)
     async with KommunicateSession(API_KEY, base_url=BASE_URL, timeout=timeouts) as km:
         await km.conversations.get(5)
+        # An owned pool carries the attempt timeout as its default: nothing per request.
+        pool = km._client.transport.open()  # pyright: ignore[reportPrivateUsage]
+        assert (
+            pool.timeout.total,
+            pool.timeout.sock_connect,
+            pool.timeout.connect,
+        ) == (4, 1.5, None)
+    assert "timeout" not in api.only_call("GET", INFO, params=Q5).kwargs
+
+
+async def test_a_borrowed_session_gets_our_timeout_per_request(api: MockApi) -> None:
+    api.add("GET", INFO, params=Q5, body=load("group_info"))
+    async with aiohttp.ClientSession() as mine:
+        async with KommunicateSession(
+            API_KEY,
+            base_url=BASE_URL,
+            session=mine,
+            timeout=Timeouts(connect=1, attempt=3, total=None),
+        ) as km:
+            await km.conversations.get(5)
     timeout = api.only_call("GET", INFO, params=Q5).kwargs["timeout"]
-    assert (timeout.total, timeout.sock_connect, timeout.connect) == (4, 1.5, None)
+    assert (timeout.total, timeout.sock_connect) == (3, 1)
 
 
 async def test_the_last_attempt_is_cut_to_the_remaining_total(api: MockApi) -> None:
@@ -240,7 +258,10 @@ async def test_logs_never_carry_secrets(
     api.add("GET", INFO, params=Q5, body=load("group_info"))
     await km.conversations.get(5)
     text = "\n".join(r.getMessage() for r in caplog.records)
-    assert "GET /rest/ws/group/info -> 200" in text and "retry 1" in text
+    assert "GET /rest/ws/group/info failed (ServerError); retry 1" in text
+    assert (
+        "-> 200" not in text
+    )  # successes are not logged: at batch rates that is noise
     assert API_KEY not in text
 
 
@@ -253,9 +274,9 @@ async def test_chat_url_is_used_only_with_a_user_token(
 
 
 def test_header_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_module, "_HEADER_CACHE_LIMIT", 3)
+    monkeypatch.setattr("kommunicate_async._routing._CACHE_LIMIT", 3)
     km = KommunicateSession("k")
-    client: Any = km._client  # pyright: ignore[reportPrivateUsage]
+    targets = km._client.targets  # pyright: ignore[reportPrivateUsage]
     for user in ["a", "b", "c", "d"]:
-        client._key_headers(user, with_body=True)
-    assert len(client._header_cache) == 1
+        targets.key_headers(user, with_body=True)
+    assert len(targets._header_cache) == 1  # pyright: ignore[reportPrivateUsage]

@@ -35,6 +35,10 @@ async def _dispatch(args: argparse.Namespace, out: Printer) -> int:
         from ._demo import run_demo
 
         return await run_demo(args, out)
+    if args.command == "send-batch":
+        from ._send_batch import run_send_batch
+
+        return await run_send_batch(args, out)
     if args.command == "fake-server":
         from ._fake_server import serve
 
@@ -64,5 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.error(type(error).__name__, str(error))
         return _exit_code(error)
     except KeyboardInterrupt:
-        out.error("Interrupted", "stopped by the user")
+        hint = (
+            " (rerun with the same --checkpoint to resume)"
+            if getattr(args, "checkpoint", None)
+            else ""
+        )
+        out.error("Interrupted", "stopped by the user" + hint)
         return EXIT_INTERRUPTED

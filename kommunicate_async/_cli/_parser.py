@@ -126,12 +126,41 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("conversation")
     status.add_argument("status", help="a name (open, resolved, spam, …) or a number")
 
+    batch = sub.add_parser(
+        "send-batch", parents=[common], help="send every line of a JSONL file"
+    )
+    batch.add_argument(
+        "file",
+        help='one {"conversation", "text", "sender"?, "metadata"?, '
+        '"dedupe_key"?} object per line',
+    )
+    batch.add_argument("--concurrency", type=int, default=32, metavar="N")
+    batch.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        metavar="R",
+        help="at most R sends per second",
+    )
+    batch.add_argument(
+        "--checkpoint",
+        metavar="F",
+        help="JSONL checkpoint: a rerun skips what was delivered",
+    )
+    batch.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="check ambiguous sends in the conversation before re-sending",
+    )
+    batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     unread = sub.add_parser("unread", parents=[common], help="unread counts of users")
     unread.add_argument("users", nargs="+", metavar="USER")
 
     fake = sub.add_parser(
         "fake-server", help="serve FakeKommunicate for local development"
     )
+    fake.add_argument("--json", action="store_true", help="print the address as JSON")
     fake.add_argument("--host", default="127.0.0.1")
     fake.add_argument("--port", type=int, default=8080)
     fake.add_argument(

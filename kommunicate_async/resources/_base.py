@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Final
 
-from .._client import Host, Route
 from .._config import ConversationDefaults
 from .._errors import InvalidRequestError, NotFoundError
+from .._routing import Host, Route
 from .._validate import check_header_value, check_id
 from ..models.conversation import Conversation
 
@@ -23,6 +23,8 @@ _GROUP_ID_CACHE_SIZE: Final = 10_000
 
 def check_ref(ref: object) -> int | str:
     """The groupId (int) or clientGroupId (str) a reference names; bad ones raise."""
+    if type(ref) is int and ref > 0:  # the common case first
+        return ref
     match ref:
         case Conversation():
             return ref.id

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Final
 
-from .._client import Host, Route
+from .._batch import BatchOptions, BatchRun
+from .._batch_iterator import BatchIterator
 from .._codec import encode
 from .._errors import ResponseValidationError
 from .._metadata import stringify_metadata
-from .._validate import check_id, check_int, check_text
+from .._routing import Host, Route
+from .._validate import KNOWN_IDS, check_id, check_int, check_text
 from ..models._base import UNSET
+from ..models.batch import BatchReport, OutgoingMessage, Progress
 from ..models.message import Message, MessagePage, SendMessageBody, SentMessage
 from ._base import Resource, check_ref
 from ._paging import NewestFirstCursor
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    import os
+    from collections.abc import (
+        AsyncIterable,
+        AsyncIterator,
+        Callable,
+        Iterable,
+        Mapping,
+    )
 
     from ..models.conversation import ConversationRef
 
@@ -29,9 +40,12 @@ def send_body(
     ref: ConversationRef, text: str, sender: str, metadata: Mapping[str, object] | None
 ) -> bytes:
     """The exact bytes of a `message/v2/send` body; bad input raises first."""
-    target = check_ref(ref)
-    check_text(text)
-    check_id(sender, "sender")
+    # The valid common case is checked inline: this runs once per message of a batch.
+    target = ref if type(ref) is int and ref > 0 else check_ref(ref)
+    if not (type(text) is str and text and not text.isspace() and "\x00" not in text):
+        check_text(text)
+    if not (type(sender) is str and sender in KNOWN_IDS):
+        check_id(sender, "sender")
     meta = stringify_metadata(metadata) if metadata is not None else UNSET
     if isinstance(target, int):
         body = SendMessageBody(
@@ -123,6 +137,102 @@ class Messages(Resource):
             # A new cursor starts at offset 0; otherwise step through the boundary's
             # millisecond (more than a page of messages can share one).
             start_index = 0 if cursor.moved else start_index + len(messages)
+
+    def iter_send(
+        self,
+        items: Iterable[OutgoingMessage] | AsyncIterable[OutgoingMessage],
+        *,
+        concurrency: int = 32,
+        rate_limit: float | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        on_progress: Callable[[Progress], object] | None = None,
+        reconcile: bool = False,
+        shard: tuple[int, int] | None = None,
+        max_attempts: int | None = None,
+    ) -> BatchIterator:
+        """Send many messages; yields one `ItemResult` per item as each finishes.
+
+        `items` is read lazily, one item per free worker (a million-item generator is
+        never held in memory). Results come in completion order; `result.index` is
+        the item's position in the input.
+
+        Args:
+            items: `OutgoingMessage`s, from an iterable or an async iterable.
+            concurrency: sends in flight at once.
+            rate_limit: at most this many send attempts per second (client side).
+                A 429 from the server also pauses every worker until its
+                Retry-After has passed.
+            checkpoint: a JSONL file; each item's outcome is appended, and a rerun
+                with the same input and file skips the items already delivered.
+            on_progress: called with a `Progress` at most every 0.1 s, and at the end.
+            reconcile: when a send's outcome is ambiguous, read the conversation's
+                recent messages and send again only if the item's dedupe key is not
+                there. Without it an ambiguous item is reported, never re-sent.
+            shard: `(k, n)`: keep only the items whose dedupe key hashes to shard k
+                of n, so n processes split one input with no overlap.
+            max_attempts: send attempts per item (default: the session's
+                `max_retries` + 1).
+
+        Use it in `async with` (or call `aclose()`) to stop early; the iterator is
+        also safe to abandon mid-way.
+        """
+        options = BatchOptions(
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            checkpoint=checkpoint,
+            on_progress=on_progress,
+            reconcile=reconcile,
+            shard=shard,
+            max_attempts=(
+                self._ctx.client.config.max_retries + 1
+                if max_attempts is None
+                else max_attempts
+            ),
+        )
+        run = BatchRun(
+            self._ctx.client,
+            SEND,
+            send_body,
+            self._recent,
+            self._ctx.on_behalf_of,
+            items,
+            options,
+        )
+        return BatchIterator(run)
+
+    async def send_many(
+        self,
+        items: Iterable[OutgoingMessage] | AsyncIterable[OutgoingMessage],
+        *,
+        concurrency: int = 32,
+        rate_limit: float | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        on_progress: Callable[[Progress], object] | None = None,
+        reconcile: bool = False,
+        shard: tuple[int, int] | None = None,
+        max_attempts: int | None = None,
+    ) -> BatchReport:
+        """`iter_send` to the end, counted: a `BatchReport` with the problems listed."""
+        report = BatchReport()
+        started = time.monotonic()
+        async with self.iter_send(
+            items,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            checkpoint=checkpoint,
+            on_progress=on_progress,
+            reconcile=reconcile,
+            shard=shard,
+            max_attempts=max_attempts,
+        ) as results:
+            async for result in results:
+                report.add(result)
+            report.skipped = results.progress().skipped
+        report.duration = time.monotonic() - started
+        return report
+
+    def _recent(self, ref: int | str) -> AsyncIterator[Message]:
+        return self.list(ref, page_size=50)
 
 
 def _key(message: Message) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from .._client import Host, Route
 from .._errors import NotFoundError
 from .._reply import NoResult
+from .._routing import Host, Route
 from .._validate import check_header_value, check_id, check_ids
 from ._base import Resource
 from .users import fetch_users

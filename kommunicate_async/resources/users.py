@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from .._client import Host, Route
 from .._codec import encode
 from .._errors import (
     APIError,
@@ -16,6 +15,7 @@ from .._errors import (
 )
 from .._metadata import stringify_metadata
 from .._reply import NoResult
+from .._routing import Host, Route
 from .._validate import check_header_value, check_id, check_ids
 from ..models._base import UNSET
 from ..models.auth import RegisterBody, Registration
@@ -131,7 +131,10 @@ class Users(Resource):
             password=UNSET if password is None else password,
         )
         reg: Registration | None = await client.call(
-            REGISTER, Registration, body=encode(body), headers=client.public_headers()
+            REGISTER,
+            Registration,
+            body=encode(body),
+            headers=client.targets.public_headers(),
         )
         word = (reg.message if reg is not None else None) or ""
         if word.upper() in _BAD_CREDENTIALS:

@@ -7,78 +7,27 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import msgspec
-from aiohttp import web
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from ._server import FakeKommunicate
     from ._state import FakeGroup
+from ._wire import (
+    GroupCreate,
+    GroupUpdate,
+    Member,
+    Register,
+    Send,
+    Stop,
+    UserIds,
+    UserUpdate,
+    json_response,
+)
 
-__all__ = ["Routes", "Stop"]
+__all__ = ["Routes"]
 
 _JSON = "application/json"
-
-
-class Stop(Exception):
-    """Raised by a check to answer at once with `response`."""
-
-    def __init__(self, response: web.Response) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
-class _GroupCreate(msgspec.Struct, rename="camel"):
-    group_name: str = ""
-    group_member_list: list[str] = []
-    client_group_id: str | int | None = None
-    metadata: dict[str, Any] | None = None
-
-
-class _Send(msgspec.Struct, rename="camel"):
-    message: str = ""
-    from_user_name: str = ""
-    group_id: int | str | None = None
-    client_group_id: str | None = None
-    metadata: dict[str, Any] | None = None
-
-
-class _GroupUpdate(msgspec.Struct, rename="camel"):
-    group_id: int | str | None = None
-    client_group_id: str | None = None
-    metadata: dict[str, Any] | None = None
-    new_name: str | None = None
-
-
-class _Member(msgspec.Struct, rename="camel"):
-    user_id: str = ""
-    group_id: int | str | None = None
-    client_group_id: str | None = None
-
-
-class _UserUpdate(msgspec.Struct, rename="camel"):
-    display_name: str | None = None
-    email: str | None = None
-    image_link: str | None = None
-    metadata: dict[str, Any] | None = None
-
-
-class _Register(msgspec.Struct, rename="camel"):
-    user_id: str = ""
-    application_id: str = ""
-    password: str | None = None
-
-
-class _UserIds(msgspec.Struct, rename="camel"):
-    user_id_list: list[str] = []
-
-
-def json_response(payload: object, status: int = 200, **headers: str) -> web.Response:
-    """A JSON response encoded with msgspec."""
-    return web.Response(
-        status=status,
-        body=msgspec.json.encode(payload),
-        content_type=_JSON,
-        headers=headers,
-    )
 
 
 class Routes:
@@ -198,7 +147,7 @@ class Routes:
 
     async def create_conversation(self, request: web.Request) -> web.Response:
         acting = self.actor(request, platform=True)
-        body: _GroupCreate = await self.body(request, _GroupCreate)
+        body: GroupCreate = await self.body(request, GroupCreate)
         if not body.group_name.strip():
             raise self.fail("groupName is required", status=400)
         if not body.group_member_list:
@@ -218,7 +167,7 @@ class Routes:
 
     async def send_message(self, request: web.Request) -> web.Response:
         self.actor(request, platform=True)
-        body: _Send = await self.body(request, _Send)
+        body: Send = await self.body(request, Send)
         if not body.message:
             raise self.fail("message is required", status=400)
         if not body.from_user_name:
@@ -232,7 +181,7 @@ class Routes:
 
     async def user_detail(self, request: web.Request) -> web.Response:
         self.actor(request, platform=True)
-        body: _UserIds = await self.body(request, _UserIds)
+        body: UserIds = await self.body(request, UserIds)
         users = [
             self.state.users[u].wire(self.state.unread_total(u))
             for u in dict.fromkeys(body.user_id_list)
@@ -243,7 +192,7 @@ class Routes:
 
     async def update_user(self, request: web.Request) -> web.Response:
         user_id = self.actor(request, platform=True, need_user=True)
-        body: _UserUpdate = await self.body(request, _UserUpdate)
+        body: UserUpdate = await self.body(request, UserUpdate)
         user = self.state.users.get(user_id or "")
         if user is None:
             raise self.fail("user not found")
@@ -292,7 +241,7 @@ class Routes:
 
     async def update_group(self, request: web.Request) -> web.Response:
         self.actor(request, platform=False)
-        body: _GroupUpdate = await self.body(request, _GroupUpdate)
+        body: GroupUpdate = await self.body(request, GroupUpdate)
         group = self.group(body.group_id, body.client_group_id)
         group.metadata.update(self.strings(body.metadata))  # merged, never dropped
         if body.new_name:
@@ -327,13 +276,13 @@ class Routes:
     async def member(self, request: web.Request) -> web.Response:
         self.actor(request, platform=False)
         if request.method == "GET":  # the Android SDK sends these as GET with a query
-            body = _Member(
+            body = Member(
                 user_id=request.query.get("userId", ""),
                 group_id=request.query.get("groupId"),
                 client_group_id=request.query.get("clientGroupId"),
             )
         else:
-            body = await self.body(request, _Member)
+            body = await self.body(request, Member)
         if not body.user_id:
             raise self.fail("userId is required", status=400)
         group = self.group(body.group_id, body.client_group_id)
@@ -357,7 +306,7 @@ class Routes:
     # -- user registration and tokens -----------------------------------------------
 
     async def register(self, request: web.Request) -> web.Response:
-        body: _Register = await self.body(request, _Register)
+        body: Register = await self.body(request, Register)
         if body.application_id != self.fake.app_id:
             return json_response({"message": "INVALID_APPLICATIONID"})
         if not body.user_id:

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ._faults import Fault, FaultPlan
-from ._routes import Routes, Stop, json_response
+from ._routes import Routes
 from ._state import FakeGroup, FakeMessage, FakeState
 from ._tokens import TokenIssuer
+from ._wire import Stop, json_response
 
 if TYPE_CHECKING:
     from types import TracebackType

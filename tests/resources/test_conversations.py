@@ -16,7 +16,8 @@ from kommunicate_async import (
     KommunicateSession,
     NotFoundError,
 )
-from kommunicate_async.resources.conversations import single_conversation_id
+from kommunicate_async._routing import USER_AGENT
+from kommunicate_async.resources._conversation_create import single_conversation_id
 from tests.mockapi import API_KEY, MockApi
 from tests.payloads import load
 
@@ -24,7 +25,7 @@ CREATE = "/rest/ws/group/conversation"
 INFO = "/rest/ws/group/info"
 UPDATE = "/rest/ws/group/update"
 STATUS = "/rest/ws/group/status/change"
-UA = {"User-Agent": pytest.importorskip("kommunicate_async._client")._USER_AGENT}
+UA = {"User-Agent": USER_AGENT}
 KEY_JSON = {"Api-Key": API_KEY, "Content-Type": "application/json", **UA}
 KEY_GET_BOT = {"Api-Key": API_KEY, "Of-User-Id": "bot", **UA}
 

@@ -1,0 +1,138 @@
+"""Client instructions per send, counted by valgrind: noise-free CPU ratios.
+
+Wall-clock benchmarks on a shared 2-core machine wander by 10-15% between runs;
+instruction counts do not (to about 1%). This runs the same client three ways under
+`valgrind --tool=callgrind` against FakeKommunicate (in its own process, not
+counted), at concurrency 1, twice (N and 3N requests) so start-up cancels out:
+
+  raw     aiohttp + msgspec, the same bytes
+  send    km.messages.send()
+  batch   km.messages.iter_send()
+
+    python -m benchmarks.bench_cpu [--requests 400]      (needs valgrind; ~3 minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from benchmarks._common import API_KEY, emit, fake_server, table
+from kommunicate_async import KommunicateSession
+
+CLIENT = rf"""
+import asyncio, sys
+import aiohttp, msgspec
+from kommunicate_async import KommunicateSession
+from kommunicate_async.models.batch import OutgoingMessage
+
+mode, n, url, cid = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+
+class Reply(msgspec.Struct):
+    messageKey: str
+    createdAt: int | None = None
+
+class Body(msgspec.Struct):
+    groupId: int
+    message: str
+    fromUserName: str
+    metadata: dict[str, str]
+
+decode, encode = msgspec.json.Decoder(Reply).decode, msgspec.json.Encoder().encode
+HEADERS = {{"Api-Key": "{API_KEY}", "Content-Type": "application/json"}}
+
+async def main():
+    async with KommunicateSession(HEADERS["Api-Key"], base_url=url) as km, \
+            aiohttp.ClientSession() as http:
+        target = url + "/rest/ws/message/v2/send"
+        async def raw(i):
+            meta = {{"kmDedupeKey": f"{{i:024x}}"}}
+            body = encode(Body(cid, f"bench {{i}}", "bot", meta))
+            async with http.post(target, data=body, headers=HEADERS) as resp:
+                decode(await resp.read())
+        async def send(i):
+            meta = {{"kmDedupeKey": f"{{i:024x}}"}}
+            await km.messages.send(cid, f"bench {{i}}", metadata=meta)
+        for i in range(20):  # warm both paths: connections, caches
+            await raw(i); await send(i)
+        if mode == "batch":
+            items = (OutgoingMessage(cid, f"bench {{i}}") for i in range(n))
+            async for _ in km.messages.iter_send(items, concurrency=1):
+                pass
+        else:
+            for i in range(n):
+                await (raw if mode == "raw" else send)(i)
+
+asyncio.run(main())
+"""
+
+
+def count(script: str, mode: str, n: int, url: str, cid: int) -> int:
+    with tempfile.NamedTemporaryFile(suffix=".out") as out:
+        done = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out.name}",
+                sys.executable,
+                script,
+                mode,
+                str(n),
+                url,
+                str(cid),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    assert found, done.stderr[-500:]
+    return int(found.group(1))
+
+
+async def conversation(url: str) -> int:
+    async with KommunicateSession(API_KEY, base_url=url) as km:
+        return (await km.conversations.create(["u"])).id
+
+
+def main(requests: int) -> None:
+    if shutil.which("valgrind") is None:
+        print("valgrind not found: skipped (apt-get install valgrind)")
+        emit("cpu", {"skipped": True})
+        return
+    with (
+        fake_server(keep_messages=5) as url,
+        tempfile.NamedTemporaryFile("w", suffix=".py") as script,
+    ):
+        script.write(CLIENT)
+        script.flush()
+        cid = asyncio.run(conversation(url))
+        per = {}
+        for mode in ("raw", "send", "batch"):
+            low = count(script.name, mode, requests, url, cid)
+            high = count(script.name, mode, 3 * requests, url, cid)
+            per[mode] = (high - low) / (2 * requests)
+    rows = [
+        [mode, round(v), round(v - per["raw"]), per["raw"] / v]
+        for mode, v in per.items()
+    ]
+    print(table(["client", "instructions/send", "+ vs raw", "raw/client"], rows))
+    emit(
+        "cpu",
+        {mode: round(v) for mode, v in per.items()}
+        | {
+            "send_ratio": round(per["raw"] / per["send"], 3),
+            "batch_ratio": round(per["raw"] / per["batch"], 3),
+        },
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=400)
+    main(parser.parse_args().requests)

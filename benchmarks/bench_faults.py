@@ -1,0 +1,124 @@
+"""10,000 messages through faults: one result per item, duplicates, attempts.
+
+Faults on every send (FakeKommunicate's seeded plan): 10% 5xx (500/503), 5% 429 with
+Retry-After, 2% connection resets (half before, half after the server processed the
+message), 1% slow replies. Run twice, without and with reconcile, and checked against
+what the fake actually stored:
+
+  lost        items reported failed that are in the conversation (must be 0)
+  phantom     items reported delivered that are not (must be 0)
+  duplicates  dedupe keys stored more than once (must be 0 with reconcile)
+
+    python -m benchmarks.bench_faults [--count 10000] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections import Counter
+
+from benchmarks._common import emit, table
+from kommunicate_async.models.batch import ItemResult, ItemStatus, OutgoingMessage
+from kommunicate_async.testing import FakeKommunicate, FaultPlan, RouteFaults
+
+SEND = "POST /rest/ws/message/v2/send"
+
+
+def plan(seed: int, retry_after: float) -> FaultPlan:
+    return FaultPlan(
+        seed=seed,
+        routes={
+            SEND: RouteFaults(
+                error_500=0.05,
+                error_503=0.05,
+                rate_limit=0.05,
+                reset_before=0.01,
+                reset_after=0.01,
+                delay=0.01,
+                retry_after=retry_after,
+                delay_seconds=1.0,
+            )
+        },
+    )
+
+
+async def run(
+    count: int, seed: int, reconcile: bool, retry_after: float
+) -> dict[str, object]:
+    async with (
+        FakeKommunicate(faults=FaultPlan(), log_limit=0) as fake,
+        fake.session() as km,
+    ):
+        ids = [(await km.conversations.create([f"u{i}"])).id for i in range(50)]
+        fake.faults = plan(seed, retry_after)  # setup above runs fault-free
+        items = (OutgoingMessage(ids[i % 50], f"m{i}") for i in range(count))
+        started = time.perf_counter()
+        batch = km.messages.iter_send(items, concurrency=64, reconcile=reconcile)
+        results: list[ItemResult] = [result async for result in batch]
+        duration = time.perf_counter() - started
+        stored = Counter(
+            m.metadata.get("kmDedupeKey") for c in ids for m in fake.messages(c)
+        )
+        by_status = Counter(r.status for r in results)
+        keys = {
+            status: {r.item.dedupe_key for r in results if r.status is status}
+            for status in ItemStatus
+        }
+        return {
+            "reconcile": reconcile,
+            "results": len(results),
+            "without_result": count - len({r.index for r in results}),
+            "delivered": by_status[ItemStatus.DELIVERED],
+            "failed": by_status[ItemStatus.FAILED],
+            "ambiguous": by_status[ItemStatus.AMBIGUOUS],
+            "ambiguous_stored": sum(1 for k in keys[ItemStatus.AMBIGUOUS] if stored[k]),
+            "lost": sum(1 for k in keys[ItemStatus.FAILED] if stored[k]),
+            "phantom": sum(1 for k in keys[ItemStatus.DELIVERED] if not stored[k]),
+            "duplicates": sum(1 for n in stored.values() if n > 1),
+            "mean_attempts": round(sum(r.attempts for r in results) / len(results), 3),
+            "faults": {str(k): v for k, v in sorted(fake.faults.injected.items())},
+            "seconds": round(duration, 1),
+        }
+
+
+async def main(count: int, seed: int, retry_after: float) -> None:
+    runs = [
+        await run(count, seed, reconcile, retry_after) for reconcile in (False, True)
+    ]
+    fields = [
+        "results",
+        "without_result",
+        "delivered",
+        "failed",
+        "ambiguous",
+        "ambiguous_stored",
+        "lost",
+        "phantom",
+        "duplicates",
+        "mean_attempts",
+        "seconds",
+    ]
+    print(
+        table(
+            ["reconcile", *fields],
+            [[r["reconcile"], *(r[f] for f in fields)] for r in runs],
+        )
+    )
+    print("injected faults:", runs[1]["faults"])
+    emit("faults", {"count": count, "seed": seed, "without": runs[0], "with": runs[1]})
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--retry-after",
+        type=float,
+        default=0.1,
+        help="seconds in the 429s' Retry-After",
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.count, args.seed, args.retry_after))

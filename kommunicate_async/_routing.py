@@ -1,0 +1,130 @@
+"""Where a request goes: routes, hosts, cached URLs and auth headers, redirects."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING, Final, NamedTuple
+
+from ._errors import APIError
+from ._http import URL
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._config import SessionConfig
+    from ._http import HttpReply
+
+__all__ = ["JSON", "USER_AGENT", "Host", "Route", "Targets", "redirect_target"]
+
+JSON: Final = "application/json"
+USER_AGENT: Final = f"kommunicate-async/{__version__}"
+_MAX_REDIRECTS: Final = 3
+_CACHE_LIMIT: Final = 4096
+
+
+class Host(Enum):
+    """Which base URL and auth a route uses (reference §1.2)."""
+
+    PLATFORM = "platform"
+    """services.kommunicate.io with `Api-Key` (P1–P7b)."""
+    CHAT = "chat"
+    """Applozic `/rest/ws/*` paths: a logged-in user's JWT on the chat host, else
+    `Api-Key` + `Of-User-Id` on the platform host (UNCERTAIN, reference §9 q4)."""
+    CHAT_PUBLIC = "chat-public"
+    """Chat-host calls with their own headers (register, token refresh)."""
+
+
+class Route(NamedTuple):
+    """One endpoint: method, path, host, and whether repeating it is harmless."""
+
+    method: str
+    path: str
+    host: Host = Host.PLATFORM
+    idempotent: bool = True
+
+
+class Targets:
+    """URLs and header dicts, built once and reused by every call of a session."""
+
+    __slots__ = ("_config", "_header_cache", "_urls", "by_key")
+
+    def __init__(self, config: SessionConfig) -> None:
+        self._config = config
+        self._urls: dict[tuple[str, str], str] = {}
+        self._header_cache: dict[tuple[str | None, bool], dict[str, str]] = {}
+        self.by_key: dict[tuple[Route, str | None], tuple[str, dict[str, str]]] = {}
+        """(route, acting user) -> (url, headers) of `Api-Key` calls (the hot path
+        reads this dict directly)."""
+
+    def url(self, base: str, path: str) -> str:
+        """`base` + `path`, cached. A str, not a yarl URL: aiohttp's (and yarl's own
+        cache of) str handling is cheaper per request than a URL object's."""
+        key = (base, path)
+        found = self._urls.get(key)
+        if found is None:
+            found = self._urls[key] = base + path
+        return found
+
+    def key_target(
+        self, route: Route, acting_as: str | None
+    ) -> tuple[str, dict[str, str]]:
+        """(url, headers) of an `Api-Key` call, cached per route and acting user."""
+        found = self.by_key.get((route, acting_as))
+        if found is None:
+            if len(self.by_key) >= _CACHE_LIMIT:
+                self.by_key.clear()
+            found = self.by_key[(route, acting_as)] = (
+                self.url(self._config.base_url, route.path),
+                self.key_headers(acting_as, with_body=route.method != "GET"),
+            )
+        return found
+
+    def key_headers(self, acting_as: str | None, *, with_body: bool) -> dict[str, str]:
+        cache_key = (acting_as, with_body)
+        found = self._header_cache.get(cache_key)
+        if found is None:
+            found = {"Api-Key": self._config.api_key, "User-Agent": USER_AGENT}
+            if with_body:
+                found["Content-Type"] = JSON
+            if acting_as is not None:
+                found["Of-User-Id"] = acting_as
+            if len(self._header_cache) >= _CACHE_LIMIT:
+                self._header_cache.clear()
+            self._header_cache[cache_key] = found
+        return found
+
+    def user_headers(self, token: str, *, with_body: bool) -> dict[str, str]:
+        headers = {
+            "Application-Key": self._config.app_id or "",
+            "X-Authorization": token,
+            "User-Agent": USER_AGENT,
+        }
+        if with_body:
+            headers["Content-Type"] = JSON
+        return headers
+
+    def public_headers(self) -> dict[str, str]:
+        """Headers of an unauthenticated chat-host call (user registration)."""
+        return {"Content-Type": JSON, "User-Agent": USER_AGENT}
+
+
+def redirect_target(
+    route: Route, sent_to: str | URL, reply: HttpReply, count: int
+) -> URL:
+    """Where to follow a 3xx, or raise: credentials never leave the origin."""
+    location = reply.location
+    refused: str | None = None
+    url = URL(sent_to) if isinstance(sent_to, str) else sent_to
+    target = url
+    if not location:
+        refused = "a redirect without a Location"
+    else:
+        target = url.join(URL(location))
+        if target.origin() != url.origin():
+            refused = f"a redirect to another origin ({target.scheme}://{target.host})"
+        elif reply.status not in (307, 308) and route.method != "GET":
+            refused = f"a {reply.status} redirect of a {route.method} request"
+        elif count > _MAX_REDIRECTS:
+            refused = f"more than {_MAX_REDIRECTS} redirects"
+    if refused is not None:
+        raise APIError(reply.status, None, f"refused to follow {refused}")
+    return target

@@ -1,0 +1,136 @@
+"""Batch pieces without a server: options, dedupe keys, checkpoints, pacing."""
+
+from __future__ import annotations
+
+from array import array
+from typing import TYPE_CHECKING
+
+import msgspec
+import pytest
+
+import kommunicate_async._pacing as pacing
+from kommunicate_async import InvalidRequestError
+from kommunicate_async._batch import BatchOptions, derive_dedupe_key
+from kommunicate_async._checkpoint import Checkpoint, CheckpointLine, KeySet, key_hash
+from kommunicate_async.models.batch import (
+    BatchReport,
+    ItemResult,
+    ItemStatus,
+    OutgoingMessage,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"concurrency": 0},
+        {"concurrency": True},
+        {"rate_limit": 0},
+        {"rate_limit": "fast"},
+        {"shard": (2, 2)},
+        {"shard": (-1, 2)},
+        {"max_attempts": 0},
+    ],
+)
+def test_bad_options(kwargs: dict[str, object]) -> None:
+    with pytest.raises(InvalidRequestError):
+        BatchOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_derived_keys_are_stable_and_distinguish_repeats() -> None:
+    item = OutgoingMessage(5, "hello", "bot")
+    assert derive_dedupe_key(0, item) == derive_dedupe_key(
+        0, OutgoingMessage(5, "hello", "bot")
+    )
+    assert derive_dedupe_key(0, item) != derive_dedupe_key(
+        1, item
+    )  # the same text twice
+    assert len(derive_dedupe_key(0, item)) == 24
+
+
+def test_outgoing_message_round_trips_as_a_jsonl_line() -> None:
+    line = b'{"conversation":"c1","text":"hi","metadata":{"a":[1]},"dedupe_key":"k"}'
+    item = msgspec.json.decode(line, type=OutgoingMessage)
+    assert item == OutgoingMessage("c1", "hi", metadata={"a": [1]}, dedupe_key="k")
+
+
+def test_key_set() -> None:
+    keys = KeySet(array("Q", [key_hash("b"), key_hash("a")]))
+    assert key_hash("a") in keys and key_hash("c") not in keys and "a" not in keys
+    assert len(keys) == 2
+
+
+def test_checkpoint_load_keeps_the_last_word_per_key(tmp_path: Path) -> None:
+    path = tmp_path / "cp.jsonl"
+    lines = [
+        CheckpointLine("done", "sending", 0, 1),
+        CheckpointLine("done", "delivered", 0, 2, "5-x", None, 1),
+        CheckpointLine("gone", "sending", 1, 3),
+        CheckpointLine("gone", "failed", 1, 4, None, "APIError: no", 1),
+        CheckpointLine("maybe", "sending", 2, 5),
+        CheckpointLine("crash", "sending", 3, 6),
+        CheckpointLine("maybe", "ambiguous", 2, 7, None, "ServerError", 1),
+        CheckpointLine("later", "ambiguous", 4, 8),
+        CheckpointLine("later", "delivered", 4, 9, "5-y"),
+    ]
+    path.write_bytes(
+        b"".join(msgspec.json.encode(x) + b"\n" for x in lines) + b'{"key":"torn","sta'
+    )
+    checkpoint = Checkpoint.open(path)
+    try:
+        assert (
+            key_hash("done") in checkpoint.delivered
+            and key_hash("later") in checkpoint.delivered
+        )
+        assert checkpoint.uncertain == {key_hash("maybe"): 7, key_hash("crash"): 6}
+        checkpoint.write(CheckpointLine("new", "sending", 5, 10))
+    finally:
+        checkpoint.close()
+        checkpoint.close()
+    assert path.read_bytes().endswith(
+        b'{"key":"new","status":"sending","index":5,"at":10}\n'
+    )
+
+
+def test_checkpoint_errors_are_typed(tmp_path: Path) -> None:
+    with pytest.raises(InvalidRequestError, match="checkpoint"):
+        Checkpoint.open(tmp_path)  # a directory
+
+
+def test_report_counts() -> None:
+    report = BatchReport()
+    item = OutgoingMessage(1, "x")
+    report.add(ItemResult(0, item, ItemStatus.DELIVERED, "k", None, 1))
+    report.add(ItemResult(1, item, ItemStatus.FAILED, None, None, 3))
+    report.add(ItemResult(2, item, ItemStatus.AMBIGUOUS, None, None, 1))
+    assert (
+        report.total,
+        report.delivered,
+        report.failed,
+        report.ambiguous,
+        report.attempts,
+    ) == (3, 1, 1, 1, 5)
+    assert [r.index for r in report.problems] == [1, 2] and not report.ok
+
+
+async def test_pacer_spaces_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [100.0]
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr("kommunicate_async._pacing.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("kommunicate_async._pacing.anyio.sleep", fake_sleep)
+    pacer = pacing.Pacer(10)
+    for _ in range(4):
+        await pacer.wait()
+    assert slept == pytest.approx([0.1, 0.2, 0.3])
+    clock[0] += 5  # idle for a while: no burst credit is banked
+    await pacer.wait()
+    assert len(slept) == 3
+    with pytest.raises(ValueError, match="rate"):
+        pacing.Pacer(0)
