@@ -26,12 +26,16 @@ __all__ = [
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _HEADER_SAFE: Final = re.compile(r"[\x20-\x7e]+")
 KNOWN_IDS: dict[str, None] = {}
-"""Ids already checked: senders and acting users repeat on every call of a batch."""
+"""Ids already checked with `remember=True`: senders and acting users repeat on every
+call of a batch. Never secrets: the API key and app id are checked without it."""
 KNOWN_IDS_LIMIT: Final = 4096
 
 
-def check_id(value: object, what: str) -> str:
-    """A non-empty id string without control characters."""
+def check_id(value: object, what: str, *, remember: bool = False) -> str:
+    """A non-empty id string without control characters.
+
+    `remember=True` lets a later check of the same value skip the work.
+    """
     if type(value) is str and value in KNOWN_IDS:
         return value
     if not isinstance(value, str):
@@ -42,14 +46,14 @@ def check_id(value: object, what: str) -> str:
         raise InvalidRequestError(
             f"{what} must not contain control characters (CR, LF, …)"
         )
-    if len(KNOWN_IDS) < KNOWN_IDS_LIMIT and len(value) <= 256:
+    if remember and len(KNOWN_IDS) < KNOWN_IDS_LIMIT and len(value) <= 256:
         KNOWN_IDS[value] = None
     return value
 
 
-def check_header_value(value: object, what: str) -> str:
+def check_header_value(value: object, what: str, *, remember: bool = False) -> str:
     """An id that travels in an HTTP header: printable ASCII only."""
-    text = check_id(value, what)
+    text = check_id(value, what, remember=remember)
     if not text.isascii() or not _HEADER_SAFE.fullmatch(text):
         raise InvalidRequestError(
             f"{what} must be printable ASCII to travel in a header"

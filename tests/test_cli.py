@@ -273,7 +273,9 @@ def test_demo_live_path_against_a_configured_host(
     )
     assert (code, err) == (0, "")
     assert f"Running against {fake.url} (live)." in out
-    assert fake.conversation(10000001).metadata["CONVERSATION_STATUS"] == "2"
+    metadata = fake.conversation(10000001).metadata
+    assert metadata["CONVERSATION_STATUS"] == "2"
+    assert "KM_TEAM_ID" not in metadata  # no made-up team on a real account
 
 
 def write_jsonl(path: Path, rows: list[dict[str, object]]) -> str:

@@ -50,3 +50,15 @@ def test_check_int() -> None:
     for bad in (True, 1.0, "1", 0):
         with pytest.raises(InvalidRequestError):
             check_int(bad, "n", minimum=1)
+
+
+def test_only_remembered_ids_are_cached_and_never_the_key() -> None:
+    from kommunicate_async import KommunicateSession
+    from kommunicate_async._validate import KNOWN_IDS
+
+    KommunicateSession("a-very-secret-key-value", app_id="an-app")
+    assert "a-very-secret-key-value" not in KNOWN_IDS and "an-app" not in KNOWN_IDS
+    check_id("someone", "sender")
+    assert "someone" not in KNOWN_IDS
+    check_id("someone", "sender", remember=True)
+    assert "someone" in KNOWN_IDS

@@ -53,16 +53,26 @@ async def run_demo(args: argparse.Namespace, out: Printer) -> int:
                     chat_url=fake.url,
                 )
             )
-        report = await _walk(km, args.customer, args.agent or list(_FAKE_AGENTS), out)
+        report = await _walk(
+            km, args.customer, args.agent or list(_FAKE_AGENTS), out, live=args.live
+        )
     out.document(report)
     return 0
 
 
 async def _walk(
-    km: KommunicateSession, customer: str, agents: list[str], out: Printer
+    km: KommunicateSession,
+    customer: str,
+    agents: list[str],
+    out: Printer,
+    *,
+    live: bool,
 ) -> dict[str, Any]:
     first_agent, handoff_agent = agents[0], agents[-1]
-    km.defaults = ConversationDefaults(bot_ids=[_BOT], team_id="support")
+    # A made-up team would misroute a real account's conversation: fake server only.
+    km.defaults = ConversationDefaults(
+        bot_ids=[_BOT], team_id=None if live else "support"
+    )
     out.line("\n1. Create a conversation (agents, a bot, an assignee, a team, info)")
     chat = await km.conversations.create(
         [customer],

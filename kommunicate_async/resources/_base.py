@@ -66,7 +66,7 @@ class Context:
         """The `Of-User-Id` for a call: the caller's choice or the session default."""
         if on_behalf_of is None:
             return self.on_behalf_of
-        return check_header_value(on_behalf_of, "on_behalf_of")
+        return check_header_value(on_behalf_of, "on_behalf_of", remember=True)
 
     def remember(self, conversation: Conversation) -> None:
         """Cache a conversation's clientGroupId -> groupId mapping."""

@@ -45,7 +45,7 @@ def send_body(
     if not (type(text) is str and text and not text.isspace() and "\x00" not in text):
         check_text(text)
     if not (type(sender) is str and sender in KNOWN_IDS):
-        check_id(sender, "sender")
+        check_id(sender, "sender", remember=True)
     meta = stringify_metadata(metadata) if metadata is not None else UNSET
     if isinstance(target, int):
         body = SendMessageBody(

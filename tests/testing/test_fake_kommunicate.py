@@ -33,6 +33,15 @@ async def call(
         return resp.status, msgspec.json.decode(body) if body else None
 
 
+async def create_group(http: aiohttp.ClientSession, fake: FakeKommunicate) -> None:
+    """A one-member conversation (groupId 10000001 on a fresh fake)."""
+    body = {"groupName": "T", "groupMemberList": ["u"]}
+    status, _ = await call(
+        http, "POST", "/rest/ws/group/conversation", headers=key(fake), json=body
+    )
+    assert status == 200
+
+
 def keys_of(payload_name: str) -> set[str]:
     payload = msgspec.json.decode(load(payload_name))
     inner = payload.get("response", payload)
@@ -164,21 +173,13 @@ async def test_status_and_assignee_need_of_user_id(
     raw: tuple[FakeKommunicate, aiohttp.ClientSession],
 ) -> None:
     fake, http = raw
-    await call(
-        http,
-        "POST",
-        "/rest/ws/group/conversation",
-        headers=key(fake),
-        json={"groupName": "T", "groupMemberList": ["u"]},
-    )
-    status, _ = await call(
-        http,
-        "PATCH",
-        "/rest/ws/group/status/change",
-        params={"groupId": "10000001", "status": "2"},
-        headers=key(fake),
-    )
-    assert status == 400
+    await create_group(http, fake)
+    for path, params in [
+        ("/rest/ws/group/status/change", {"groupId": "10000001", "status": "2"}),
+        ("/rest/ws/group/assignee/change", {"groupId": "10000001", "assignee": "u"}),
+    ]:
+        status, body = await call(http, "PATCH", path, params=params, headers=key(fake))
+        assert status == 400 and "Of-User-Id" in body["errorResponse"][0]["description"]
 
 
 async def test_registration(raw: tuple[FakeKommunicate, aiohttp.ClientSession]) -> None:
@@ -224,13 +225,7 @@ async def test_bare_switch(bare: bool) -> None:
         FakeKommunicate(bare=bare) as fake,
         aiohttp.ClientSession(fake.url) as http,
     ):
-        await call(
-            http,
-            "POST",
-            "/rest/ws/group/conversation",
-            headers=key(fake),
-            json={"groupName": "T", "groupMemberList": ["u"]},
-        )
+        await create_group(http, fake)
         _, sent = await call(
             http,
             "POST",
