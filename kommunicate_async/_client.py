@@ -42,16 +42,12 @@ if TYPE_CHECKING:
 
     from ._config import SessionConfig
 
-__all__ = ["RAW", "ApiClient", "Host", "Route"]
+__all__ = ["ApiClient", "Host", "Route"]
 
 T = TypeVar("T")
 
 _log: Final = logging.getLogger("kommunicate_async")
 _JSON_START: Final = (b"{", b"[", b'"')
-
-
-RAW: Final = object()
-"""`call(route, RAW)` returns the `HttpReply` undecoded."""
 
 
 REFRESH_TOKEN: Final = Route(
@@ -118,9 +114,9 @@ class ApiClient:
     ) -> Any:
         """Send `route` with retries; decode the first 2xx reply as `result_type`.
 
-        `result_type` may be `RAW` for the `HttpReply` itself. `max_retries`
-        overrides the session's for this call (the batch sender passes 0 and retries
-        at its own level, where it can reconcile first). Raises the last error.
+        `max_retries` overrides the session's for this call (the batch sender passes
+        0 and retries at its own level, where it can reconcile first). Raises the
+        last error.
         """
         timeouts = self._config.timeouts
         retry_limit = self._config.max_retries if max_retries is None else max_retries
@@ -129,8 +125,7 @@ class ApiClient:
         # is shorter than one attempt: the common case stays cheap.
         check_deadline = self._trim_first
         targets = self.targets
-        budget = self.budget  # RetryBudget.record_attempt, inlined: runs on every call
-        budget.balance = min(budget.capacity, budget.balance + budget.ratio)
+        self.budget.record_attempt()
         retries = 0
         replayed = False
         redirects = 0
@@ -188,8 +183,6 @@ class ApiClient:
                     reply_body[:1] in _JSON_START or not _is_html(reply_body)
                 ):
                     # Successes are not logged: at batch rates that is the whole log.
-                    if result_type is RAW:
-                        return reply
                     decoder = REPLY_DECODERS.get(result_type) or reply_decoder(
                         result_type
                     )
@@ -230,28 +223,6 @@ class ApiClient:
             if not isinstance(error, RateLimitError):
                 await anyio.sleep(delay)
             # After a 429 the wait is the session-wide pause, at the top of the loop.
-
-    async def request(
-        self,
-        route: Route,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        body: bytes | None = None,
-        acting_as: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        max_retries: int | None = None,
-    ) -> HttpReply:
-        """`call` returning the raw `HttpReply` of the first 2xx answer."""
-        reply: HttpReply = await self.call(
-            route,
-            RAW,
-            params=params,
-            body=body,
-            acting_as=acting_as,
-            headers=headers,
-            max_retries=max_retries,
-        )
-        return reply
 
     # -- pieces ---------------------------------------------------------------------
 

@@ -108,7 +108,7 @@ class RetryBudget:
         """Tokens available now."""
 
     def record_attempt(self) -> None:
-        """Note a first attempt (not a retry). (ApiClient inlines this.)"""
+        """Note a first attempt (not a retry)."""
         self.balance = min(self.capacity, self.balance + self.ratio)
 
     def try_spend(self) -> bool:
