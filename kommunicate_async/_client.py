@@ -25,7 +25,7 @@ from ._errors import (
     ResponseValidationError,
     ServerError,
 )
-from ._http import URL, HttpReply, HttpTransport, client_timeout
+from ._http import URL, HttpReply, HttpTransport, Upload, client_timeout
 from ._reply import REPLY_DECODERS, error_from_body, reply_decoder
 from ._retry import (
     MAX_RETRY_AFTER,
@@ -107,7 +107,7 @@ class ApiClient:
         result_type: Any,
         *,
         params: Mapping[str, str | int] | None = None,
-        body: bytes | None = None,
+        body: bytes | Upload | None = None,
         acting_as: str | None = None,
         headers: Mapping[str, str] | None = None,
         max_retries: int | None = None,

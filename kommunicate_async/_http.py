@@ -9,20 +9,26 @@ Retries, auth and decoding live above it, in `_client.py`.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Final, NamedTuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO, Final, NamedTuple
 
 import aiohttp
 import anyio
 from yarl import URL
 
-from ._errors import APIConnectionError, APITimeoutError, SessionClosedError
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    KommunicateError,
+    SessionClosedError,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import AsyncIterator, Callable, Mapping
 
     from ._config import Timeouts
 
-__all__ = ["URL", "HttpReply", "HttpTransport", "ClientSession"]
+__all__ = ["URL", "ClientSession", "HttpReply", "HttpTransport", "Upload"]
 
 ClientSession = aiohttp.ClientSession
 
@@ -43,6 +49,36 @@ class HttpReply(NamedTuple):
 # Builds an HttpReply without running NamedTuple's Python-level __new__.
 _new_reply: Callable[[type[HttpReply], tuple[int, bytes, None, None]], HttpReply]
 _new_reply = tuple.__new__  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType, reportAttributeAccessIssue, reportAssignmentType]
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A multipart body with one file part (`file`), streamed from `source`.
+
+    `source` is bytes, an open binary file (read in aiohttp's executor) or an
+    async iterator of byte chunks; the part's Content-Type is `content_type`.
+    """
+
+    name: str
+    content_type: str
+    source: bytes | BinaryIO | AsyncIterator[bytes]
+
+    def form(self) -> aiohttp.FormData:
+        form = aiohttp.FormData()
+        form.add_field(
+            "file", self.source, filename=self.name, content_type=self.content_type
+        )
+        return form
+
+
+def _own_error(exc: BaseException) -> KommunicateError | None:
+    """Our error, raised inside a request body stream, that aiohttp wrapped."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a short, bounded walk down the cause chain
+        seen = seen.__cause__ or seen.__context__ if seen is not None else None
+        if isinstance(seen, KommunicateError):
+            return seen
+    return None
 
 
 def _path(url: str | URL) -> str:
@@ -117,13 +153,18 @@ class HttpTransport:
         url: str | URL,
         headers: Mapping[str, str],
         params: Mapping[str, str | int] | None = None,
-        data: bytes | None = None,
+        data: bytes | Upload | None = None,
         attempt_timeout: aiohttp.ClientTimeout | None = None,
     ) -> HttpReply:
         """One HTTP attempt. Never follows redirects; the caller decides."""
         session = self._session
         if session is None or self._closed or session.closed:
             session = self.open()
+        if isinstance(data, Upload):  # aiohttp writes the multipart Content-Type
+            headers = {k: v for k, v in headers.items() if k != "Content-Type"}
+            form: bytes | aiohttp.FormData | None = data.form()
+        else:
+            form = data
         # Only pass `timeout=` when it differs from the session's own: aiohttp's
         # keyword handling is measurable at tens of thousands of requests a second.
         if attempt_timeout is None and self._owns_session:
@@ -131,7 +172,7 @@ class HttpTransport:
                 method,
                 url,
                 params=params,
-                data=data,
+                data=form,
                 headers=headers,
                 allow_redirects=False,
             )
@@ -140,7 +181,7 @@ class HttpTransport:
                 method,
                 url,
                 params=params,
-                data=data,
+                data=form,
                 headers=headers,
                 timeout=attempt_timeout or self.default_timeout,
                 allow_redirects=False,
@@ -172,6 +213,9 @@ class HttpTransport:
             ) from exc
         # reset, disconnect, truncated body: the server may have acted on it
         except aiohttp.ClientError as exc:
+            own = _own_error(exc)
+            if own is not None:  # raised by our own upload stream (a size cap)
+                raise own from None
             raise APIConnectionError(
                 f"{method} {_path(url)}: {type(exc).__name__}: {exc}"
             ) from exc

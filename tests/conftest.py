@@ -9,12 +9,27 @@ from aioresponses import aioresponses
 
 from kommunicate_async import KommunicateSession, Timeouts
 from tests.mockapi import API_KEY, BASE_URL, CHAT_URL, MockApi
+from tests.threaded_fake import ThreadedFake
 
 # The fixtures users get from the documented opt-in (see kommunicate_async.testing).
 pytest_plugins = ["kommunicate_async.testing.pytest_plugin"]
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
+
+    from kommunicate_async.testing import FakeKommunicate
+
+
+@pytest.fixture
+def fake(  # the CLI tests' fake; tests/integration has its own
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[FakeKommunicate]:
+    with ThreadedFake() as server:
+        monkeypatch.setenv("KOMMUNICATE_API_KEY", server.api_key)
+        monkeypatch.setenv("KOMMUNICATE_APP_ID", server.app_id)
+        monkeypatch.setenv("KOMMUNICATE_BASE_URL", server.url)
+        monkeypatch.setenv("KOMMUNICATE_CHAT_URL", server.url)
+        yield server
 
 
 @pytest.fixture

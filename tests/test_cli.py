@@ -17,23 +17,11 @@ import pytest
 from kommunicate_async._cli import main
 from kommunicate_async._cli._send_batch import ProgressBar
 from kommunicate_async.models.batch import Progress
-from tests.threaded_fake import ThreadedFake
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     from kommunicate_async.testing import FakeKommunicate
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKommunicate]:
-    with ThreadedFake() as server:
-        monkeypatch.setenv("KOMMUNICATE_API_KEY", server.api_key)
-        monkeypatch.setenv("KOMMUNICATE_APP_ID", server.app_id)
-        monkeypatch.setenv("KOMMUNICATE_BASE_URL", server.url)
-        monkeypatch.setenv("KOMMUNICATE_CHAT_URL", server.url)
-        yield server
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+from kommunicate_async.testing import FakeKommunicate
 from tests.threaded_fake import ThreadedFake
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,3 +54,24 @@ def test_quick_start_runs_as_written() -> None:
         assert (outcome, unread) == ("UPDATED", "1")
         assert fake.messages(int(group_id))[0].key == key
         assert fake.conversation(int(group_id)).metadata["CONVERSATION_STATUS"] == "2"
+
+
+def test_rich_messages_block_runs_as_written(tmp_path: Path, monkeypatch: Any) -> None:
+    block = re.search(r"## Rich messages and files\n.*?```python\n(.*?)```", README, re.S)
+    assert block is not None
+    namespace: dict[str, Any] = {}
+    exec(compile(block.group(1), "README.md", "exec"), namespace)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "invoice.pdf").write_bytes(b"%PDF-1.4 invoice")
+
+    async def scenario() -> None:
+        async with FakeKommunicate() as fake, fake.session() as km:
+            chat = await km.conversations.create(["user-1"])
+            await namespace["offer_help"](km, chat)
+            question, invoice = fake.messages(chat.id)
+            assert question.metadata["templateId"] == "6"
+            assert invoice.text == "Your invoice"
+            assert invoice.file_meta is not None
+            assert invoice.file_meta["name"] == "invoice.pdf"
+
+    asyncio.run(scenario())

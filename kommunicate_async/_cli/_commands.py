@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -10,6 +11,7 @@ from .._config import Timeouts
 from .._errors import InvalidRequestError
 from .._session import KommunicateSession
 from ..models.conversation import ConversationStatus
+from ..rich import RichMessage, load_rich
 from ._output import Printer, conversation_dict
 
 if TYPE_CHECKING:
@@ -67,15 +69,59 @@ def parse_status(text: str) -> ConversationStatus:
         ) from None
 
 
+def read_rich_file(path: str) -> RichMessage:
+    """A checked rich message from a JSON file (InvalidRequestError names the file)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidRequestError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return load_rich(data)
+    except InvalidRequestError as exc:
+        raise InvalidRequestError(f"{path}: {exc}") from None
+
+
+def lint_rich(args: argparse.Namespace, out: Printer) -> int:
+    """`rich lint FILE...`: 0 when every file is a valid template, else 2."""
+    results: list[dict[str, object]] = []
+    for path in args.files:
+        try:
+            message = read_rich_file(path)
+        except InvalidRequestError as exc:
+            out.line(f"invalid: {exc}")
+            results.append({"file": path, "ok": False, "error": str(exc)})
+        else:
+            out.line(f"{path}: ok (template {message.template_id or '-'})")
+            results.append({"file": path, "ok": True, "template": message.template_id})
+    out.document(results)
+    return 0 if all(r["ok"] for r in results) else 2
+
+
+def _message_arg(args: argparse.Namespace) -> str | RichMessage:
+    if args.rich is None:
+        if args.text is None:
+            raise InvalidRequestError("give the text, or --rich FILE")
+        return str(args.text)
+    message = read_rich_file(args.rich)
+    if args.text is not None:  # the command line's text wins over the file's
+        message = RichMessage.from_metadata(
+            args.text, message.metadata, html=message.html
+        )
+    return message
+
+
 async def run_command(args: argparse.Namespace, out: Printer) -> int:
     """Run send / conversation / unread; returns the exit code."""
+    if args.command == "rich":
+        return lint_rich(args, out)
+    message = _message_arg(args) if args.command == "send" else None
     async with session_from_args(args) as km:
-        if args.command == "send":
+        if message is not None:
             sent = await km.messages.send(
                 parse_ref(args.conversation),
-                args.text,
-                args.sender,
-                json_object(args.metadata, "--metadata"),
+                message,
+                sender=args.sender,
+                metadata=json_object(args.metadata, "--metadata"),
             )
             out.line(f"sent {sent.key}")
             out.document({"key": sent.key, "created_at": sent.created_at})

@@ -6,6 +6,7 @@ import os
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
+from .. import rich
 from .._config import ENV_API_KEY, ConversationDefaults
 from .._errors import ConfigurationError
 from ..models.conversation import ConversationStatus
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     import argparse
 
     from .._session import KommunicateSession
+    from ..rich import RichMessage
 
 __all__ = ["run_demo"]
 
@@ -87,23 +89,23 @@ async def _walk(
         f"members={', '.join(chat.members)}"
     )
 
-    out.line("\n2. Send messages with metadata")
-    sends: list[tuple[str, str, dict[str, object] | None]] = [
+    out.line(
+        "\n2. Send messages with metadata and a rich message (rich.suggested_replies)"
+    )
+    sends: list[tuple[str, str | RichMessage, dict[str, object] | None]] = [
         (customer, "Hi, my order #991 has not arrived.", {"orderId": 991}),
         (
             _BOT,
-            "Sorry to hear that! Want to talk to a person?",
-            {
-                "contentType": "300",
-                "templateId": "6",
-                "payload": [{"title": "Yes please", "message": "Yes please"}],
-            },
+            rich.suggested_replies(
+                "Sorry to hear that! Want to talk to a person?", ["Yes please", "No"]
+            ),
+            None,
         ),
         (customer, "Yes please", None),
     ]
-    for sender, text, metadata in sends:
-        sent = await km.messages.send(chat, text, sender, metadata)
-        out.line(f"   {sender:>22} -> {text!r}  [{sent.key}]")
+    for sender, outgoing, metadata in sends:
+        sent = await km.messages.send(chat, outgoing, sender=sender, metadata=metadata)
+        out.line(f"   {sender:>22} -> {str(outgoing)!r}  [{sent.key}]")
 
     out.line(f"\n3. Hand off from the bot to {handoff_agent}")
     outcome = await km.assignees.change(chat, handoff_agent)
@@ -111,7 +113,7 @@ async def _walk(
     again = await km.assignees.change(chat, handoff_agent)
     out.line(f"   asking again:    {again.name}")
     await km.messages.send(
-        chat, "Hi, I'm on it: a new parcel ships today.", handoff_agent
+        chat, "Hi, I'm on it: a new parcel ships today.", sender=handoff_agent
     )
 
     out.line("\n4. Read the conversation, the assignee and unread counts")

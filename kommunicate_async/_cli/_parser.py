@@ -80,7 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     send = sub.add_parser("send", parents=[common], help="send one message")
     send.add_argument("conversation", help="groupId (digits) or clientGroupId")
-    send.add_argument("text")
+    send.add_argument("text", nargs="?", help="the text (optional with --rich)")
+    send.add_argument(
+        "--rich",
+        metavar="FILE",
+        help='a rich template as JSON ({"message", "metadata"}), checked first',
+    )
     send.add_argument(
         "--sender", metavar="USER", help="fromUserName (default: --on-behalf-of)"
     )
@@ -153,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="check ambiguous sends in the conversation before re-sending",
     )
     batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    rich = sub.add_parser("rich", help="check rich-message templates")
+    rich_sub = rich.add_subparsers(dest="action", required=True, metavar="ACTION")
+    lint = rich_sub.add_parser(
+        "lint", help="validate template JSON files without sending them"
+    )
+    lint.add_argument("--json", action="store_true", help="print JSON for scripts")
+    lint.add_argument("files", nargs="+", metavar="FILE")
 
     unread = sub.add_parser("unread", parents=[common], help="unread counts of users")
     unread.add_argument("users", nargs="+", metavar="USER")

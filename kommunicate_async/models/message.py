@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import msgspec
 
+from ..rich._content import RichContent, read_rich
 from ._base import UNSET, Model, UnsetType
 from .conversation import Conversation
 from .user import User
 
-__all__ = ["Message", "MessagePage", "SendMessageBody", "SentMessage"]
+__all__ = [
+    "AttachmentBody",
+    "FileMeta",
+    "Message",
+    "MessagePage",
+    "SendMessageBody",
+    "SentMessage",
+    "UploadReply",
+]
 
 
 class Message(Model, frozen=True, kw_only=True):
@@ -29,6 +38,13 @@ class Message(Model, frozen=True, kw_only=True):
     type: int | None = None
     content_type: int | None = None
     status: int | None = None
+    file_meta: FileMeta | None = None
+    """The attached file, for attachment messages."""
+
+    @property
+    def rich(self) -> RichContent | None:
+        """The rich template this message carries (buttons, cards, ...), decoded."""
+        return read_rich(self.metadata)
 
     @property
     def sender(self) -> str | None:
@@ -63,4 +79,71 @@ class SendMessageBody(Model, frozen=True, kw_only=True):
     client_group_id: str | UnsetType = UNSET
     message: str
     from_user_name: str
+    metadata: dict[str, str] | UnsetType = UNSET
+    content_type: int | UnsetType = UNSET
+    """3 for HTML text; absent for plain text and templates."""
+
+
+class FileMeta(Model, frozen=True, kw_only=True):
+    """An uploaded file as the chat server describes it (`fileMeta`).
+
+    What `POST /rest/ws/upload/file` returns and what an attachment message
+    carries; every field is optional on decode (docs/wire.md#files).
+    """
+
+    key: str | None = None
+    user_key: str | None = None
+    blob_key: str | None = None
+    thumbnail_blob_key: str | None = None
+    name: str | None = None
+    url: str | None = None
+    size: int | None = None
+    content_type: str | None = None
+    thumbnail_url: str | None = None
+    created_at_time: int | None = None
+
+
+class UploadReply(Model, frozen=True, kw_only=True):
+    """The upload reply: `{"fileMeta": {...}}` (Applozic) or the meta itself."""
+
+    file_meta: FileMeta | None = None
+    blob_key: str | None = None
+    key: str | None = None
+    name: str | None = None
+    url: str | None = None
+    size: int | None = None
+    content_type: str | None = None
+    thumbnail_url: str | None = None
+
+    def meta(self) -> FileMeta | None:
+        """The file meta, wherever the reply put it."""
+        if self.file_meta is not None:
+            return self.file_meta
+        if self.blob_key is None and self.key is None:
+            return None
+        return FileMeta(
+            key=self.key,
+            blob_key=self.blob_key,
+            name=self.name,
+            url=self.url,
+            size=self.size,
+            content_type=self.content_type,
+            thumbnail_url=self.thumbnail_url,
+        )
+
+
+class AttachmentBody(Model, frozen=True, kw_only=True):
+    """`POST /rest/ws/message/send` with a `fileMeta` (docs/wire.md#files)."""
+
+    group_id: int | UnsetType = UNSET
+    client_group_id: str | UnsetType = UNSET
+    message: str
+    """The caption ("" for none)."""
+    # Required fields with no defaults: `omit_defaults` would drop a default of 1.
+    # Values from Kommunicate's "Send attachments" example (docs/wire.md#files).
+    type: int
+    content_type: int
+    """1: an attachment."""
+    file_meta: FileMeta
+    source: int
     metadata: dict[str, str] | UnsetType = UNSET

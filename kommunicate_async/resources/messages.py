@@ -14,8 +14,18 @@ from .._routing import Host, Route
 from .._validate import KNOWN_IDS, check_id, check_int, check_text
 from ..models._base import UNSET
 from ..models.batch import BatchReport, OutgoingMessage, Progress
-from ..models.message import Message, MessagePage, SendMessageBody, SentMessage
+from ..models.message import (
+    AttachmentBody,
+    FileMeta,
+    Message,
+    MessagePage,
+    SendMessageBody,
+    SentMessage,
+    UploadReply,
+)
+from ..rich._message import HTML_CONTENT_TYPE, RichMessage, merge_metadata
 from ._base import Resource, check_ref
+from ._files import DEFAULT_MAX_FILE_SIZE, FileSource, PreparedUpload, prepare_upload
 from ._paging import NewestFirstCursor
 
 if TYPE_CHECKING:
@@ -34,10 +44,23 @@ __all__ = ["Messages", "send_body"]
 
 SEND: Final = Route("POST", "/rest/ws/message/v2/send", idempotent=False)
 LIST: Final = Route("GET", "/rest/ws/message/list", Host.CHAT)
+# docs/wire.md#files: the upload goes to the chat host (a user's JWT, else Api-Key),
+# the attachment message to the Platform host's message/send.
+UPLOAD: Final = Route("POST", "/rest/ws/upload/file", Host.CHAT)
+UPLOAD_ONCE: Final = Route("POST", "/rest/ws/upload/file", Host.CHAT, idempotent=False)
+SEND_ATTACHMENT: Final = Route("POST", "/rest/ws/message/send", idempotent=False)
+ATTACHMENT_TYPE: Final = 1
+ATTACHMENT_CONTENT_TYPE: Final = 1
+ATTACHMENT_SOURCE: Final = 1
 
 
 def send_body(
-    ref: ConversationRef, text: str, sender: str, metadata: Mapping[str, object] | None
+    ref: ConversationRef,
+    text: str,
+    sender: str,
+    metadata: Mapping[str, object] | None,
+    *,
+    content_type: int | None = None,
 ) -> bytes:
     """The exact bytes of a `message/v2/send` body; bad input raises first."""
     # The valid common case is checked inline: this runs once per message of a batch.
@@ -47,15 +70,38 @@ def send_body(
     if not (type(sender) is str and sender in KNOWN_IDS):
         check_id(sender, "sender", remember=True)
     meta = stringify_metadata(metadata) if metadata is not None else UNSET
+    kind = UNSET if content_type is None else content_type
     if isinstance(target, int):
         body = SendMessageBody(
-            group_id=target, message=text, from_user_name=sender, metadata=meta
+            group_id=target,
+            message=text,
+            from_user_name=sender,
+            metadata=meta,
+            content_type=kind,
         )
     else:
         body = SendMessageBody(
-            client_group_id=target, message=text, from_user_name=sender, metadata=meta
+            client_group_id=target,
+            message=text,
+            from_user_name=sender,
+            metadata=meta,
+            content_type=kind,
         )
     return encode(body)
+
+
+def message_parts(
+    message: str | RichMessage, metadata: Mapping[str, object] | None
+) -> tuple[str, Mapping[str, object] | None, int | None]:
+    """(text, metadata, contentType) of a text or rich message plus `metadata`."""
+    if isinstance(message, RichMessage):
+        merged = merge_metadata(message, metadata)
+        return (
+            message.text,
+            merged or None,
+            HTML_CONTENT_TYPE if message.html else None,
+        )
+    return message, metadata, None
 
 
 class Messages(Resource):
@@ -66,7 +112,8 @@ class Messages(Resource):
     async def send(
         self,
         ref: ConversationRef,
-        text: str,
+        message: str | RichMessage,
+        *,
         sender: str | None = None,
         metadata: Mapping[str, object] | None = None,
     ) -> SentMessage:
@@ -74,28 +121,111 @@ class Messages(Resource):
 
         Args:
             ref: the conversation (groupId, clientGroupId or Conversation).
-            text: the message text (not empty).
+            message: the text (not empty), or a `RichMessage` from
+                `kommunicate_async.rich` (its `payload` is stringified for you).
             sender: the sender's userId (`fromUserName`); the session's
                 `on_behalf_of` by default.
-            metadata: message metadata; nested values are JSON-stringified for you
-                (rich messages: `{"contentType": "300", "templateId": "6",
-                "payload": [...]}`).
+            metadata: message metadata; nested values are JSON-stringified for you.
+                With a rich message it is merged into the template's own (a key
+                that contradicts the template raises `InvalidRequestError`).
 
         A send is never retried blindly: when it fails after the request may have
         reached the server (timeout, disconnect, 5xx), the error has
         `ambiguous=True` and the message may or may not be in the conversation.
         """
+        text, meta, content_type = message_parts(message, metadata)
         body = send_body(
-            ref, text, self._ctx.on_behalf_of if sender is None else sender, metadata
+            ref,
+            text,
+            self._ctx.on_behalf_of if sender is None else sender,
+            meta,
+            content_type=content_type,
         )
         sent: SentMessage | None = await self._ctx.client.call(
             SEND, SentMessage, body=body
         )
-        if sent is None:
-            error = ResponseValidationError("send returned no messageKey", status=200)
-            error.ambiguous = True
-            raise error
-        return sent
+        return _require_key(sent)
+
+    async def send_file(
+        self,
+        ref: ConversationRef,
+        file: FileSource,
+        *,
+        name: str | None = None,
+        content_type: str | None = None,
+        caption: str | None = None,
+        sender: str | None = None,
+        metadata: Mapping[str, object] | None = None,
+        max_size: int = DEFAULT_MAX_FILE_SIZE,
+    ) -> SentMessage:
+        """Upload a file and send it as an attachment message.
+
+        Streams a multipart upload (`POST upload/file`), then sends a message
+        with the returned file meta (`POST message/send`).
+
+        Args:
+            ref: the conversation.
+            file: bytes, a path, or an async iterable of byte chunks.
+            name: the file name (required for bytes and streams; a path's own
+                name otherwise).
+            content_type: the MIME type; guessed from the name when None, and
+                refused when it cannot be guessed.
+            caption: text shown with the file.
+            sender: who sends it (`Of-User-Id`); the session's `on_behalf_of`.
+            metadata: message metadata (stringified for you).
+            max_size: refuse files larger than this many bytes (30 MiB).
+
+        Raises:
+            InvalidRequestError: an empty file, an unknown type, a file over
+                `max_size`, a bad reference: before anything is uploaded
+                (a stream found too large while it is read is cut off).
+
+        As with `send`, when the message send may have reached the server without a
+        clear answer, the error has `ambiguous=True`.
+        """
+        target = check_ref(ref)
+        acting = self._ctx.acting(sender)
+        check_int(max_size, "max_size", minimum=1)
+        meta = stringify_metadata(metadata) if metadata is not None else UNSET
+        if caption is not None:
+            check_text(caption, "caption")
+        prepared = await prepare_upload(
+            file, name=name, content_type=content_type, max_size=max_size
+        )
+        try:
+            file_meta = await self._upload(prepared, acting)
+        finally:
+            prepared.close()
+        body = encode(
+            AttachmentBody(
+                group_id=target if isinstance(target, int) else UNSET,
+                client_group_id=UNSET if isinstance(target, int) else target,
+                message=caption or "",
+                type=ATTACHMENT_TYPE,
+                content_type=ATTACHMENT_CONTENT_TYPE,
+                file_meta=file_meta,
+                source=ATTACHMENT_SOURCE,
+                metadata=meta,
+            )
+        )
+        sent: SentMessage | None = await self._ctx.client.call(
+            SEND_ATTACHMENT, SentMessage, body=body, acting_as=acting
+        )
+        return _require_key(sent)
+
+    async def _upload(self, prepared: PreparedUpload, acting: str) -> FileMeta:
+        route = UPLOAD if prepared.replayable else UPLOAD_ONCE
+        reply: UploadReply | None = await self._ctx.client.call(
+            route,
+            UploadReply,
+            body=prepared.upload,
+            acting_as=acting,
+            max_retries=None if prepared.replayable else 0,
+        )
+        meta = reply.meta() if reply is not None else None
+        if meta is None:
+            raise ResponseValidationError("the upload returned no fileMeta", status=200)
+        return meta
 
     async def list(
         self,
@@ -233,6 +363,14 @@ class Messages(Resource):
 
     def _recent(self, ref: int | str) -> AsyncIterator[Message]:
         return self.list(ref, page_size=50)
+
+
+def _require_key(sent: SentMessage | None) -> SentMessage:
+    if sent is None:  # a success envelope without a message: it may have gone out
+        error = ResponseValidationError("send returned no messageKey", status=200)
+        error.ambiguous = True
+        raise error
+    return sent
 
 
 def _key(message: Message) -> str:

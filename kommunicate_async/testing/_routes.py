@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import msgspec
+from aiohttp import web
 
 if TYPE_CHECKING:
-    from aiohttp import web
-
     from ._server import FakeKommunicate
     from ._state import FakeGroup
+from ._state import FakeFile
 from ._wire import (
+    AttachmentSend,
     GroupCreate,
     GroupUpdate,
     Member,
@@ -23,6 +24,7 @@ from ._wire import (
     UserIds,
     UserUpdate,
     json_response,
+    parse_file_part,
 )
 
 __all__ = ["Routes"]
@@ -175,7 +177,55 @@ class Routes:
         metadata = self.strings(body.metadata)
         group = self.group(body.group_id, body.client_group_id)
         self.state.ensure_user(body.from_user_name)
-        message = self.state.send(group, body.from_user_name, body.message, metadata)
+        message = self.state.send(
+            group,
+            body.from_user_name,
+            body.message,
+            metadata,
+            content_type=body.content_type,
+        )
+        reply = {"messageKey": message.key, "createdAt": message.created_at}
+        return self.maybe_bare(reply, bare_by_default=True)
+
+    async def upload_file(self, request: web.Request) -> web.Response:
+        """Multipart upload with a `file` part; answers `{"fileMeta": {...}}`."""
+        acting = self.actor(request, platform=False)
+        found = parse_file_part(
+            request.content_type, request.headers, await request.read()
+        )
+        if found is None:
+            raise self.fail("multipart part 'file' is required", status=400)
+        name, kind, data = found
+        blob_key = f"blob-{secrets.token_hex(8)}"
+        stored = FakeFile(blob_key, name, kind, data, acting)
+        self.state.files[blob_key] = stored
+        return json_response({"fileMeta": stored.meta(self.fake.url)})
+
+    async def download_file(self, request: web.Request) -> web.StreamResponse:
+        self.actor(request, platform=False)
+        stored = self.state.files.get(request.match_info["blob_key"])
+        if stored is None:
+            raise self.fail("file not found", status=404)
+        return web.Response(body=stored.data, content_type=stored.content_type)
+
+    async def send_attachment(self, request: web.Request) -> web.Response:
+        """`message/send` with the `fileMeta` of an upload; Of-User-Id sends it."""
+        sender = self.actor(request, platform=True, need_user=True) or ""
+        body: AttachmentSend = await self.body(request, AttachmentSend)
+        blob_key = (body.file_meta or {}).get("blobKey")
+        if not isinstance(blob_key, str) or blob_key not in self.state.files:
+            raise self.fail("fileMeta.blobKey is not an uploaded file", status=400)
+        metadata = self.strings(body.metadata)
+        group = self.group(body.group_id, body.client_group_id)
+        self.state.ensure_user(sender)
+        message = self.state.send(
+            group,
+            sender,
+            body.message,
+            metadata,
+            content_type=body.content_type,
+            file_meta=body.file_meta,
+        )
         reply = {"messageKey": message.key, "createdAt": message.created_at}
         return self.maybe_bare(reply, bare_by_default=True)
 
@@ -357,6 +407,9 @@ class Routes:
         return [
             ("POST", "/rest/ws/group/conversation", self.create_conversation),
             ("POST", "/rest/ws/message/v2/send", self.send_message),
+            ("POST", "/rest/ws/message/send", self.send_attachment),
+            ("POST", "/rest/ws/upload/file", self.upload_file),
+            ("GET", "/rest/ws/aws/file/{blob_key}", self.download_file),
             ("POST", "/rest/ws/user/v2/detail", self.user_detail),
             ("POST", "/rest/ws/user/update", self.update_user),
             ("PATCH", "/rest/ws/group/assignee/change", self.change_assignee),

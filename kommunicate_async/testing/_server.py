@@ -98,7 +98,10 @@ class FakeKommunicate:
 
     def app(self) -> web.Application:
         """The aiohttp application (for `aiohttp.web.run_app` or a test client)."""
-        app = web.Application(middlewares=[self._middleware])
+        # Uploads (send_file) go up to 30 MiB by default: allow a little more.
+        app = web.Application(
+            middlewares=[self._middleware], client_max_size=64 * 1024 * 1024
+        )
         for method, path, handler in self._routes.table():
             app.router.add_route(method, path, handler)
         return app

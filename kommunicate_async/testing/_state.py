@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FakeGroup", "FakeMessage", "FakeState", "FakeUser"]
+__all__ = ["FakeFile", "FakeGroup", "FakeMessage", "FakeState", "FakeUser"]
 
 _ROLE_USER = 3
 _ROLE_BOT = 1
@@ -95,10 +95,12 @@ class FakeMessage:
     text: str
     created_at: int
     metadata: dict[str, str]
+    content_type: int = 0
+    file_meta: dict[str, Any] | None = None
 
     def wire(self, viewer: str | None) -> dict[str, Any]:
         """The message as `message/list` returns it, seen by `viewer`."""
-        return {
+        out: dict[str, Any] = {
             "key": self.key,
             "groupId": self.group_id,
             "clientGroupId": self.client_group_id,
@@ -107,9 +109,34 @@ class FakeMessage:
             "contactIds": self.sender,
             "to": self.sender,
             "type": 5 if viewer == self.sender else 4,
-            "contentType": 0,
+            "contentType": self.content_type,
             "status": 3,
             "metadata": self.metadata,
+        }
+        if self.file_meta is not None:
+            out["fileMeta"] = self.file_meta
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class FakeFile:
+    """One uploaded file."""
+
+    blob_key: str
+    name: str
+    content_type: str
+    data: bytes
+    uploaded_by: str | None
+
+    def meta(self, base_url: str) -> dict[str, Any]:
+        """The `fileMeta` the upload returns and attachment messages carry."""
+        return {
+            "blobKey": self.blob_key,
+            "key": self.blob_key,
+            "name": self.name,
+            "size": len(self.data),
+            "contentType": self.content_type,
+            "url": f"{base_url}/rest/ws/aws/file/{self.blob_key}",
         }
 
 
@@ -127,6 +154,8 @@ class FakeState:
         self.bots: set[str] = {"bot"}
         """User ids treated as bots (removed by `takeOverFromBot`)."""
         self.keep_messages = keep_messages
+        self.files: dict[str, FakeFile] = {}
+        """Uploaded files by blobKey."""
         self.message_count = 0
         self._group_ids = itertools.count(10_000_001)
         self._last_ms = 0
@@ -214,7 +243,14 @@ class FakeState:
     # -- messages ---------------------------------------------------------------------
 
     def send(
-        self, group: FakeGroup, sender: str, text: str, metadata: dict[str, str]
+        self,
+        group: FakeGroup,
+        sender: str,
+        text: str,
+        metadata: dict[str, str],
+        *,
+        content_type: int = 0,
+        file_meta: dict[str, Any] | None = None,
     ) -> FakeMessage:
         """Store a message and raise every other member's unread count."""
         now = self.now_ms()
@@ -226,6 +262,8 @@ class FakeState:
             text=text,
             created_at=now,
             metadata=metadata,
+            content_type=content_type,
+            file_meta=file_meta,
         )
         self.messages[group.id].append(message)
         self.message_count += 1

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+import email.policy
+from email.parser import BytesParser
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from aiohttp import web
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 __all__ = [
+    "AttachmentSend",
     "GroupCreate",
     "GroupUpdate",
     "Member",
@@ -17,6 +23,7 @@ __all__ = [
     "UserIds",
     "UserUpdate",
     "json_response",
+    "parse_file_part",
 ]
 
 _JSON = "application/json"
@@ -43,6 +50,16 @@ class Send(msgspec.Struct, rename="camel"):
     group_id: int | str | None = None
     client_group_id: str | None = None
     metadata: dict[str, Any] | None = None
+    content_type: int = 0
+
+
+class AttachmentSend(msgspec.Struct, rename="camel"):
+    message: str = ""
+    group_id: int | str | None = None
+    client_group_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    content_type: int = 1
+    file_meta: dict[str, Any] | None = None
 
 
 class GroupUpdate(msgspec.Struct, rename="camel"):
@@ -73,6 +90,25 @@ class Register(msgspec.Struct, rename="camel"):
 
 class UserIds(msgspec.Struct, rename="camel"):
     user_id_list: list[str] = []
+
+
+def parse_file_part(
+    content_type: str, headers: Mapping[str, str], body: bytes
+) -> tuple[str, str, bytes] | None:
+    """(filename, content type, bytes) of the multipart part named `file`."""
+    if content_type != "multipart/form-data":
+        return None
+    head = f"Content-Type: {headers.get('Content-Type', '')}\r\n\r\n".encode()
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "file":
+            data = part.get_payload(decode=True)
+            return (
+                part.get_filename() or "file",
+                part.get_content_type(),
+                data if isinstance(data, bytes) else b"",
+            )
+    return None
 
 
 def json_response(payload: object, status: int = 200, **headers: str) -> web.Response:

@@ -67,8 +67,8 @@ async def test_send_stringifies_metadata(api: MockApi, km: KommunicateSession) -
     await km.messages.send(
         1,
         "Pick one",
-        "bot",
-        {
+        sender="bot",
+        metadata={
             "contentType": "300",
             "templateId": "6",
             "payload": [{"title": "Yes"}],

@@ -1,0 +1,89 @@
+"""Rich messages and file sends end to end against FakeKommunicate."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aiohttp
+import pytest
+
+from kommunicate_async import InvalidRequestError, KommunicateSession, rich
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from kommunicate_async.testing import FakeKommunicate
+
+
+async def test_send_file_bytes_path_and_stream(
+    fake: FakeKommunicate, km: KommunicateSession, tmp_path: Path
+) -> None:
+    chat = await km.conversations.create(["user-1"])
+    pdf = tmp_path / "invoice.pdf"
+    pdf.write_bytes(b"%PDF-1.4 " + b"x" * 200_000)
+
+    async def stream() -> AsyncIterator[bytes]:
+        for _ in range(4):
+            yield b"\x89PNG" * 1000
+
+    await km.messages.send_file(chat, b"hello", name="note.txt", caption="A note")
+    await km.messages.send_file(chat, pdf, sender="agent@acme.io")
+    await km.messages.send_file(chat.id, stream(), name="shot.png")
+
+    history = [m async for m in km.messages.list(chat)]
+    metas = [m.file_meta for m in reversed(history)]
+    assert [(f.name, f.content_type, f.size) for f in metas if f] == [
+        ("note.txt", "text/plain", 5),
+        ("invoice.pdf", "application/pdf", 200_009),
+        ("shot.png", "image/png", 16_000),
+    ]
+    assert [m.text for m in reversed(history)] == ["A note", "", ""]
+    stored = fake.messages(chat.id)
+    assert stored[1].sender == "agent@acme.io"
+    # the file meta points at the stored bytes
+    assert metas[1] is not None and metas[1].url is not None
+    url = metas[1].url
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url, headers={"Api-Key": fake.api_key}) as reply:
+            assert reply.status == 200
+            assert await reply.read() == pdf.read_bytes()
+
+
+async def test_stream_over_the_cap_is_cut_off_and_nothing_is_sent(
+    fake: FakeKommunicate, km: KommunicateSession
+) -> None:
+    chat = await km.conversations.create(["user-1"])
+
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            yield b"x" * 1024
+
+    with pytest.raises(InvalidRequestError, match="larger than max_size=10000"):
+        await km.messages.send_file(
+            chat,
+            endless(),
+            name="big.bin",
+            content_type="application/octet-stream",
+            max_size=10_000,
+        )
+    assert fake.messages(chat.id) == []
+    assert fake.requests_to("POST /rest/ws/message/send") == []
+
+
+async def test_rich_history_reads_back(
+    fake: FakeKommunicate, km: KommunicateSession
+) -> None:
+    chat = await km.conversations.create(["user-1"])
+    sent = rich.carousel(
+        "Rooms",
+        [rich.Card("Room 1", buttons=(rich.LinkButton("Book", "https://e.x/1"),))],
+    )
+    await km.messages.send(chat, sent)
+    (message,) = [m async for m in km.messages.list(chat)]
+    assert message.rich is not None and message.rich.template_id == "10"
+    assert message.rich.payload == sent.metadata["payload"]
+    assert (
+        fake.messages(chat.id)[0].metadata["payload"]
+        == '[{"title":"Room 1","buttons":[{"name":"Book","action":{"type":"link","payload":{"url":"https://e.x/1"}}}]}]'
+    )
