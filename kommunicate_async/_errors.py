@@ -3,6 +3,7 @@
     KommunicateError
     ├── ConfigurationError            (also ValueError) missing/invalid key, app id, URL
     ├── InvalidRequestError           (also ValueError) bad input, raised before any I/O
+    ├── InvalidPayloadError           (also ValueError) an unusable bot/webhook request
     ├── SessionClosedError            (also RuntimeError) the session was closed
     ├── ResponseValidationError       a reply we cannot decode (not JSON, wrong shape)
     ├── APIConnectionError            the request got no HTTP answer
@@ -32,6 +33,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "ConflictError",
+    "InvalidPayloadError",
     "InvalidRequestError",
     "KommunicateError",
     "NotFoundError",
@@ -57,6 +59,11 @@ class ConfigurationError(KommunicateError, ValueError):
 
 class InvalidRequestError(KommunicateError, ValueError):
     """Bad input, detected before anything was sent."""
+
+
+class InvalidPayloadError(KommunicateError, ValueError):
+    """A request Kommunicate (or someone pretending to be it) sent us is unusable:
+    not JSON, not an object, missing `key` or `groupId`, too large or too deep."""
 
 
 class SessionClosedError(KommunicateError, RuntimeError):

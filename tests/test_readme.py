@@ -57,7 +57,9 @@ def test_quick_start_runs_as_written() -> None:
 
 
 def test_rich_messages_block_runs_as_written(tmp_path: Path, monkeypatch: Any) -> None:
-    block = re.search(r"## Rich messages and files\n.*?```python\n(.*?)```", README, re.S)
+    block = re.search(
+        r"## Rich messages and files\n.*?```python\n(.*?)```", README, re.S
+    )
     assert block is not None
     namespace: dict[str, Any] = {}
     exec(compile(block.group(1), "README.md", "exec"), namespace)
@@ -73,5 +75,42 @@ def test_rich_messages_block_runs_as_written(tmp_path: Path, monkeypatch: Any) -
             assert invoice.text == "Your invoice"
             assert invoice.file_meta is not None
             assert invoice.file_meta["name"] == "invoice.pdf"
+
+    asyncio.run(scenario())
+
+
+def test_bots_block_runs_as_written() -> None:
+    block = re.search(r"## Bots\n.*?```python\n(.*?)```", README, re.S)
+    assert block is not None
+    assert len(block.group(1).strip().splitlines()) <= 20
+    namespace: dict[str, Any] = {}
+    exec(compile(block.group(1), "README.md", "exec"), namespace)
+
+    async def scenario() -> None:
+        from kommunicate_async.testing import serve_bot
+
+        async with (
+            FakeKommunicate(routing_agent="agent@acme.io") as fake,
+            fake.session() as km,
+        ):
+            chat = await km.conversations.create(["user-1"])
+            async with serve_bot(namespace["build_bot"](km, "s3cret")) as server:
+                header = ("X-Bot-Token", "s3cret")
+                hi = await fake.deliver_bot_message(
+                    server.bot_url, "hi", group_id=chat.id, bot_id="bot", header=header
+                )
+                human = await fake.deliver_bot_message(
+                    server.bot_url,
+                    "Human",
+                    group_id=chat.id,
+                    bot_id="bot",
+                    header=header,
+                )
+            assert hi.replies == [{"message": "You said: hi"}]
+            assert human.replies[0]["metadata"] == {"KM_ASSIGN_TO": ""}
+            assert (
+                fake.conversation(chat.id).metadata["CONVERSATION_ASSIGNEE"]
+                == "agent@acme.io"
+            )
 
     asyncio.run(scenario())

@@ -5,11 +5,14 @@ The package root never imports this module (it pulls in aiohttp.web).
 
 from __future__ import annotations
 
+from ._bot_server import RunningBot, serve_bot
+from ._bots import BotDelivery
 from ._faults import Fault, FaultPlan, RouteFaults
 from ._server import FakeKommunicate, LoggedRequest
 from ._state import FakeGroup, FakeMessage, FakeState, FakeUser
 
 __all__ = [
+    "BotDelivery",
     "FakeGroup",
     "FakeKommunicate",
     "FakeMessage",
@@ -19,4 +22,6 @@ __all__ = [
     "FaultPlan",
     "LoggedRequest",
     "RouteFaults",
+    "RunningBot",
+    "serve_bot",
 ]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ._bots import BotDriver
 from ._faults import Fault, FaultPlan
 from ._routes import Routes
 from ._state import FakeGroup, FakeMessage, FakeState
@@ -64,6 +65,8 @@ class FakeKommunicate:
         faults: a `FaultPlan` (seeded, per route).
         keep_messages: messages kept per conversation (None: all).
         log_limit: requests kept in `fake.requests` (None: all; 0: none).
+        routing_agent: who "the conversation rules" pick when a bot hands off
+            with `KM_ASSIGN_TO: ""` (None: nobody).
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class FakeKommunicate:
         faults: FaultPlan | None = None,
         keep_messages: int | None = None,
         log_limit: int | None = 10_000,
+        routing_agent: str | None = None,
     ) -> None:
         self.api_key = api_key
         self.app_id = app_id
@@ -93,6 +97,12 @@ class FakeKommunicate:
         self._port = port
         self._runner: web.AppRunner | None = None
         self._routes = Routes(self)
+        self.routing_agent = routing_agent
+        self.bots = BotDriver(self)
+        """Bot deliveries: `deliver_bot_message`, `redeliver`, `deliver_webhook`."""
+        self.deliver_bot_message = self.bots.deliver_bot_message
+        self.redeliver = self.bots.redeliver
+        self.deliver_webhook = self.bots.deliver_webhook
 
     # -- lifecycle --------------------------------------------------------------------
 

@@ -1,0 +1,136 @@
+"""Handler signatures, routing by bot and event, and what a handler is handed."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import msgspec
+
+from .._codec import decoder_for
+from .._errors import InvalidPayloadError
+from .._metadata import MetadataKey
+from ._deliver import dedupe_key
+from ._payloads import MAX_BODY
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from .._session import KommunicateSession
+    from ..models.message import SentMessage
+    from ..rich._message import RichMessage
+    from ._payloads import BotRequest, WebhookMessage
+
+__all__ = [
+    "BotContext",
+    "Handlers",
+    "MessageHandler",
+    "TokenHandler",
+    "WebhookContext",
+    "WebhookHandler",
+    "parse_token_check",
+]
+
+MessageHandler: TypeAlias = "Callable[[BotRequest, BotContext], Awaitable[Any]]"
+"""`async (request, ctx) -> Reply | RichMessage | str | list[...] | None`."""
+WebhookHandler: TypeAlias = (
+    "Callable[[WebhookMessage, WebhookContext], Awaitable[object]]"
+)
+TokenHandler: TypeAlias = "Callable[[str, str], Awaitable[bool]]"
+
+
+@dataclass
+class BotContext:
+    """What a bot handler gets beside the request.
+
+    Attributes:
+        km: the app's session (None if the app has none).
+        request: the message being answered.
+        deadline: `time.monotonic()` by which the answer is due over HTTP; later
+            answers are posted into the conversation instead.
+    """
+
+    km: KommunicateSession | None
+    request: BotRequest
+    deadline: float
+    _sent: itertools.count[int] = field(default_factory=itertools.count, repr=False)
+
+    def time_left(self) -> float:
+        """Seconds before the reply deadline (0 once it has passed)."""
+        return max(0.0, self.deadline - time.monotonic())
+
+    async def send(self, message: str | RichMessage) -> SentMessage:
+        """Post a message into the conversation now, as the bot (not in the reply).
+
+        Each carries a dedupe key derived from the request key.
+        """
+        if self.km is None:
+            from .._errors import ConfigurationError
+
+            raise ConfigurationError("BotApp has no KommunicateSession to send with")
+        mark = dedupe_key(self.request.key, 1000 + next(self._sent))
+        return await self.km.messages.send(
+            self.request.group_id,
+            message,
+            sender=self.request.bot_id or None,
+            metadata={MetadataKey.DEDUPE_KEY.value: mark},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookContext:
+    """What a webhook handler gets beside the message."""
+
+    km: KommunicateSession | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    handler: MessageHandler
+    bot_id: str | None
+    event: str | None
+
+
+class Handlers:
+    """The registered handlers, in registration order."""
+
+    def __init__(self) -> None:
+        self.message: list[_Route] = []
+        self.webhook: list[WebhookHandler] = []
+        self.token: TokenHandler | None = None
+
+    def add_message(
+        self, handler: MessageHandler, *, bot_id: str | None, event: str | None
+    ) -> None:
+        if not callable(handler):
+            raise TypeError(f"a handler must be an async function, not {handler!r}")
+        self.message.append(_Route(handler, bot_id, event))
+
+    def route(self, request: BotRequest) -> MessageHandler | None:
+        """The first handler whose bot and event match (event None: no event)."""
+        for route in self.message:
+            if route.bot_id is not None and route.bot_id != request.bot_id:
+                continue
+            if route.event != request.event:
+                continue
+            return route.handler
+        return None
+
+
+class _TokenCheck(msgspec.Struct, rename="camel"):
+    user_id: str
+    token: str
+
+
+def parse_token_check(body: bytes) -> tuple[str, str]:
+    """(userId, token) of an Access Token URL request."""
+    if len(body) > MAX_BODY:
+        raise InvalidPayloadError("body too large")
+    try:
+        check = decoder_for(_TokenCheck).decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InvalidPayloadError(f"not a token check: {exc}") from None
+    found: _TokenCheck = check
+    return found.user_id, found.token

@@ -1,0 +1,307 @@
+"""What Kommunicate POSTs to us: custom-bot requests and message-webhook events.
+
+Both are decoded tolerantly (unknown fields skipped, optional fields may be absent,
+numbers may arrive as numeric strings) but never blindly: a body that is not a JSON
+object, lacks `key` or `groupId`, is over 1 MiB or nested deeper than 32 levels is an
+`InvalidPayloadError` before any handler sees it (docs/wire.md#bots).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final, cast
+
+import msgspec
+
+from .._codec import decoder_for
+from .._errors import InvalidPayloadError
+
+__all__ = [
+    "MAX_BODY",
+    "MAX_DEPTH",
+    "Attachment",
+    "BotRequest",
+    "WebhookFile",
+    "WebhookMessage",
+    "parse_bot_request",
+    "parse_webhook_message",
+]
+
+MAX_BODY: Final = 1024 * 1024
+"""Bytes; Kommunicate's requests are a few KiB."""
+MAX_DEPTH: Final = 32
+"""Nesting levels of arrays and objects."""
+
+_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_NOT_BRACKETS: Final = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_DEPTH_STEP: Final = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def _check_size_and_depth(body: bytes) -> None:
+    if len(body) > MAX_BODY:
+        raise InvalidPayloadError(f"body is {len(body)} bytes, over {MAX_BODY}")
+    # Brackets inside strings do not nest; the rest is one C-speed pass.
+    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    steps = map(_DEPTH_STEP.__getitem__, brackets)
+    if max(itertools.accumulate(steps), default=0) > MAX_DEPTH:
+        raise InvalidPayloadError(f"body is nested deeper than {MAX_DEPTH} levels")
+
+
+def _decode(body: bytes, tp: type[Any]) -> Any:
+    if not isinstance(body, bytes | bytearray | memoryview):
+        raise InvalidPayloadError(f"body must be bytes, not {type(body).__name__}")
+    raw = bytes(body)
+    _check_size_and_depth(raw)
+    try:
+        return decoder_for(tp).decode(raw)
+    except msgspec.ValidationError as exc:
+        raise InvalidPayloadError(f"unexpected body: {exc}") from None
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise InvalidPayloadError(f"body is not JSON: {exc}") from None
+
+
+def _as_int(value: object, what: str) -> int:
+    if isinstance(value, bool):
+        raise InvalidPayloadError(f"{what} must be a number, not {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise InvalidPayloadError(f"{what} must be a number, not {value!r}")
+
+
+def _optional_int(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def _require_key(raw: _Wire) -> str:
+    if not isinstance(raw.key, str) or not raw.key:
+        raise InvalidPayloadError("the request has no message key")
+    if raw.group_id is None:
+        raise InvalidPayloadError("the request has no groupId")
+    return raw.key
+
+
+class _Wire(msgspec.Struct, rename="camel"):
+    """Every field either payload may carry, as loosely typed as the wire is."""
+
+    key: Any = None
+    group_id: Any = None
+    bot_id: Any = None
+    sender: Any = msgspec.field(default=None, name="from")
+    message: Any = None
+    metadata: Any = None
+    content_type: Any = None
+    application_key: Any = None
+    application_id: Any = None
+    source: Any = None
+    event_name: Any = None
+    created_at: Any = None
+    client_group_id: Any = None
+    group_name: Any = None
+    time_stamp: Any = None
+    file: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file or a location sent to the bot (`KM_CHAT_CONTEXT.attachments`)."""
+
+    type: str
+    """A MIME type ("image/png") or "location"."""
+    url: str | None = None
+    name: str | None = None
+    size: int | None = None
+    lat: str | None = None
+    lon: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BotRequest:
+    """One user message as Kommunicate POSTs it to a custom bot.
+
+    Attributes:
+        key: the message's unique key: what redeliveries are recognised by.
+        group_id: the conversation's groupId (a numeric string is accepted).
+        bot_id: the bot the message was routed to.
+        sender: the sender's userId (`from`).
+        text: the message text (`message`).
+        metadata: the message metadata as sent (values may be objects, e.g.
+            `KM_CHAT_CONTEXT`).
+        event: `eventName`, e.g. "WELCOME" or "KOMMUNICATE_MEDIA_EVENT"; None for a
+            plain message.
+    """
+
+    key: str
+    group_id: int
+    bot_id: str = ""
+    sender: str = ""
+    text: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict[str, Any])
+    content_type: int | None = None
+    application_key: str | None = None
+    """`applicationKey`, or `applicationId` where that is what arrived."""
+    source: int | None = None
+    event: str | None = None
+    created_at: int | None = None
+
+    @property
+    def chat_context(self) -> dict[str, Any]:
+        """`KM_CHAT_CONTEXT`: an object on the wire; a JSON string is read too."""
+        found = self.metadata.get("KM_CHAT_CONTEXT")
+        if isinstance(found, str):
+            try:
+                found = decoder_for(Any).decode(found)
+            except msgspec.DecodeError:
+                return {}
+        return cast("dict[str, Any]", found) if isinstance(found, dict) else {}
+
+    @property
+    def attachments(self) -> list[Attachment]:
+        """Files and locations the user sent (a media event's chat context)."""
+        raw = self.chat_context.get("attachments")
+        found: list[Attachment] = []
+        for item in cast("list[object]", raw) if isinstance(raw, list) else []:
+            if not isinstance(item, dict):
+                continue
+            entry = cast("dict[str, Any]", item)
+            payload = entry.get("payload")
+            data = cast("dict[str, Any]", payload) if isinstance(payload, dict) else {}
+            found.append(
+                Attachment(
+                    type=_text(entry.get("type")),
+                    url=_optional_text(data.get("url")),
+                    name=_optional_text(data.get("name")),
+                    size=_optional_int(data.get("size")),
+                    lat=_optional_text(data.get("lat")),
+                    lon=_optional_text(data.get("lon")),
+                )
+            )
+        return found
+
+    @property
+    def form_data(self) -> dict[str, Any]:
+        """The fields of a submitted form (`KM_CHAT_CONTEXT.formData`), or {}."""
+        found = self.chat_context.get("formData")
+        return cast("dict[str, Any]", found) if isinstance(found, dict) else {}
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _metadata(value: object) -> dict[str, Any]:
+    return dict(cast("dict[str, Any]", value)) if isinstance(value, dict) else {}
+
+
+def parse_bot_request(body: bytes) -> BotRequest:
+    """Decode a custom-bot request body; `InvalidPayloadError` if unusable."""
+    raw = _decode(body, _Wire)
+    if not isinstance(raw, _Wire):  # pragma: no cover - the decoder's type
+        raise InvalidPayloadError("body is not a JSON object")
+    key = _require_key(raw)
+    app = raw.application_key if raw.application_key else raw.application_id
+    return BotRequest(
+        key=key,
+        group_id=_as_int(raw.group_id, "groupId"),
+        bot_id=_text(raw.bot_id),
+        sender=_text(raw.sender),
+        text=_text(raw.message),
+        metadata=_metadata(raw.metadata),
+        content_type=_optional_int(raw.content_type),
+        application_key=_optional_text(app),
+        source=_optional_int(raw.source),
+        event=_text(raw.event_name) or None,
+        created_at=_optional_int(raw.created_at),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookFile:
+    """The attachment of a webhook message."""
+
+    name: str | None = None
+    url: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+    thumbnail_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookMessage:
+    """One message of the account, as the message webhook POSTs it.
+
+    Attributes:
+        metadata: values are strings on the wire; any other scalar is turned into
+            its JSON text, so handlers always see `dict[str, str]`.
+    """
+
+    key: str
+    group_id: int
+    sender: str = ""
+    client_group_id: str | None = None
+    group_name: str | None = None
+    text: str = ""
+    timestamp: int | None = None
+    """Epoch milliseconds (`timeStamp`)."""
+    file: WebhookFile | None = None
+    metadata: dict[str, str] = field(default_factory=dict[str, str])
+    content_type: int | None = None
+
+
+def _string_values(value: object) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, item in _metadata(value).items():
+        if item is None:
+            continue
+        out[str(key)] = item if isinstance(item, str) else _json_text(item)
+    return out
+
+
+def _json_text(value: object) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+def _file(value: object) -> WebhookFile | None:
+    if not isinstance(value, dict):
+        return None
+    data = cast("dict[str, Any]", value)
+    return WebhookFile(
+        name=_optional_text(data.get("name")),
+        url=_optional_text(data.get("url")),
+        content_type=_optional_text(data.get("contentType")),
+        size=_optional_int(data.get("size")),
+        thumbnail_url=_optional_text(data.get("thumbnailUrl")),
+    )
+
+
+def parse_webhook_message(body: bytes) -> WebhookMessage:
+    """Decode a message-webhook body; `InvalidPayloadError` if unusable."""
+    raw = _decode(body, _Wire)
+    if not isinstance(raw, _Wire):  # pragma: no cover - the decoder's type
+        raise InvalidPayloadError("body is not a JSON object")
+    key = _require_key(raw)
+    return WebhookMessage(
+        key=key,
+        group_id=_as_int(raw.group_id, "groupId"),
+        sender=_text(raw.sender),
+        client_group_id=_optional_text(raw.client_group_id),
+        group_name=_optional_text(raw.group_name),
+        text=_text(raw.message),
+        timestamp=_optional_int(raw.time_stamp),
+        file=_file(raw.file),
+        metadata=_string_values(raw.metadata),
+        content_type=_optional_int(raw.content_type),
+    )

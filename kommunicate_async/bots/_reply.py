@@ -1,0 +1,134 @@
+"""What a bot answers: `Reply`, handoffs, and the JSON array Kommunicate expects.
+
+A custom bot answers with HTTP 200 and a JSON array; each item becomes one chat
+message, and its metadata is real JSON (a template's `payload` is an array, not a
+string as in `messages.send`). See docs/wire.md#bots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast
+
+from .._codec import encode
+from .._errors import InvalidRequestError
+from .._metadata import stringify_metadata
+from ..rich._message import RichMessage
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+__all__ = ["HANDOFF_MESSAGE", "Reply", "ReplyLike", "reply_items", "encode_reply"]
+
+HANDOFF_MESSAGE: Final = "our agents will get back to you"
+"""The handoff text of Kommunicate's own example."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One message of a bot's answer.
+
+    Attributes:
+        text: the message text ("" sends none: an action-only item).
+        metadata: metadata with real JSON values (nested values stay objects).
+    """
+
+    text: str = ""
+    metadata: Mapping[str, Any] | None = None
+
+    @classmethod
+    def handoff(
+        cls, agent: str | None = None, *, message: str = HANDOFF_MESSAGE
+    ) -> Reply:
+        """Hand the conversation to a person: `agent`, or the routing rules (None).
+
+        Sent as `KM_ASSIGN_TO` ("" means "apply the conversation rules").
+        """
+        return cls(message, {"KM_ASSIGN_TO": "" if agent is None else _id(agent)})
+
+    @classmethod
+    def to_team(cls, team_id: str, *, message: str = HANDOFF_MESSAGE) -> Reply:
+        """Hand off to a team (`KM_ASSIGN_TEAM`).
+
+        UNCERTAIN: the widget honours this key but Kommunicate does not document it
+        for bot replies (docs/wire.md#bots).
+        """
+        return cls(message, {"KM_ASSIGN_TEAM": _id(team_id)})
+
+    @classmethod
+    def to_bot(
+        cls,
+        bot_id: str,
+        *,
+        event: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        message: str = "",
+    ) -> Reply:
+        """Hand off to another bot, optionally triggering one of its events."""
+        metadata: dict[str, Any] = {"KM_ASSIGN_TO": _id(bot_id)}
+        if event is not None:
+            metadata["event"] = {"name": _id(event), "data": dict(data or {})}
+        return cls(message, metadata)
+
+    @classmethod
+    def resolve(cls, message: str = "") -> Reply:
+        """Resolve the conversation (`actionRequest: resolveConversation`)."""
+        return cls(message, {"actionRequest": "resolveConversation"})
+
+    @property
+    def assign_to(self) -> str | None:
+        """The handoff target ("" = the routing rules), or None for no handoff."""
+        found = (self.metadata or {}).get("KM_ASSIGN_TO")
+        return found if isinstance(found, str) else None
+
+    def item(self) -> dict[str, Any]:
+        """The item as the bot-reply array holds it."""
+        out: dict[str, Any] = {}
+        if self.text:
+            out["message"] = self.text
+        if self.metadata:
+            stringify_metadata(self.metadata)  # the same checks, for a clear error
+            out["metadata"] = dict(self.metadata)
+        if not out:
+            raise InvalidRequestError("a Reply needs text or metadata")
+        return out
+
+
+def _id(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequestError(f"an id must be a non-empty str, not {value!r}")
+    return value
+
+
+ReplyLike: TypeAlias = "Reply | RichMessage | str"
+"""One message a handler may return; a handler returns one, a list, or None."""
+
+
+def reply_items(result: object) -> list[Reply | RichMessage]:
+    """A handler's result as a list of replies (None: no answer)."""
+    if result is None:
+        return []
+    entries: Sequence[object] = (
+        list(cast("Sequence[object]", result))
+        if isinstance(result, list | tuple)
+        else [result]
+    )
+    out: list[Reply | RichMessage] = []
+    for entry in entries:
+        if isinstance(entry, str):
+            out.append(Reply(entry))
+        elif isinstance(entry, Reply | RichMessage):
+            out.append(entry)
+        else:
+            raise InvalidRequestError(
+                "a bot handler returns a Reply, a RichMessage, a str, a list of "
+                f"them or None, not {type(entry).__name__}"
+            )
+    return out
+
+
+def encode_reply(replies: Sequence[Reply | RichMessage]) -> bytes:
+    """The HTTP body: a JSON array of bot-reply items."""
+    return encode(
+        [r.bot_reply() if isinstance(r, RichMessage) else r.item() for r in replies]
+    )

@@ -1,0 +1,131 @@
+"""The bots in examples/ work end to end against FakeKommunicate over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import TYPE_CHECKING
+
+import msgspec
+import pytest
+import uvicorn
+
+from examples import echo_bot, fastapi_bot
+from kommunicate_async.testing import FakeKommunicate, serve_bot
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from kommunicate_async import KommunicateSession
+
+HEADER = ("X-Bot-Token", "example-secret")
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeKommunicate]:
+    async with FakeKommunicate(routing_agent="agent@acme.io") as server:
+        yield server
+
+
+@pytest.fixture
+async def km(fake: FakeKommunicate) -> AsyncIterator[KommunicateSession]:
+    async with fake.session() as session:
+        yield session
+
+
+async def test_echo_bot(fake: FakeKommunicate, km: KommunicateSession) -> None:
+    chat = await km.conversations.create(["user-1"])
+    async with serve_bot(echo_bot.build(km, HEADER[1])) as server:
+        hello = await fake.deliver_bot_message(
+            server.bot_url,
+            "",
+            group_id=chat.id,
+            bot_id="bot",
+            header=HEADER,
+            event="WELCOME",
+        )
+        echo = await fake.deliver_bot_message(
+            server.bot_url,
+            "where is my order",
+            group_id=chat.id,
+            bot_id="bot",
+            header=HEADER,
+        )
+        human = await fake.deliver_bot_message(
+            server.bot_url,
+            "a Human please",
+            group_id=chat.id,
+            bot_id="bot",
+            header=HEADER,
+        )
+    assert hello.replies[0]["metadata"]["payload"][1] == {
+        "title": "Human",
+        "message": "Human",
+    }
+    assert echo.replies == [{"message": "You said: where is my order"}]
+    assert human.replies[0]["metadata"] == {"KM_ASSIGN_TO": ""}
+    assert (
+        fake.conversation(chat.id).metadata["CONVERSATION_ASSIGNEE"] == "agent@acme.io"
+    )
+
+
+async def test_echo_bot_serve_builds_an_app(
+    monkeypatch: pytest.MonkeyPatch, fake: FakeKommunicate
+) -> None:
+    monkeypatch.setenv("KOMMUNICATE_API_KEY", fake.api_key)
+    monkeypatch.setenv("BOT_TOKEN", HEADER[1])
+    app = await echo_bot.serve()
+    assert sorted(r.resource.canonical for r in app.router.routes() if r.resource) == [
+        "/bot",
+        "/webhook",
+    ]
+    for hook in app.on_cleanup:  # closes the session it made
+        await hook(app)
+
+
+async def test_fastapi_mount(
+    monkeypatch: pytest.MonkeyPatch, fake: FakeKommunicate
+) -> None:
+    monkeypatch.setenv("BOT_TOKEN", HEADER[1])
+    monkeypatch.setenv("WEBHOOK_TOKEN", "wh-token")
+    api = fastapi_bot.create_app(fake.session())
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(api, lifespan="on", log_level="warning"))
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}/kommunicate"
+        group = fake.state.create_group(
+            name="c",
+            members=["user-1"],
+            client_group_id=None,
+            metadata={},
+            admin_id="bot",
+        )
+        reply = await fake.deliver_bot_message(
+            f"{base}/bot", "hi", group_id=group.id, bot_id="bot", header=HEADER
+        )
+        form = await fake.deliver_bot_message(
+            f"{base}/bot",
+            "Submit",
+            group_id=group.id,
+            bot_id="bot",
+            header=HEADER,
+            chat_context={"formData": {"Name": "Ann"}},
+        )
+        hook = await fake.deliver_webhook(
+            f"{base}/webhook", "a note", group_id=group.id, token="wh-token"
+        )
+        refused = await fake.deliver_webhook(
+            f"{base}/webhook", "a note", group_id=group.id, token="wrong"
+        )
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+    assert msgspec.json.decode(reply.body) == [{"message": "Let me check that."}]
+    assert form.replies == [{"message": "Thanks Ann, we got your form."}]
+    assert (hook.status, refused.status) == (200, 401)
+    assert api.state.inbox == ["a note"]
