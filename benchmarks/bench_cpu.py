@@ -5,11 +5,13 @@ instruction counts do not (to about 1%). This runs the same client three ways un
 `valgrind --tool=callgrind` against FakeKommunicate (in its own process, not
 counted), at concurrency 1, twice (N and 3N requests) so start-up cancels out:
 
-  raw     aiohttp + msgspec, the same bytes
-  send    km.messages.send()
-  batch   km.messages.iter_send()
+  raw       aiohttp + msgspec, the same bytes
+  send      km.messages.send()
+  batch     km.messages.iter_send()
+  batch-cp  km.messages.iter_send(checkpoint=...)
+  *64       the same from 64 concurrent tasks (iter_send(concurrency=64))
 
-    python -m benchmarks.bench_cpu [--requests 400]      (needs valgrind; ~3 minutes)
+    python -m benchmarks.bench_cpu [--requests 400]      (needs valgrind; ~8 minutes)
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from benchmarks._common import API_KEY, emit, fake_server, table
 from kommunicate_async import KommunicateSession
 
 CLIENT = rf"""
-import asyncio, sys
+import asyncio, sys, tempfile
 import aiohttp, msgspec
 from kommunicate_async import KommunicateSession
 from kommunicate_async.models.batch import OutgoingMessage
@@ -60,16 +62,28 @@ async def main():
             await km.messages.send(cid, f"bench {{i}}", metadata=meta)
         for i in range(20):  # warm both paths: connections, caches
             await raw(i); await send(i)
-        if mode == "batch":
+        conc = 64 if mode.endswith("64") else 1
+        if mode.startswith("batch"):
             items = (OutgoingMessage(cid, f"bench {{i}}") for i in range(n))
-            async for _ in km.messages.iter_send(items, concurrency=1):
+            cp = tempfile.mktemp(suffix=".jsonl") if mode == "batch-cp" else None
+            async for _ in km.messages.iter_send(
+                items, concurrency=conc, checkpoint=cp
+            ):
                 pass
         else:
-            for i in range(n):
-                await (raw if mode == "raw" else send)(i)
+            call = raw if mode.startswith("raw") else send
+            queue = iter(range(n))
+            async def worker():
+                for i in queue:
+                    await call(i)
+            await asyncio.gather(*(worker() for _ in range(conc)))
 
 asyncio.run(main())
 """
+
+
+MODES = ("raw", "send", "batch", "batch-cp", "raw64", "send64", "batch64")
+"""c=1 rows, a checkpointed batch, then c=64 rows (compared with raw64)."""
 
 
 def count(script: str, mode: str, n: int, url: str, cid: int) -> int:
@@ -113,12 +127,16 @@ def main(requests: int) -> None:
         script.flush()
         cid = asyncio.run(conversation(url))
         per = {}
-        for mode in ("raw", "send", "batch"):
+        for mode in MODES:
             low = count(script.name, mode, requests, url, cid)
             high = count(script.name, mode, 3 * requests, url, cid)
             per[mode] = (high - low) / (2 * requests)
+
+    def base(mode: str) -> float:  # each row against the raw loop at its concurrency
+        return per["raw64"] if mode.endswith("64") else per["raw"]
+
     rows = [
-        [mode, round(v), round(v - per["raw"]), per["raw"] / v]
+        [mode, round(v), round(v - base(mode)), base(mode) / v]
         for mode, v in per.items()
     ]
     print(table(["client", "instructions/send", "+ vs raw", "raw/client"], rows))
@@ -126,8 +144,9 @@ def main(requests: int) -> None:
         "cpu",
         {mode: round(v) for mode, v in per.items()}
         | {
-            "send_ratio": round(per["raw"] / per["send"], 3),
-            "batch_ratio": round(per["raw"] / per["batch"], 3),
+            f"{mode}_ratio": round(base(mode) / v, 3)
+            for mode, v in per.items()
+            if not mode.startswith("raw")
         },
     )
 

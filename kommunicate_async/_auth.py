@@ -1,7 +1,7 @@
 """Per-user JWTs: expiry from the token, proactive refresh, one refresh at a time.
 
 Kommunicate user tokens carry their expiry inside the JWT payload as `createdAtTime`
-(epoch ms) + `validUpto` (minutes) (reference §2.4); standard `exp` is a fallback.
+(epoch ms) + `validUpto` (minutes) (docs/wire.md#users); standard `exp` is a fallback.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class UserCredential:
         """True while the token is not within its refresh margin of expiry."""
         if self.expires_at is None:
             return (
-                True  # the SDKs treat a token without claims as valid (reference §2.4)
+                True  # the SDKs: a token without claims is valid (docs/wire.md#users)
             )
         margin = min(_MAX_MARGIN, (self.lifetime or 0.0) * _MARGIN_SHARE)
         return now < self.expires_at - margin

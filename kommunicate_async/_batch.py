@@ -1,27 +1,33 @@
-"""High-volume sending: lazy input, a fixed pool of workers, one result per item.
+"""High-volume sending: one `Batch` owns the input, the workers and the results.
 
-Design (numbers from this machine, see benchmarks/README.md): anyio's CapacityLimiter,
-memory streams and per-item `start_soon` each cost 8-36 us per item, more than the
-~7 us the whole library may add to a send. So the bound on in-flight work is a fixed
-pool of `concurrency` workers started once in one anyio task group; they pull items
-one at a time (backpressure: nothing is read ahead), and hand results over through an
-`asyncio.Queue` whose room is bounded by a semaphore. The task group lives in a
-supervisor task, never across a `yield` of the consumer's iterator.
+A fixed pool of `concurrency` workers runs in one anyio task group (per-item
+`start_soon`, a `CapacityLimiter` or memory streams cost 8-36 us an item here, more
+than the library's whole per-send budget). Each worker pulls one item at a time (no
+read-ahead: a generator of millions is never held in memory), sends it, and puts its
+`ItemResult` on an `asyncio.Queue` the consumer reads. The task group lives in a
+supervisor task, never across a `yield` of the consumer's iterator, and the consumer
+is the last worker: while it waits for a result it sends the next item itself, so
+the common case hands results over with no task switch at all (24k instructions a
+message at concurrency 1, benchmarks/README.md).
+
+One item is one job: build the body (bad input is that item's failure), send it,
+and on failure one retry loop (`_deliver`) that reuses the client's retry decision
+and, with `reconcile`, looks in the conversation before sending again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import secrets
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 import anyio
 import msgspec
 
-from ._channel import Channel
 from ._checkpoint import SENDING, Checkpoint, CheckpointLine, key_hash
 from ._errors import InvalidRequestError, KommunicateError, ResponseValidationError
 from ._metadata import MetadataKey
@@ -31,14 +37,11 @@ from .models.message import Message, SentMessage
 
 if TYPE_CHECKING:
     import os
+    from collections.abc import AsyncIterator
 
-    from ._client import ApiClient
-    from ._routing import Route
+    from .resources.messages import Messages
 
-__all__ = ["DONE", "BatchOptions", "BatchRun", "derive_dedupe_key"]
-
-Lister = Callable[[int | str], AsyncIterator[Message]]
-BodyBuilder = Callable[[int | str, str, str, dict[str, object]], bytes]
+__all__ = ["DONE", "Batch", "BatchOptions", "BatchSettings", "derive_dedupe_key"]
 
 DONE: Final = object()
 """The end-of-results marker the supervisor puts last."""
@@ -46,6 +49,33 @@ _DEDUPE: Final = MetadataKey.DEDUPE_KEY.value
 _UNKNOWN_SKEW_MS: Final = 300_000
 """How far back to look when reconciling before we know the server's clock."""
 _SKEW_MARGIN_MS: Final = 2_000
+
+
+class BatchOptions(TypedDict, total=False):
+    """The options of `iter_send` and `send_many`, declared once.
+
+    Attributes:
+        concurrency: sends in flight at once (32).
+        rate_limit: at most this many send attempts per second (client side). A
+            429 from the server also pauses every worker until its Retry-After.
+        checkpoint: a JSONL file; each item's outcome is appended, and a rerun
+            with the same input and file skips the items already delivered.
+        on_progress: called with a `Progress` at most every 0.1 s, and at the end.
+        reconcile: when a send's outcome is ambiguous, read the conversation's
+            recent messages and send again only if the item's dedupe key is not
+            there. Without it an ambiguous item is reported, never re-sent.
+        shard: `(k, n)`: keep only the items whose dedupe key hashes to shard k of
+            n, so n processes split one input with no overlap.
+        max_attempts: send attempts per item (the session's `max_retries` + 1).
+    """
+
+    concurrency: int
+    rate_limit: float | None
+    checkpoint: str | os.PathLike[str] | None
+    on_progress: Callable[[Progress], object] | None
+    reconcile: bool
+    shard: tuple[int, int] | None
+    max_attempts: int | None
 
 
 def derive_dedupe_key(index: int, item: OutgoingMessage) -> str:
@@ -63,15 +93,18 @@ def _positive_int(value: object) -> bool:
 
 
 def _valid_shard(shard: object) -> bool:
-    if not isinstance(shard, tuple) or len(shard) != 2:  # pyright: ignore[reportUnknownArgumentType]
+    if not isinstance(shard, tuple):
         return False
-    k, n = shard  # pyright: ignore[reportUnknownVariableType]
+    parts: tuple[object, ...] = shard  # pyright: ignore[reportUnknownVariableType]
+    if len(parts) != 2:
+        return False
+    k, n = parts
     return isinstance(k, int) and isinstance(n, int) and 0 <= k < n
 
 
 @dataclass(frozen=True, slots=True)
-class BatchOptions:
-    """Checked batch settings (see `Messages.iter_send` for their meaning)."""
+class BatchSettings:
+    """`BatchOptions`, checked, with their defaults filled in."""
 
     concurrency: int = 32
     rate_limit: float | None = None
@@ -80,6 +113,16 @@ class BatchOptions:
     reconcile: bool = False
     shard: tuple[int, int] | None = None
     max_attempts: int = 3
+
+    @classmethod
+    def from_options(cls, options: BatchOptions, *, max_attempts: int) -> BatchSettings:
+        """Checked settings; an unknown option is an `InvalidRequestError`."""
+        unknown = set(options) - set(BatchOptions.__annotations__)
+        if unknown:
+            raise InvalidRequestError(f"unknown batch option(s): {sorted(unknown)}")
+        given: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
+        given.setdefault("max_attempts", max_attempts)
+        return cls(**given)
 
     def __post_init__(self) -> None:
         if not _positive_int(self.concurrency):
@@ -95,37 +138,43 @@ class BatchOptions:
             raise InvalidRequestError("max_attempts must be an int >= 1")
 
 
-class BatchRun:
-    """The state of one batch, driven by the supervisor task."""
+class Batch:
+    """One batch: its input, its settings, its workers' results and its counts."""
 
     def __init__(
         self,
-        client: ApiClient,
-        route: Route,
-        build_body: BodyBuilder,
-        lister: Lister,
-        default_sender: str,
+        messages: Messages,
         items: Iterable[OutgoingMessage] | AsyncIterable[OutgoingMessage],
-        options: BatchOptions,
+        settings: BatchSettings,
     ) -> None:
-        self.client = client
-        self.route = route
-        self.build_body = build_body
-        self.lister = lister
-        self.default_sender = default_sender
-        self.options = options
-        self.attempt_timeout = client.config.timeouts.attempt
+        self.messages = messages
+        self.client = messages.client
+        self.default_sender = messages.default_sender
+        self.settings = settings
+        self.attempt_timeout = self.client.config.timeouts.attempt
         self.pacer = None
-        if options.rate_limit is not None:
+        if settings.rate_limit is not None:
             from ._pacing import Pacer
 
-            self.pacer = Pacer(options.rate_limit)
-        self.results: Channel[object] = Channel(options.concurrency * 2)
+            self.pacer = Pacer(settings.rate_limit)
+        self.results: asyncio.Queue[object] = asyncio.Queue(settings.concurrency * 2)
+        self.finished = settings.concurrency == 1  # no background workers at all
+        """True once every background worker has stopped."""
+        self.exhausted = False
+        """True once the input has no more items."""
         self.error: BaseException | None = None
+        self.counts = dict.fromkeys(ItemStatus, 0)
         self.skipped = 0
+        self.attempts = 0
         self.checkpoint: Checkpoint | None = None
         self._offset_ms: int | None = None
         self._index = 0
+        # Only a checkpoint or a shard needs a key that a rerun derives again; for
+        # one run's reconcile, unique is enough (5k instructions less than a hash).
+        self._stable_keys = (
+            settings.checkpoint is not None or settings.shard is not None
+        )
+        self._run_id = f"r{secrets.token_hex(6)}-"
         self._sync: Iterator[OutgoingMessage] | None = None
         self._async: AsyncIterator[OutgoingMessage] | None = None
         self._pull_lock = asyncio.Lock()
@@ -136,89 +185,141 @@ class BatchRun:
         else:
             raise InvalidRequestError("items must be an iterable or async iterable")
 
-    # -- the supervisor -------------------------------------------------------------
+    def progress(self, started: float) -> Progress:
+        """The counts so far."""
+        counts = self.counts
+        return Progress(
+            done=sum(counts.values()),
+            delivered=counts[ItemStatus.DELIVERED],
+            failed=counts[ItemStatus.FAILED],
+            ambiguous=counts[ItemStatus.AMBIGUOUS],
+            skipped=self.skipped,
+            attempts=self.attempts,
+            elapsed=time.monotonic() - started if started else 0.0,
+        )
+
+    # -- the workers -------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Read and open the checkpoint (before the first item)."""
+        if self.settings.checkpoint is not None and self.checkpoint is None:
+            self.checkpoint = Checkpoint.open(self.settings.checkpoint)
+
+    def close(self) -> None:
+        """Close the checkpoint (idempotent)."""
+        if self.checkpoint is not None:
+            self.checkpoint.close()
 
     async def supervise(self) -> None:
-        """Run the workers until the input is exhausted; always end with `_DONE`."""
+        """Run `concurrency - 1` workers (the consumer is the last one, see
+        `BatchIterator`); leave `DONE` when they stop and nothing is queued."""
         try:
-            if self.options.checkpoint is not None:
-                self.checkpoint = Checkpoint.open(self.options.checkpoint)
             async with anyio.create_task_group() as tg:
-                for _ in range(self.options.concurrency):
+                for _ in range(self.settings.concurrency - 1):
                     tg.start_soon(self._worker)
-        except BaseExceptionGroup as group:  # a bug in a worker: hand back one error
-            self.error = _first(group)
-        except Exception as exc:  # handed to the consumer, not lost
-            self.error = exc
+        except Exception as exc:  # a bug in a worker: handed to the consumer, not lost
+            self.fail(exc)
         finally:
-            if self.checkpoint is not None:
-                self.checkpoint.close()
-            self.results.put_final(DONE)
+            self.finished = True
+            if self.results.empty():  # wake a consumer waiting on an empty queue;
+                self.results.put_nowait(DONE)  # otherwise it sees `finished` later
 
-    async def _worker(self) -> None:
-        sync, source, results = self._sync, self._async, self.results
+    def fail(self, error: BaseException) -> None:
+        """Stop taking items; `error` (its first leaf, for a group) ends the batch."""
+        self.exhausted = True
+        if self.error is None:
+            self.error = _first(error)
+
+    async def take(self) -> ItemResult | None:
+        """The result of the next item to send, or None once the input is used up."""
         while True:
-            if sync is not None:
-                item = next(sync, None)
+            if self._sync is not None:
+                raw = next(self._sync, None)
             else:
-                assert source is not None
-                async with (
-                    self._pull_lock
-                ):  # an async generator cannot run twice at once
-                    item = await anext(source, None)
-            if item is None:
-                return
+                assert self._async is not None
+                async with self._pull_lock:  # an async generator runs once at a time
+                    raw = await anext(self._async, None)
+            if raw is None:
+                self.exhausted = True
+                return None
             index = self._index
             self._index += 1
-            result = await self._process(index, item)
+            result = await self._job(index, raw)
             if result is not None:
+                self.counts[result.status] += 1
+                self.attempts += result.attempts
+                return result
+
+    async def _worker(self) -> None:
+        results = self.results
+        while (result := await self.take()) is not None:
+            if results.full():
                 await results.put(result)
+            else:  # the common case, without a coroutine frame
+                results.put_nowait(result)
 
-    # -- one item -------------------------------------------------------------------
+    # -- one item ----------------------------------------------------------------------
 
-    async def _process(self, index: int, raw: object) -> ItemResult | None:
+    async def _job(self, index: int, raw: object) -> ItemResult | None:
+        """Send one item; None when it is skipped (another shard's, or delivered)."""
+        job = self._prepare(index, raw)
+        if not isinstance(job, _Job):
+            return job  # skipped (None) or refused before sending (a failure)
+        checkpoint = self.checkpoint
+        if checkpoint is not None:
+            checkpoint.write(CheckpointLine(job.key, SENDING, index, _now_ms()))
+            earlier = checkpoint.uncertain.get(job.hashed)
+            return self._record(await self._deliver(job, earlier, None))
+        if self.pacer is not None:
+            return await self._deliver(job, None, None)
+        try:  # the common case: one attempt, one typed decode, no extra frames
+            sent = await self.client.call(
+                self.messages.send_route, SentMessage, body=job.body, max_retries=0
+            )
+        except KommunicateError as exc:
+            return await self._deliver(job, None, exc)
+        if sent is None:
+            return await self._deliver(job, None, _no_key())
+        self._learn_clock(sent)
+        return ItemResult(index, job.item, ItemStatus.DELIVERED, sent.key, None, 1)
+
+    def _prepare(self, index: int, raw: object) -> _Job | ItemResult | None:
+        """The item's key and body; None to skip it; a failure for bad input."""
         if not isinstance(raw, OutgoingMessage):
             raise InvalidRequestError(
                 f"batch item {index} is a {type(raw).__name__}, not an OutgoingMessage"
             )
-        key = raw.dedupe_key or derive_dedupe_key(index, raw)
-        shard = self.options.shard
-        checkpoint = self.checkpoint
-        hashed = key_hash(key) if shard is not None or checkpoint is not None else 0
-        if (shard is not None and hashed % shard[1] != shard[0]) or (
-            checkpoint is not None and hashed in checkpoint.delivered
-        ):
+        key = raw.dedupe_key or self._derive_key(index, raw)
+        hashed = key_hash(key) if self._stable_keys else 0
+        if self._stable_keys and self._elsewhere(hashed):
             self.skipped += 1
             return None
         item = raw if raw.dedupe_key else msgspec.structs.replace(raw, dedupe_key=key)
         metadata: dict[str, object] = {**raw.metadata} if raw.metadata else {}
         metadata[_DEDUPE] = key
         try:
-            body = self.build_body(
+            body = self.messages.send_body(
                 raw.conversation, raw.text, raw.sender or self.default_sender, metadata
             )
         except InvalidRequestError as exc:
             return self._record(ItemResult(index, item, ItemStatus.FAILED, error=exc))
-        earlier = checkpoint.uncertain.get(hashed) if checkpoint is not None else None
-        if checkpoint is None and self.pacer is None:
-            # The common case, inline: one attempt, one typed decode. Anything else
-            # (an earlier run's doubt, a failure, pacing) goes through `_deliver`.
-            sent = await self._attempt(body)
-            if isinstance(sent, SentMessage):
-                return ItemResult(index, item, ItemStatus.DELIVERED, sent.key, None, 1)
-            return await self._deliver(index, item, key, body, None, first_error=sent)
-        if checkpoint is None:
-            return await self._deliver(index, item, key, body, earlier)
-        checkpoint.write(CheckpointLine(key, SENDING, index, _now_ms()))
-        return self._record(await self._deliver(index, item, key, body, earlier))
+        return _Job(index, item, key, hashed, body)
+
+    def _derive_key(self, index: int, raw: OutgoingMessage) -> str:
+        if self._stable_keys:
+            return derive_dedupe_key(index, raw)
+        return f"{self._run_id}{index:x}"
+
+    def _elsewhere(self, hashed: int) -> bool:
+        """True for another shard's item, or one an earlier run delivered."""
+        shard, checkpoint = self.settings.shard, self.checkpoint
+        if shard is not None and hashed % shard[1] != shard[0]:
+            return True
+        return checkpoint is not None and hashed in checkpoint.delivered
 
     def _record(self, result: ItemResult) -> ItemResult:
         if self.checkpoint is not None:
-            error = (
-                None
-                if result.error is None
-                else f"{type(result.error).__name__}: {result.error}"
-            )
+            error = result.error
             self.checkpoint.write(
                 CheckpointLine(
                     result.item.dedupe_key or "",
@@ -226,88 +327,87 @@ class BatchRun:
                     result.index,
                     _now_ms(),
                     result.message_key,
-                    error,
+                    None if error is None else f"{type(error).__name__}: {error}",
                     result.attempts,
                 )
             )
         return result
 
     async def _deliver(
-        self,
-        index: int,
-        item: OutgoingMessage,
-        key: str,
-        body: bytes,
-        earlier_ms: int | None,
-        *,
-        first_error: KommunicateError | None = None,
+        self, job: _Job, earlier_ms: int | None, error: KommunicateError | None
     ) -> ItemResult:
-        if earlier_ms is not None:  # an earlier run may have sent it
-            if not self.options.reconcile:
-                error = KommunicateError(
-                    "possibly sent by an earlier run; rerun with reconcile=True to see"
-                )
-                error.ambiguous = True
-                return ItemResult(index, item, ItemStatus.AMBIGUOUS, error=error)
-            found = await self._find(item, key, earlier_ms - _SKEW_MARGIN_MS)
-            if isinstance(found, Message):
-                return ItemResult(index, item, ItemStatus.DELIVERED, found.key)
-            if found is not None:  # could not look: still unknown, do not risk a copy
-                return ItemResult(index, item, ItemStatus.AMBIGUOUS, error=found)
-        attempts = 0
-        client = self.client
+        """The one retry loop: reconcile what may have been sent, retry the rest.
+
+        `error` is the failure of an attempt already made; `earlier_ms` the time an
+        earlier run may have sent this item.
+        """
+        attempts = 0 if error is None else 1
+        if earlier_ms is not None:
+            settled = await self._reconcile(job, earlier_ms - _SKEW_MARGIN_MS, None, 0)
+            if settled is not None:
+                return settled
         while True:
-            if first_error is not None:  # the inline first attempt already failed
-                attempts, error, first_error = 1, first_error, None
-            else:
-                if self.pacer is not None:
-                    await self.pacer.wait()
+            if error is None:
                 attempts += 1
-                outcome = await self._attempt(body)
+                outcome = await self._send_once(job.body)
                 if isinstance(outcome, SentMessage):
-                    return ItemResult(
-                        index, item, ItemStatus.DELIVERED, outcome.key, None, attempts
-                    )
+                    return job.result(ItemStatus.DELIVERED, outcome.key, None, attempts)
                 error = outcome
             retryable = is_retryable(error, idempotent=False)
             if error.ambiguous:
-                if not self.options.reconcile:
-                    return ItemResult(
-                        index, item, ItemStatus.AMBIGUOUS, None, error, attempts
-                    )
-                found = await self._find(item, key, self._since_failure())
-                if isinstance(found, Message):
-                    return ItemResult(
-                        index, item, ItemStatus.DELIVERED, found.key, None, attempts
-                    )
-                if found is not None:  # could not look: still unknown
-                    return ItemResult(
-                        index, item, ItemStatus.AMBIGUOUS, None, error, attempts
-                    )
+                since = self._since_failure()
+                settled = await self._reconcile(job, since, error, attempts)
+                if settled is not None:
+                    return settled
                 retryable = True  # proven absent: sending again cannot duplicate
-            delay = client.plan_retry(
+            delay = self.client.plan_retry(
                 error,
                 retryable=retryable,
                 retries_done=attempts - 1,
-                max_retries=self.options.max_attempts - 1,
+                max_retries=self.settings.max_attempts - 1,
             )
             if delay is None:
-                return ItemResult(index, item, ItemStatus.FAILED, None, error, attempts)
-            await client.wait_before_retry(error, delay)
+                return job.result(ItemStatus.FAILED, None, error, attempts)
+            await self.client.wait_before_retry(error, delay)
+            error = None
 
-    async def _attempt(self, body: bytes) -> SentMessage | KommunicateError:
-        """One send: the message, or the error (returned, to keep the loop flat)."""
+    async def _send_once(self, body: bytes) -> SentMessage | KommunicateError:
+        """One attempt (paced): the sent message, or the error, returned."""
+        if self.pacer is not None:
+            await self.pacer.wait()
         try:
-            sent: SentMessage | None = await self.client.call(
-                self.route, SentMessage, body=body, max_retries=0
+            sent = await self.client.call(
+                self.messages.send_route, SentMessage, body=body, max_retries=0
             )
         except KommunicateError as exc:
             return exc
         if sent is None:
             return _no_key()
+        self._learn_clock(sent)
+        return sent
+
+    async def _reconcile(
+        self, job: _Job, since_ms: int, error: KommunicateError | None, attempts: int
+    ) -> ItemResult | None:
+        """The item's result if the conversation settles it; None when its key is
+        absent there, so sending again cannot duplicate."""
+        if not self.settings.reconcile:
+            if error is None:
+                error = KommunicateError(
+                    "possibly sent by an earlier run; rerun with reconcile=True to see"
+                )
+                error.ambiguous = True
+            return job.result(ItemStatus.AMBIGUOUS, None, error, attempts)
+        found = await self._find(job.item, job.key, since_ms)
+        if isinstance(found, Message):
+            return job.result(ItemStatus.DELIVERED, found.key, None, attempts)
+        if found is not None:  # could not look: still unknown, do not risk a copy
+            return job.result(ItemStatus.AMBIGUOUS, None, error or found, attempts)
+        return None
+
+    def _learn_clock(self, sent: SentMessage) -> None:
         if self._offset_ms is None and sent.created_at is not None:
             self._offset_ms = sent.created_at - _now_ms()  # the server's clock
-        return sent
 
     def _since_failure(self) -> int:
         """Server time before which a just-failed attempt cannot have landed.
@@ -325,8 +425,8 @@ class BatchRun:
     ) -> Message | KommunicateError | None:
         """The message carrying `key`, None if absent, or the error that stopped us."""
         try:
-            async for message in self.lister(item.conversation):
-                if message.metadata.get(MetadataKey.DEDUPE_KEY) == key:
+            async for message in self.messages.list(item.conversation, page_size=50):
+                if message.metadata.get(_DEDUPE) == key:
                     return message
                 if message.created_at and message.created_at < since_ms:
                     return None
@@ -335,14 +435,39 @@ class BatchRun:
         return None
 
 
+class _Job:
+    """One item on its way: its position, key, key hash and request body."""
+
+    __slots__ = ("body", "hashed", "index", "item", "key")
+
+    def __init__(
+        self, index: int, item: OutgoingMessage, key: str, hashed: int, body: bytes
+    ) -> None:
+        self.index = index
+        self.item = item
+        self.key = key
+        self.hashed = hashed
+        self.body = body
+
+    def result(
+        self,
+        status: ItemStatus,
+        message_key: str | None,
+        error: KommunicateError | None,
+        attempts: int,
+    ) -> ItemResult:
+        return ItemResult(self.index, self.item, status, message_key, error, attempts)
+
+
 def _no_key() -> ResponseValidationError:
     error = ResponseValidationError("send returned no messageKey", status=200)
     error.ambiguous = True
     return error
 
 
-def _first(group: BaseExceptionGroup[Any]) -> BaseException:
-    first: BaseException = group.exceptions[0]
+def _first(error: BaseException) -> BaseException:
+    """The first leaf of an exception group (anyio wraps worker errors in one)."""
+    first = error
     while isinstance(first, BaseExceptionGroup):
         nested: BaseExceptionGroup[Any] = first  # pyright: ignore[reportUnknownVariableType]
         first = nested.exceptions[0]

@@ -8,10 +8,11 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Final
 
 from ._batch import DONE
-from .models.batch import ItemResult, ItemStatus, Progress
+from .models.batch import ItemResult
 
 if TYPE_CHECKING:
-    from ._batch import BatchRun
+    from ._batch import Batch
+    from .models.batch import Progress
 
 __all__ = ["BatchIterator"]
 
@@ -27,57 +28,94 @@ class BatchIterator:
     sent in the checkpoint.
     """
 
-    def __init__(self, run: BatchRun) -> None:
-        self._run = run
+    def __init__(self, batch: Batch) -> None:
+        self._batch = batch
         self._task: asyncio.Task[None] | None = None
         self._finished = False
         self._started = 0.0
         self._last_progress = 0.0
-        self._counts = dict.fromkeys(ItemStatus, 0)
-        self._attempts = 0
 
     def __aiter__(self) -> BatchIterator:
         return self
 
     async def __anext__(self) -> ItemResult:
+        batch = self._batch
         if self._finished:
             raise StopAsyncIteration
-        if self._task is None:
-            self._started = time.monotonic()
-            self._task = asyncio.get_running_loop().create_task(self._run.supervise())
-        results = self._run.results
+        if self._started == 0.0:
+            self._start()
         try:
-            got = results.get_nowait() if len(results) else await results.get()
+            got = await self._next_result()
         except BaseException:
-            self._task.cancel()  # our consumer is gone: stop the workers too
+            self._stop_workers()  # our consumer is gone: stop the workers too
             raise
         if got is DONE:
-            self._finished = True
-            self._report_progress(force=True)
-            if self._run.error is not None:
-                raise self._run.error
+            self._finish()
+            if batch.error is not None:
+                raise batch.error
             raise StopAsyncIteration
         assert type(got) is ItemResult
-        self._counts[got.status] += 1
-        self._attempts += got.attempts
-        self._report_progress()
+        if batch.settings.on_progress is not None:
+            self._report_progress()
         return got
+
+    async def _next_result(self) -> object:
+        """A queued result, else one sent here, else a worker's (or DONE)."""
+        results = self._batch.results
+        if results.qsize():
+            return results.get_nowait()
+        if not self._batch.exhausted:
+            result = await self._take()
+            if result is not None:
+                return result
+        return await self._wait()
+
+    def _start(self) -> None:
+        self._started = time.monotonic()
+        self._batch.open()
+        if self._batch.settings.concurrency > 1:
+            loop = asyncio.get_running_loop()
+            self._task = loop.create_task(self._batch.supervise())
+
+    async def _take(self) -> ItemResult | None:
+        """Send the next item here, in the consumer's task. A failure that is not an
+        item's (the input itself broke) stops the workers, as a worker's would, and
+        surfaces after the results already made."""
+        try:
+            return await self._batch.take()
+        except Exception as exc:
+            self._batch.fail(exc)
+            task = self._task
+            if task is not None and not task.done():
+                task.cancel()  # a task cancelled before it ran never runs `finally`,
+                with suppress(asyncio.CancelledError):  # so wait, then mark it done
+                    await task
+            self._batch.finished = True
+            return None
+
+    async def _wait(self) -> object:
+        """The next result of a background worker, or DONE once they all stopped."""
+        batch = self._batch
+        if batch.finished and batch.results.empty():
+            return DONE
+        return await batch.results.get()
+
+    def _finish(self) -> None:
+        self._finished = True
+        self._batch.close()
+        self._report_progress(force=True)
+
+    def _stop_workers(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self._batch.close()
 
     def progress(self) -> Progress:
         """Counts so far."""
-        counts = self._counts
-        return Progress(
-            done=sum(counts.values()),
-            delivered=counts[ItemStatus.DELIVERED],
-            failed=counts[ItemStatus.FAILED],
-            ambiguous=counts[ItemStatus.AMBIGUOUS],
-            skipped=self._run.skipped,
-            attempts=self._attempts,
-            elapsed=time.monotonic() - self._started if self._started else 0.0,
-        )
+        return self._batch.progress(self._started)
 
     def _report_progress(self, *, force: bool = False) -> None:
-        callback = self._run.options.on_progress
+        callback = self._batch.settings.on_progress
         if callback is None:
             return
         now = time.monotonic()
@@ -93,6 +131,7 @@ class BatchIterator:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
+        self._batch.close()
 
     async def __aenter__(self) -> BatchIterator:
         return self

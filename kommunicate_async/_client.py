@@ -1,15 +1,20 @@
-"""The call pipeline: pick host and auth, send, retry, refresh tokens, decode.
+"""The call pipeline: one typed entry point in small layers.
 
-Every resource method ends in `ApiClient.call()`. The hot path (a message send)
-costs a cached URL, a cached header dict, one transport attempt and one typed
-decode; everything else (retries, redirects, token refresh) is off that path.
+    call()            the success path in one coroutine; anything else goes on to
+    _retrying()       the retry loop: a pure decision (`plan_retry`) per failure,
+    _exchange()       the 429 pause, then picking host and credentials, then
+    _follow()         redirects within the origin and one token-refresh replay,
+    _attempt()        around single transport attempts, each within the `Deadline`.
+
+A method that makes several requests (a clientGroupId lookup, then the change)
+passes one `Deadline` to each, so the session's total timeout covers them all.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 from urllib.parse import quote
 
 import anyio
@@ -25,8 +30,8 @@ from ._errors import (
     ResponseValidationError,
     ServerError,
 )
-from ._http import URL, HttpReply, HttpTransport, Upload, client_timeout
-from ._reply import REPLY_DECODERS, error_from_body, reply_decoder
+from ._http import HttpReply
+from ._reply import REPLY_DECODERS, error_from_body, is_html, reply_decoder
 from ._retry import (
     MAX_RETRY_AFTER,
     Backoff,
@@ -41,18 +46,79 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ._config import SessionConfig
+    from ._http import URL, HttpTransport, Upload
 
-__all__ = ["ApiClient", "Host", "Route"]
+__all__ = ["ApiClient", "Deadline", "Host", "Route"]
 
 T = TypeVar("T")
 
 _log: Final = logging.getLogger("kommunicate_async")
-_JSON_START: Final = (b"{", b"[", b'"')
-
 
 REFRESH_TOKEN: Final = Route(
     "POST", "/rest/ws/register/refresh/token", Host.CHAT_PUBLIC
 )
+
+
+class Deadline:
+    """The whole-call time budget (`Timeouts.total`), shared by its requests."""
+
+    __slots__ = ("at", "total")
+
+    def __init__(self, total: float | None) -> None:
+        self.total = total
+        self.at = None if total is None else time.monotonic() + total
+
+    def remaining(self) -> float | None:
+        """Seconds left (None: no budget)."""
+        return None if self.at is None else self.at - time.monotonic()
+
+    def attempt_timeout(self, attempt: float) -> float:
+        """The timeout of the next attempt: `attempt`, cut to what is left."""
+        left = self.remaining()
+        return attempt if left is None or left >= attempt else left
+
+
+class _Exchange:
+    """One call's request and where it stands (target, credentials, retries)."""
+
+    __slots__ = (
+        "acting_as",
+        "body",
+        "cred",
+        "deadline",
+        "headers",
+        "params",
+        "redirected",
+        "replayed",
+        "retries",
+        "route",
+        "sent_headers",
+        "token",
+        "url",
+    )
+
+    def __init__(
+        self,
+        route: Route,
+        params: Mapping[str, str | int] | None,
+        body: bytes | Upload | None,
+        acting_as: str | None,
+        headers: Mapping[str, str] | None,
+        deadline: Deadline,
+    ) -> None:
+        self.route = route
+        self.params = params
+        self.body = body
+        self.acting_as = acting_as
+        self.headers = headers
+        self.deadline = deadline
+        self.retries = 0
+        self.replayed = False
+        self.redirected: URL | None = None
+        self.cred: UserCredential | None = None
+        self.token = ""
+        self.url: str | URL = ""
+        self.sent_headers: Mapping[str, str] = {}
 
 
 class ApiClient:
@@ -63,7 +129,6 @@ class ApiClient:
         "_config",
         "_key_bytes",
         "_pause_until",
-        "_trim_first",
         "_transport",
         "budget",
         "targets",
@@ -83,8 +148,6 @@ class ApiClient:
         self.budget = budget or RetryBudget()
         self._backoff = backoff or Backoff()
         self._pause_until = 0.0
-        total, attempt = config.timeouts.total, config.timeouts.attempt
-        self._trim_first = total is not None and total < attempt
         self.targets = Targets(config)
         self._key_bytes = config.api_key.encode()
         self.tokens = TokenStore(self._refresh_token)
@@ -99,114 +162,82 @@ class ApiClient:
         """The HTTP transport (pool owner)."""
         return self._transport
 
-    # -- public entry points -------------------------------------------------------
+    def deadline(self) -> Deadline:
+        """A new whole-call budget from the session's `Timeouts.total`."""
+        return Deadline(self._config.timeouts.total)
 
     async def call(
         self,
         route: Route,
-        result_type: Any,
+        result_type: type[T],
         *,
         params: Mapping[str, str | int] | None = None,
         body: bytes | Upload | None = None,
         acting_as: str | None = None,
         headers: Mapping[str, str] | None = None,
         max_retries: int | None = None,
-    ) -> Any:
-        """Send `route` with retries; decode the first 2xx reply as `result_type`.
+        deadline: Deadline | None = None,
+    ) -> T | None:
+        """Send `route`; decode the first 2xx reply as `result_type`.
 
-        `max_retries` overrides the session's for this call (the batch sender passes
-        0 and retries at its own level, where it can reconcile first). Raises the
-        last error.
+        None is a success envelope without a `response`. `max_retries` overrides
+        the session's for this call (the batch retries at its own level);
+        `deadline` shares one budget between the calls of one method.
         """
-        timeouts = self._config.timeouts
-        retry_limit = self._config.max_retries if max_retries is None else max_retries
-        deadline = None if timeouts.total is None else time.monotonic() + timeouts.total
-        # The first attempt needs no deadline arithmetic unless the whole-call budget
-        # is shorter than one attempt: the common case stays cheap.
-        check_deadline = self._trim_first
-        targets = self.targets
+        budget = deadline or Deadline(self._config.timeouts.total)
         self.budget.record_attempt()
-        retries = 0
-        replayed = False
-        redirects = 0
-        redirect_url: URL | None = None
+        exchange = _Exchange(route, params, body, acting_as, headers, budget)
+        limit = self._config.max_retries if max_retries is None else max_retries
+        if not self._plain(route, acting_as, headers):
+            return await self._retrying(exchange, result_type, limit, None)
+        # The common case in one coroutine: a cached target, one attempt, one
+        # decode (16k instructions less per send than the retry loop's frames).
+        exchange.url, exchange.sent_headers = self.targets.by_key.get(
+            (route, acting_as)
+        ) or self.targets.key_target(route, acting_as)
+        outcome = await self._attempt(exchange)
+        if type(outcome) is HttpReply and _succeeded(outcome):
+            return self._decode(route, result_type, outcome)
+        return await self._retrying(exchange, result_type, limit, outcome)
+
+    def _plain(
+        self, route: Route, acting_as: str | None, headers: Mapping[str, str] | None
+    ) -> bool:
+        """An `Api-Key` call with no 429 pause in force: the fast path's case."""
+        return not (
+            self._pause_until
+            or headers is not None
+            or (route.host is Host.CHAT and acting_as in self.tokens)
+        )
+
+    # -- the layers -----------------------------------------------------------------
+
+    async def _retrying(
+        self,
+        exchange: _Exchange,
+        result_type: type[T],
+        limit: int,
+        outcome: HttpReply | APIConnectionError | None,
+    ) -> T | None:
+        """Exchanges until a success, or the last error once retrying must stop."""
+        route = exchange.route
         while True:
-            if self._pause_until:
-                await self._wait_out_pause(deadline)
-                check_deadline = True
-            url: str | URL
-            cred: UserCredential | None = None
-            token = ""
-            if headers is not None:
-                url, sent_headers = (
-                    targets.url(self._config.chat_url, route.path),
-                    headers,
-                )
-            elif (
-                route.host is Host.CHAT
-                and acting_as is not None
-                and (cred := self.tokens.get(acting_as))
-            ):
-                token = await self.tokens.fresh_token(cred)
-                url = targets.url(self._config.chat_url, route.path)
-                sent_headers = targets.user_headers(
-                    token, with_body=route.method != "GET"
-                )
+            if outcome is None:
+                outcome = await self._exchange(exchange)
+            if isinstance(outcome, HttpReply):
+                outcome = await self._follow(exchange, outcome)
+            if isinstance(outcome, HttpReply):
+                if _succeeded(outcome):
+                    return self._decode(route, result_type, outcome)
+                error: KommunicateError = self._reply_error(outcome, route)
             else:
-                url, sent_headers = targets.by_key.get(
-                    (route, acting_as)
-                ) or targets.key_target(route, acting_as)
-            if redirect_url is not None:
-                url, params = redirect_url, None  # the Location carries its own query
-            timeout = None
-            if deadline is not None and check_deadline:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise APITimeoutError(
-                        f"{route.method} {route.path}: exceeded the total timeout of "
-                        f"{timeouts.total:g}s",
-                        sent=retries > 0,
-                    )
-                if remaining < timeouts.attempt:
-                    timeout = client_timeout(timeouts, remaining)
-            error: KommunicateError
-            try:
-                reply = await self._transport.send(
-                    route.method, url, sent_headers, params, body, timeout
-                )
-            except APIConnectionError as exc:
-                exc.ambiguous = exc.sent and not route.idempotent
-                error = exc
-            else:
-                status, reply_body = reply[0], reply[1]
-                if 200 <= status < 300 and (
-                    reply_body[:1] in _JSON_START or not _is_html(reply_body)
-                ):
-                    # Successes are not logged: at batch rates that is the whole log.
-                    decoder = REPLY_DECODERS.get(result_type) or reply_decoder(
-                        result_type
-                    )
-                    try:
-                        return decoder.decode(reply_body, status)
-                    except ResponseValidationError as exc:
-                        # A 2xx we cannot read still means the server acted on it.
-                        exc.ambiguous = not route.idempotent
-                        raise
-                if 300 <= status < 400:
-                    redirects += 1
-                    redirect_url = redirect_target(route, url, reply, redirects)
-                    continue
-                if status == 401 and cred is not None and not replayed:
-                    replayed = True
-                    await self.tokens.replace_rejected(cred, token)
-                    continue
-                error = self._reply_error(reply, route)
+                error = outcome
             delay = self.plan_retry(
                 error,
                 retryable=is_retryable(error, idempotent=route.idempotent),
-                retries_done=retries,
-                max_retries=retry_limit,
-                deadline=deadline,
+                retries_done=exchange.retries,
+                max_retries=limit,
+                deadline=exchange.deadline.at,
             )
             if delay is None:
                 raise error
@@ -215,16 +246,99 @@ class ApiClient:
                 route.method,
                 route.path,
                 type(error).__name__,
-                retries + 1,
+                exchange.retries + 1,
                 delay,
             )
-            retries += 1
-            check_deadline = True
-            if not isinstance(error, RateLimitError):
-                await anyio.sleep(delay)
-            # After a 429 the wait is the session-wide pause, at the top of the loop.
+            exchange.retries += 1
+            if not isinstance(error, RateLimitError):  # a 429's wait: the pause,
+                await anyio.sleep(delay)  # waited out at the top of `_exchange`
+            outcome = None
 
-    # -- pieces ---------------------------------------------------------------------
+    async def _exchange(self, exchange: _Exchange) -> HttpReply | APIConnectionError:
+        """Wait out a 429 pause, pick host and credentials, make one attempt."""
+        if self._pause_until:
+            await self._wait_out_pause(exchange.deadline.at)
+        await self._target(exchange)
+        return await self._attempt(exchange)
+
+    async def _target(self, exchange: _Exchange) -> None:
+        """The URL and headers: given ones, a logged-in user's JWT, or the Api-Key."""
+        route, acting_as, targets = exchange.route, exchange.acting_as, self.targets
+        exchange.cred = None
+        if exchange.headers is not None:
+            exchange.url = targets.url(self._config.chat_url, route.path)
+            exchange.sent_headers = exchange.headers
+        elif (
+            route.host is Host.CHAT
+            and acting_as is not None
+            and (cred := self.tokens.get(acting_as))
+        ):
+            exchange.cred = cred
+            exchange.token = await self.tokens.fresh_token(cred)
+            exchange.url = targets.url(self._config.chat_url, route.path)
+            exchange.sent_headers = targets.user_headers(
+                exchange.token, with_body=route.method != "GET"
+            )
+        else:
+            exchange.url, exchange.sent_headers = targets.key_target(route, acting_as)
+        if exchange.redirected is not None:  # the Location carries its own query
+            exchange.url, exchange.params = exchange.redirected, None
+
+    async def _follow(
+        self, exchange: _Exchange, reply: HttpReply
+    ) -> HttpReply | APIConnectionError:
+        """Follow same-origin redirects and replay once after a rejected token."""
+        redirects = 0
+        while True:
+            if 300 <= reply.status < 400:
+                redirects += 1
+                exchange.redirected = redirect_target(
+                    exchange.route, exchange.url, reply, redirects
+                )
+                exchange.url, exchange.params = exchange.redirected, None
+            elif reply.status == 401 and exchange.cred and not exchange.replayed:
+                exchange.replayed = True
+                await self.tokens.replace_rejected(exchange.cred, exchange.token)
+                await self._target(exchange)
+            else:
+                return reply
+            outcome = await self._attempt(exchange)
+            if not isinstance(outcome, HttpReply):
+                return outcome
+            reply = outcome
+
+    async def _attempt(self, exchange: _Exchange) -> HttpReply | APIConnectionError:
+        """One transport attempt within the deadline; a connection error returned."""
+        route = exchange.route
+        timeout = exchange.deadline.attempt_timeout(self._config.timeouts.attempt)
+        if timeout <= 0:
+            raise APITimeoutError(
+                f"{route.method} {route.path}: exceeded the total timeout of "
+                f"{exchange.deadline.total:g}s",
+                sent=exchange.retries > 0,
+            )
+        try:
+            return await self._transport.send(
+                route.method,
+                exchange.url,
+                exchange.sent_headers,
+                exchange.params,
+                exchange.body,
+                timeout,
+            )
+        except APIConnectionError as exc:
+            exc.ambiguous = exc.sent and not route.idempotent
+            return exc
+
+    def _decode(self, route: Route, result_type: type[T], reply: HttpReply) -> T | None:
+        decoder = REPLY_DECODERS.get(result_type) or reply_decoder(result_type)
+        try:
+            result: T | None = decoder.decode(reply.body, reply.status)
+        except ResponseValidationError as exc:
+            # A 2xx we cannot read still means the server acted on it.
+            exc.ambiguous = not route.idempotent
+            raise
+        return result
 
     def _reply_error(self, reply: HttpReply, route: Route) -> APIError:
         body = reply.body
@@ -237,6 +351,8 @@ class ApiClient:
         error = error_from_body(status, body, retry_after=retry_after)
         error.ambiguous = not route.idempotent and isinstance(error, ServerError)
         return error
+
+    # -- retry decisions (the batch sender uses these too) -------------------------
 
     def plan_retry(
         self,
@@ -251,24 +367,26 @@ class ApiClient:
 
         Gives up when `retryable` is False, retries are used up, the wait would pass
         `deadline` (monotonic), a Retry-After is too long, or the session's retry
-        budget is spent. A 429 pauses the whole session for its wait.
+        budget is spent. A 429's wait also pauses the whole session.
         """
         if retries_done >= max_retries or not retryable:
             return None
         delay = self._backoff.delay(retries_done)
-        if isinstance(error, RateLimitError):
-            if error.retry_after is not None:
-                if error.retry_after > MAX_RETRY_AFTER:
-                    return None
-                delay = (
-                    error.retry_after + delay / 8
-                )  # a little jitter against the herd
-            self._pause_until = max(self._pause_until, time.monotonic() + delay)
+        if isinstance(error, RateLimitError) and error.retry_after is not None:
+            if error.retry_after > MAX_RETRY_AFTER:
+                return None
+            delay = error.retry_after + delay / 8  # a little jitter against the herd
         if deadline is not None and time.monotonic() + delay >= deadline:
             return None
         if not self.budget.try_spend():
             return None
+        if isinstance(error, RateLimitError):
+            self.pause(delay)
         return delay
+
+    def pause(self, seconds: float) -> None:
+        """Hold every call of the session for `seconds` (after a 429)."""
+        self._pause_until = max(self._pause_until, time.monotonic() + seconds)
 
     async def wait_before_retry(self, error: KommunicateError, delay: float) -> None:
         """Sleep `delay`, or after a 429 wait out the session-wide pause."""
@@ -293,18 +411,18 @@ class ApiClient:
         headers = {
             "Application-Key": app_id,
             "Device-Key": cred.device_key,
-            # The Android SDK URL-encodes this header on refresh (reference §2.4).
+            # The Android SDK URL-encodes this header on refresh (docs/wire.md#users).
             "Of-User-Id": quote(cred.user_id, safe=""),
             "Content-Type": JSON,
             "User-Agent": USER_AGENT,
         }
         body = encode(RefreshTokenBody(application_id=app_id, user_id=cred.user_id))
-        token: Any = await self.call(REFRESH_TOKEN, str, body=body, headers=headers)
+        token = await self.call(REFRESH_TOKEN, str, body=body, headers=headers)
         if not isinstance(token, str) or token.count(".") != 2:
             raise ResponseValidationError("token refresh returned no JWT")
         return token
 
 
-def _is_html(body: bytes) -> bool:
-    # Cheap first-byte test: JSON never starts with "<".
-    return body[:1] == b"<" or (body[:1].isspace() and body.lstrip()[:1] == b"<")
+def _succeeded(reply: HttpReply) -> bool:
+    """A 2xx that is not an HTML page (a proxy's "success")."""
+    return 200 <= reply.status < 300 and not is_html(reply.body)

@@ -1,6 +1,7 @@
 """One JSON encoder and cached typed decoders, shared by every call.
 
-Replies come in several shapes (reference §3): the `{status, generatedAt, response}`
+Replies come in several shapes (docs/wire.md#replies): the
+`{status, generatedAt, response}`
 envelope, an error envelope (sometimes inside HTTP 200), or a bare body. Which
 endpoint is enveloped on which host is UNCERTAIN, so every reply decoder accepts
 both, in one pass where msgspec allows it (see `_reply.py`).

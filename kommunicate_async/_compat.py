@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 if sys.version_info >= (3, 12):
-    from typing import override
+    from typing import Unpack, override
 else:  # anyio already depends on typing_extensions there
-    from typing_extensions import override
+    from typing_extensions import Unpack, override
 
-__all__ = ["override"]
+__all__ = ["Unpack", "override"]

@@ -80,7 +80,8 @@ class Timeouts:
 class ConversationDefaults:
     """Defaults for every later `conversations.create` that does not say otherwise.
 
-    The server-side twin of the mobile SDKs' `updateDefaultSetting` (reference §6):
+    The server-side twin of the SDKs' `updateDefaultSetting`
+    (docs/wire.md#conversations):
     an argument given to `create` (even an empty list) wins over the default.
     """
 

@@ -162,7 +162,7 @@ _BY_CODE: Final[dict[str, type[APIError]]] = {
     "UNAUTHORIZED_REQUEST": AuthenticationError,
     "UN_AUTHORIZED": AuthenticationError,
 }
-# Descriptions are matched lower-cased and stripped. UNCERTAIN (reference §3, §9): only
+# Descriptions match lower-cased and stripped. UNCERTAIN (docs/wire.md#errors): only
 # "group already exists" is attested; the not-found wordings are the Applozic ones seen
 # in SDK code, kept tolerant because the Platform API's exact text is undocumented.
 _BY_TEXT: Final[dict[str, type[APIError]]] = {

@@ -1,6 +1,7 @@
 """Metadata keys, and the one place where metadata values become strings.
 
-Kommunicate metadata is `dict[str, str]` on the wire (reference §5.3): nested values
+Kommunicate metadata is `dict[str, str]` on the wire (docs/wire.md#metadata): nested
+values
 must be JSON *strings*. Callers pass natural Python values; this module does the
 stringifying, so no caller ever calls `json.dumps` for us.
 """
@@ -21,7 +22,7 @@ __all__ = ["MetadataKey", "merge_info", "parse_info", "stringify_metadata"]
 
 
 class MetadataKey(StrEnum):
-    """Metadata keys the platform and the SDKs give meaning to (reference §5.4)."""
+    """Metadata keys Kommunicate and its SDKs read (docs/wire.md#metadata)."""
 
     # group (conversation) metadata
     CONVERSATION_STATUS = "CONVERSATION_STATUS"

@@ -1,7 +1,7 @@
 """Turn a reply body into a typed result or the right exception.
 
 Kommunicate replies arrive enveloped (`{"status", "generatedAt", "response"}`) or
-bare, and which endpoint does which is UNCERTAIN (reference §3, §9 q11). For a
+bare, and which endpoint does which is UNCERTAIN (docs/wire.md#replies). For a
 Struct result we build, once per type, a twin Struct holding the result's fields
 *and* the envelope's, so either shape decodes in a single msgspec pass; for list and
 scalar results a `Envelope[T] | T` union does the same.
@@ -23,6 +23,7 @@ __all__ = [
     "ReplyDecoder",
     "error_from_body",
     "excerpt",
+    "is_html",
     "reply_decoder",
 ]
 
@@ -39,9 +40,18 @@ def excerpt(body: bytes) -> str:
     return text[:_EXCERPT_LIMIT] + ("…" if len(text) > _EXCERPT_LIMIT else "")
 
 
-def _looks_like_html(body: bytes) -> bool:
-    head = body[:64].lstrip().lower()
-    return head.startswith((b"<html", b"<!doctype"))
+_JSON_START: Final = (b"{", b"[", b'"')
+
+
+def is_html(body: bytes) -> bool:
+    """A markup page (a proxy's or load balancer's error page), not JSON.
+
+    The one HTML test: JSON never starts with "<". Checked on every reply, so the
+    common JSON case costs one slice and one comparison.
+    """
+    if body[:1] in _JSON_START:
+        return False
+    return body.lstrip()[:1] == b"<"
 
 
 def _error_details(items: object, response: object) -> tuple[str | None, str]:
@@ -76,7 +86,7 @@ def error_from_body(
     """The `APIError` for a failed reply, using whatever details the body offers."""
     code: str | None = None
     description = ""
-    if _looks_like_html(body):
+    if is_html(body):
         description = "HTML error page instead of a JSON reply (service unavailable)"
     else:
         try:
@@ -101,8 +111,9 @@ def error_from_body(
 class NoResult:
     """Result type of calls whose reply only matters if it is an error.
 
-    P5, P7, P7b, A6 and A15/A16 answer "success", an envelope, plain text or
-    nothing (reference §3): anything but an error is accepted.
+    User and group updates, status changes, read marks and member changes answer
+    "success", an envelope, plain text or
+    nothing (docs/wire.md#replies): anything but an error is accepted.
     """
 
 
@@ -228,7 +239,7 @@ class ReplyDecoder(Generic[T]):
             ) from exc
 
     def _not_json(self, body: bytes, http_status: int) -> T:
-        # Some legacy GETs answer plain `success` / `error` (reference §3).
+        # Some legacy GETs answer plain `success` / `error` (docs/wire.md#replies).
         word = body.strip().decode("utf-8", "replace").lower()
         if self._result_type is str and word == "success":
             return cast("T", word)

@@ -1,6 +1,6 @@
 """Retry decisions, back-off and Retry-After maths. Pure: no I/O, no clock of its own.
 
-The policy (reference §8: "do not auto-retry P2 without a dedup strategy"):
+The policy (docs/wire.md#retries: a send is never retried blindly):
 
 * A request that certainly never reached the server (connect failed) and a 429
   (the server refused it unprocessed) may always be retried.

@@ -14,7 +14,6 @@ from typing import Final
 from ._errors import InvalidRequestError
 
 __all__ = [
-    "KNOWN_IDS",
     "check_header_value",
     "check_id",
     "check_ids",
@@ -25,18 +24,12 @@ __all__ = [
 # CR/LF would let a value inject headers; other C0/DEL controls corrupt ids and logs.
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _HEADER_SAFE: Final = re.compile(r"[\x20-\x7e]+")
-KNOWN_IDS: dict[str, None] = {}
-"""Ids already checked with `remember=True`: senders and acting users repeat on every
-call of a batch. Never secrets: the API key and app id are checked without it."""
-KNOWN_IDS_LIMIT: Final = 4096
 
 
-def check_id(value: object, what: str, *, remember: bool = False) -> str:
-    """A non-empty id string without control characters.
-
-    `remember=True` lets a later check of the same value skip the work.
-    """
-    if type(value) is str and value in KNOWN_IDS:
+def check_id(value: object, what: str) -> str:
+    """A non-empty id string without control characters."""
+    # Printable and not all space: the common case in two C-level string tests.
+    if type(value) is str and value.isprintable() and value and not value.isspace():
         return value
     if not isinstance(value, str):
         raise InvalidRequestError(f"{what} must be a str, not {type(value).__name__}")
@@ -46,14 +39,12 @@ def check_id(value: object, what: str, *, remember: bool = False) -> str:
         raise InvalidRequestError(
             f"{what} must not contain control characters (CR, LF, …)"
         )
-    if remember and len(KNOWN_IDS) < KNOWN_IDS_LIMIT and len(value) <= 256:
-        KNOWN_IDS[value] = None
     return value
 
 
-def check_header_value(value: object, what: str, *, remember: bool = False) -> str:
+def check_header_value(value: object, what: str) -> str:
     """An id that travels in an HTTP header: printable ASCII only."""
-    text = check_id(value, what, remember=remember)
+    text = check_id(value, what)
     if not text.isascii() or not _HEADER_SAFE.fullmatch(text):
         raise InvalidRequestError(
             f"{what} must be printable ASCII to travel in a header"

@@ -10,7 +10,7 @@ import pytest
 
 import kommunicate_async._pacing as pacing
 from kommunicate_async import InvalidRequestError
-from kommunicate_async._batch import BatchOptions, derive_dedupe_key
+from kommunicate_async._batch import BatchSettings, derive_dedupe_key
 from kommunicate_async._checkpoint import Checkpoint, CheckpointLine, KeySet, key_hash
 from kommunicate_async.models.batch import (
     BatchReport,
@@ -33,11 +33,25 @@ if TYPE_CHECKING:
         {"shard": (2, 2)},
         {"shard": (-1, 2)},
         {"max_attempts": 0},
+        {"concurency": 8},  # a typo is an error, not a silently ignored option
     ],
 )
 def test_bad_options(kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidRequestError):
-        BatchOptions(**kwargs)  # type: ignore[arg-type]
+        BatchSettings.from_options(kwargs, max_attempts=3)  # type: ignore[arg-type]
+
+
+def test_options_defaults_and_none() -> None:
+    settings = BatchSettings.from_options({"rate_limit": None}, max_attempts=4)
+    assert (settings.concurrency, settings.rate_limit, settings.max_attempts) == (
+        32,
+        None,
+        4,
+    )
+    assert (
+        BatchSettings.from_options({"max_attempts": 2}, max_attempts=4).max_attempts
+        == 2
+    )
 
 
 def test_derived_keys_are_stable_and_distinguish_repeats() -> None:

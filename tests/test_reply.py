@@ -22,7 +22,7 @@ SENT_ENVELOPED = b'{"status":"success","generatedAt":1,"response":{"messageKey":
 
 @pytest.mark.parametrize("body", [SENT_BARE, SENT_ENVELOPED], ids=["bare", "enveloped"])
 def test_struct_result_decodes_from_either_shape(body: bytes) -> None:
-    # UNCERTAIN (reference §9 q11): message/v2/send may be enveloped or bare.
+    # UNCERTAIN (docs/wire.md#replies): message/v2/send may be enveloped or bare.
     assert reply_decoder(SentMessage).decode(body) == SentMessage(
         key="5-k", created_at=17
     )
@@ -37,7 +37,7 @@ def test_struct_result_decodes_from_either_shape(body: bytes) -> None:
     ids=["bare-array", "enveloped"],
 )
 def test_list_result_decodes_from_either_shape(body: bytes) -> None:
-    # UNCERTAIN (reference §3): user/v2/detail is bare in KD 2019, enveloped on services.
+    # UNCERTAIN (docs/wire.md#replies): user/v2/detail is bare in KD 2019, enveloped on services.
     assert reply_decoder(list[User]).decode(body) == [User(user_id="u", unread_count=2)]
 
 
@@ -98,7 +98,7 @@ def test_wrong_shape_raises_response_validation_error() -> None:
 
 
 def test_plain_text_success_and_error() -> None:
-    # Some legacy GETs answer bare words (reference §3).
+    # Some legacy GETs answer bare words (docs/wire.md#replies).
     assert reply_decoder(str).decode(b"success") == "success"
     with pytest.raises(APIError, match="error"):
         reply_decoder(str).decode(b"error")

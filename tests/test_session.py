@@ -16,7 +16,9 @@ from kommunicate_async import (
     SessionClosedError,
     Timeouts,
 )
+from kommunicate_async._compat import override
 from kommunicate_async._retry import RetryBudget
+from kommunicate_async._watchdog import Watch, Watchdog
 from tests.mockapi import API_KEY, BASE_URL, CHAT_URL, MockApi
 from tests.payloads import load
 
@@ -145,22 +147,44 @@ async def test_no_retry_past_the_total_deadline(api: MockApi) -> None:
     assert len(api.calls("GET", INFO, params=Q5)) == 1
 
 
+class SpyWatchdog(Watchdog):
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[float] = []
+
+    @override
+    def watch(self, timeout: float) -> Watch:
+        self.seen.append(timeout)
+        return super().watch(timeout)
+
+
+def watched_timeouts(km: KommunicateSession) -> list[float]:
+    """Record the attempt timeouts the transport hands its watchdog."""
+    spy = SpyWatchdog()
+    km._client.transport._watchdog = spy  # pyright: ignore[reportPrivateUsage]
+    return spy.seen
+
+
 async def test_attempts_get_the_configured_timeout(api: MockApi) -> None:
     api.add("GET", INFO, params=Q5, body=load("group_info"))
     timeouts = Timeouts(connect=1.5, attempt=4, total=None)
     async with KommunicateSession(API_KEY, base_url=BASE_URL, timeout=timeouts) as km:
+        seen = watched_timeouts(km)
         await km.conversations.get(5)
-        # An owned pool carries the attempt timeout as its default: nothing per request.
+        # aiohttp keeps only the connect timeout: the watchdog enforces the attempt.
         pool = km._client.transport.open()  # pyright: ignore[reportPrivateUsage]
         assert (
             pool.timeout.total,
             pool.timeout.sock_connect,
             pool.timeout.connect,
-        ) == (4, 1.5, None)
+        ) == (None, 1.5, None)
+    assert seen == [4]
     assert "timeout" not in api.only_call("GET", INFO, params=Q5).kwargs
 
 
-async def test_a_borrowed_session_gets_our_timeout_per_request(api: MockApi) -> None:
+async def test_a_borrowed_session_gets_our_attempt_timeout_too(api: MockApi) -> None:
     api.add("GET", INFO, params=Q5, body=load("group_info"))
     async with aiohttp.ClientSession() as mine:
         async with KommunicateSession(
@@ -169,18 +193,18 @@ async def test_a_borrowed_session_gets_our_timeout_per_request(api: MockApi) -> 
             session=mine,
             timeout=Timeouts(connect=1, attempt=3, total=None),
         ) as km:
+            seen = watched_timeouts(km)
             await km.conversations.get(5)
-    timeout = api.only_call("GET", INFO, params=Q5).kwargs["timeout"]
-    assert (timeout.total, timeout.sock_connect) == (3, 1)
+    assert seen == [3]
 
 
 async def test_the_last_attempt_is_cut_to_the_remaining_total(api: MockApi) -> None:
     api.add("GET", INFO, params=Q5, body=load("group_info"))
     timeouts = Timeouts(connect=1, attempt=30, total=3)
     async with KommunicateSession(API_KEY, base_url=BASE_URL, timeout=timeouts) as km:
+        seen = watched_timeouts(km)
         await km.conversations.get(5)
-    timeout = api.only_call("GET", INFO, params=Q5).kwargs["timeout"]
-    assert 2 < timeout.total <= 3
+    assert len(seen) == 1 and 2 < seen[0] <= 3
 
 
 async def test_same_origin_redirect_is_followed(

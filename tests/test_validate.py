@@ -52,13 +52,10 @@ def test_check_int() -> None:
             check_int(bad, "n", minimum=1)
 
 
-def test_only_remembered_ids_are_cached_and_never_the_key() -> None:
-    from kommunicate_async import KommunicateSession
-    from kommunicate_async._validate import KNOWN_IDS
-
-    KommunicateSession("a-very-secret-key-value", app_id="an-app")
-    assert "a-very-secret-key-value" not in KNOWN_IDS and "an-app" not in KNOWN_IDS
-    check_id("someone", "sender")
-    assert "someone" not in KNOWN_IDS
-    check_id("someone", "sender", remember=True)
-    assert "someone" in KNOWN_IDS
+def test_ids_fast_path_and_the_rest() -> None:
+    assert check_id("agent@acme.io", "sender") == "agent@acme.io"
+    assert check_id("ünïcode-ok", "sender") == "ünïcode-ok"
+    assert check_id("a\u2028b", "sender") == "a\u2028b"  # not printable, not control
+    for bad in ("", "   ", "a\rb", "a\x7f", "\t"):
+        with pytest.raises(InvalidRequestError):
+            check_id(bad, "sender")

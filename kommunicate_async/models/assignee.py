@@ -10,7 +10,7 @@ __all__ = ["AssignOutcome"]
 
 
 class AssignOutcome(StrEnum):
-    """What `group/assignee/change` answered (reference P6).
+    """What `group/assignee/change` answered (docs/wire.md#assignees).
 
     An answer the library does not know is kept as a pseudo-member whose value is
     the server's string, so a new outcome never breaks a caller.

@@ -1,4 +1,4 @@
-"""User registration (login) and token refresh bodies (reference §2.4)."""
+"""User registration (login) and token refresh bodies (docs/wire.md#users)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ PASSWORD_CHECKED_BY_KOMMUNICATE = 1
 
 
 class RegisterBody(Model, frozen=True, kw_only=True):
-    """`POST /rest/ws/register/client` (reference A24)."""
+    """`POST /rest/ws/register/client` (docs/wire.md#users)."""
 
     user_id: str
     application_id: str
@@ -35,7 +35,7 @@ class Registration(Model, frozen=True, kw_only=True):
 
 
 class RefreshTokenBody(Model, frozen=True, kw_only=True):
-    """`POST /rest/ws/register/refresh/token` (reference A26)."""
+    """`POST /rest/ws/register/refresh/token` (docs/wire.md#users)."""
 
     application_id: str
     user_id: str

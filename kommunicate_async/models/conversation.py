@@ -25,7 +25,7 @@ __all__ = [
 
 
 class ConversationStatus(IntEnum):
-    """`CONVERSATION_STATUS` codes (reference §5.1).
+    """`CONVERSATION_STATUS` codes (docs/wire.md#statuses).
 
     Codes 1, 4 and 5 are contested between sources (UNCERTAIN), and the server may
     add more: an unknown code becomes a pseudo-member named ``UNKNOWN_<code>``
@@ -63,7 +63,7 @@ class Conversation(Model, frozen=True, kw_only=True):
     """One conversation, as `group/info` and `group/conversation` return it.
 
     `assignee`, `status`, `team_id` and `info` are read from `metadata`, where
-    Kommunicate keeps them (reference §4.2 A11).
+    Kommunicate keeps them (docs/wire.md#conversations).
     """
 
     id: int
@@ -117,7 +117,9 @@ ConversationRef: TypeAlias = "int | str | Conversation"
 
 
 class ConversationPage(Model, frozen=True, kw_only=True):
-    """One page of `group/filter` (reference A14): `{groups, lastFetchTime, …}`.
+    """One page of `group/filter`: `{groups, lastFetchTime, …}`.
+
+    See docs/wire.md#conversations.
 
     `lastFetchTime` is the oldest group's `createdAtTime`; the cursor reads that
     from the groups themselves.
@@ -127,7 +129,7 @@ class ConversationPage(Model, frozen=True, kw_only=True):
 
 
 class CreateConversationBody(Model, frozen=True, kw_only=True):
-    """`POST /rest/ws/group/conversation` (reference P1)."""
+    """`POST /rest/ws/group/conversation` (docs/wire.md#conversations)."""
 
     group_name: str
     group_member_list: list[str]
@@ -136,7 +138,7 @@ class CreateConversationBody(Model, frozen=True, kw_only=True):
 
 
 class UpdateGroupBody(Model, frozen=True, kw_only=True):
-    """`POST /rest/ws/group/update` (reference P7b): metadata written back whole."""
+    """`POST /rest/ws/group/update` (docs/wire.md#conversations)."""
 
     group_id: int
     metadata: dict[str, str]

@@ -21,7 +21,7 @@ __all__ = [
 
 
 class Message(Model, frozen=True, kw_only=True):
-    """One message of a conversation (reference A1 `message[]`)."""
+    """One message of a conversation (docs/wire.md#messages `message[]`)."""
 
     key: str
     """The server's message key (messageKey)."""
@@ -50,7 +50,8 @@ class Message(Model, frozen=True, kw_only=True):
     def sender(self) -> str | None:
         """The sender's userId.
 
-        UNCERTAIN (reference A1): the list reply names no `from` field; Applozic puts
+        UNCERTAIN (docs/wire.md#messages): the list reply names no `from` field;
+        Applozic puts
         the other party of a group message in `contactIds` (and `to`).
         """
         return self.contact_ids or self.to
@@ -73,7 +74,7 @@ class SentMessage(Model, frozen=True, kw_only=True):
 
 
 class SendMessageBody(Model, frozen=True, kw_only=True):
-    """`POST /rest/ws/message/v2/send` (reference P2)."""
+    """`POST /rest/ws/message/v2/send` (docs/wire.md#send)."""
 
     group_id: int | UnsetType = UNSET
     client_group_id: str | UnsetType = UNSET

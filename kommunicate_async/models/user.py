@@ -10,7 +10,7 @@ __all__ = ["LoginResult", "UpdateUserBody", "User", "UserDetailBody"]
 
 
 class User(Model, frozen=True, kw_only=True):
-    """A user, agent or bot (reference P4 item fields)."""
+    """A user, agent or bot (docs/wire.md#users item fields)."""
 
     user_id: str
     display_name: str | None = None
@@ -35,13 +35,13 @@ class User(Model, frozen=True, kw_only=True):
 
 
 class UserDetailBody(Model, frozen=True, kw_only=True):
-    """`POST /rest/ws/user/v2/detail` (reference P4)."""
+    """`POST /rest/ws/user/v2/detail` (docs/wire.md#users)."""
 
     user_id_list: list[str]
 
 
 class UpdateUserBody(Model, frozen=True, kw_only=True):
-    """`POST /rest/ws/user/update` (reference P5); unset fields stay unchanged."""
+    """`POST /rest/ws/user/update` (docs/wire.md#users); unset fields stay unchanged."""
 
     display_name: str | UnsetType = UNSET
     email: str | UnsetType = UNSET

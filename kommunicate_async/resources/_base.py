@@ -66,7 +66,7 @@ class Context:
         """The `Of-User-Id` for a call: the caller's choice or the session default."""
         if on_behalf_of is None:
             return self.on_behalf_of
-        return check_header_value(on_behalf_of, "on_behalf_of", remember=True)
+        return check_header_value(on_behalf_of, "on_behalf_of")
 
     def remember(self, conversation: Conversation) -> None:
         """Cache a conversation's clientGroupId -> groupId mapping."""
@@ -95,7 +95,8 @@ class Context:
     async def group_id(
         self, ref: ConversationRef, *, on_behalf_of: str | None = None
     ) -> int:
-        """The numeric groupId, looking a clientGroupId up once (P6 and P7 need it)."""
+        """The numeric groupId, looking a clientGroupId up once (assignee and status
+        changes need it)."""
         checked = check_ref(ref)
         if isinstance(checked, int):
             return checked

@@ -1,4 +1,4 @@
-"""What `conversations.create` sends: participants, defaults, metadata (P1)."""
+"""What `conversations.create` sends: participants, defaults, metadata."""
 
 from __future__ import annotations
 
@@ -24,15 +24,15 @@ __all__ = [
 ]
 
 DEFAULT_TITLE: Final = "Conversation"
-"""`groupName` is required (reference P1); the SDKs also fall back to a default."""
+"""`groupName` is required; the SDKs also fall back to a default."""
 MAX_CLIENT_ID_LENGTH: Final = 255
-"""The SDKs refuse a generated clientGroupId longer than this (reference §6)."""
+"""The SDKs refuse a generated clientGroupId longer than this."""
 
 
 def single_conversation_id(
     members: Iterable[str], agent_ids: Iterable[str], bot_ids: Iterable[str]
 ) -> str:
-    """The SDKs' deterministic clientGroupId for a "single conversation" (reference §6).
+    """The SDKs' clientGroupId of a "single conversation" (docs/wire.md#conversations).
 
     sorted(agents) + sorted(users) + sorted(bots without "bot"), joined with "_"; the
     same participants always give the same id, so the conversation is found again.

@@ -1,7 +1,8 @@
 """Newest-first paging by a `createdAt` cursor, with no gaps and no repeats.
 
 Kommunicate lists page with `endTime` = the oldest `createdAtTime` already seen
-(reference A1, A14). Whether the server compares with `<` or `<=` is UNCERTAIN, and
+(docs/wire.md#messages, docs/wire.md#conversations). Whether the server compares with
+`<` or `<=` is UNCERTAIN, and
 several items can share one millisecond. So each next request asks for
 `endTime = boundary + 1` (the boundary's items come back whichever comparison the
 server uses) and the items already yielded there are dropped.

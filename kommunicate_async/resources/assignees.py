@@ -21,7 +21,7 @@ CHANGE: Final = Route("PATCH", "/rest/ws/group/assignee/change")
 
 
 class Assignees(Resource):
-    """Conversation assignment (reference P6, A11 + P4)."""
+    """Conversation assignment (docs/wire.md#assignees)."""
 
     __slots__ = ()
 
@@ -29,9 +29,9 @@ class Assignees(Resource):
         self,
         ref: ConversationRef,
         assignee: str,
+        *,
         notify: bool = True,
         take_over_from_bot: bool = True,
-        *,
         on_behalf_of: str | None = None,
     ) -> AssignOutcome:
         """Assign the conversation (`PATCH group/assignee/change`, query only).
@@ -59,7 +59,8 @@ class Assignees(Resource):
         params: dict[str, str | int] = {
             "groupId": group_id,
             "assignee": assignee,
-            # Sent by the Android and iOS SDKs; its exact meaning is UNCERTAIN (§9 q10).
+            # Sent by the Android and iOS SDKs; its meaning is UNCERTAIN
+            # (docs/wire.md#assignees).
             "switchAssignee": "true",
             "sendNotifyMessage": "true" if notify else "false",
             "takeOverFromBot": "true" if take_over_from_bot else "false",

@@ -42,11 +42,11 @@ REMOVE_MEMBER: Final = Route("POST", "/rest/ws/group/remove/member", Host.CHAT)
 FILTER: Final = Route("GET", "/rest/ws/group/filter", Host.CHAT)
 
 MAX_PAGE_SIZE: Final = 500
-"""The Applozic default, so a safe ceiling, for `group/filter` pages (A14)."""
+"""The Applozic default, so a safe ceiling, for `group/filter` pages."""
 
 
 class Conversations(Resource):
-    """Conversations: Applozic groups of type 10 (P1, P7, P7b, A11, A14–A16)."""
+    """Conversations: Applozic groups of type 10 (docs/wire.md#conversations)."""
 
     __slots__ = ()
 
@@ -200,7 +200,7 @@ class Conversations(Resource):
     ) -> Conversation:
         """Move the conversation to another team (`KM_TEAM_ID`, metadata kept whole).
 
-        UNCERTAIN (reference §6): whether the server re-routes on this change.
+        UNCERTAIN (docs/wire.md#conversations): whether the server re-routes on it.
         """
         if isinstance(team_id, bool) or not isinstance(team_id, str | int):
             raise InvalidRequestError("team_id must be a str or int")
@@ -218,7 +218,7 @@ class Conversations(Resource):
         notify: bool = True,
         on_behalf_of: str | None = None,
     ) -> None:
-        """Change the status, e.g. to `ConversationStatus.RESOLVED` (P7)."""
+        """Change the status, e.g. to `ConversationStatus.RESOLVED`."""
         code = check_int(
             int(status) if isinstance(status, ConversationStatus) else status, "status"
         )

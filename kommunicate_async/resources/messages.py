@@ -5,15 +5,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Final
 
-from .._batch import BatchOptions, BatchRun
+from .._batch import Batch, BatchOptions, BatchSettings
 from .._batch_iterator import BatchIterator
 from .._codec import encode
 from .._errors import ResponseValidationError
 from .._metadata import stringify_metadata
 from .._routing import Host, Route
-from .._validate import KNOWN_IDS, check_id, check_int, check_text
+from .._validate import check_id, check_int, check_text
 from ..models._base import UNSET
-from ..models.batch import BatchReport, OutgoingMessage, Progress
+from ..models.batch import BatchReport, OutgoingMessage
 from ..models.message import (
     AttachmentBody,
     FileMeta,
@@ -29,15 +29,10 @@ from ._files import DEFAULT_MAX_FILE_SIZE, FileSource, PreparedUpload, prepare_u
 from ._paging import NewestFirstCursor
 
 if TYPE_CHECKING:
-    import os
-    from collections.abc import (
-        AsyncIterable,
-        AsyncIterator,
-        Callable,
-        Iterable,
-        Mapping,
-    )
+    from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 
+    from .._client import ApiClient
+    from .._compat import Unpack
     from ..models.conversation import ConversationRef
 
 __all__ = ["Messages", "send_body"]
@@ -63,12 +58,9 @@ def send_body(
     content_type: int | None = None,
 ) -> bytes:
     """The exact bytes of a `message/v2/send` body; bad input raises first."""
-    # The valid common case is checked inline: this runs once per message of a batch.
-    target = ref if type(ref) is int and ref > 0 else check_ref(ref)
-    if not (type(text) is str and text and not text.isspace() and "\x00" not in text):
-        check_text(text)
-    if not (type(sender) is str and sender in KNOWN_IDS):
-        check_id(sender, "sender", remember=True)
+    target = check_ref(ref)
+    check_text(text)
+    check_id(sender, "sender")
     meta = stringify_metadata(metadata) if metadata is not None else UNSET
     kind = UNSET if content_type is None else content_type
     if isinstance(target, int):
@@ -105,7 +97,7 @@ def message_parts(
 
 
 class Messages(Resource):
-    """Messages (reference P2, A1)."""
+    """Messages (docs/wire.md#send, docs/wire.md#messages)."""
 
     __slots__ = ()
 
@@ -230,8 +222,8 @@ class Messages(Resource):
     async def list(
         self,
         ref: ConversationRef,
-        page_size: int = 50,
         *,
+        page_size: int = 50,
         on_behalf_of: str | None = None,
     ) -> AsyncIterator[Message]:
         """Every message of a conversation, newest first (`GET message/list`).
@@ -268,101 +260,58 @@ class Messages(Resource):
             # millisecond (more than a page of messages can share one).
             start_index = 0 if cursor.moved else start_index + len(messages)
 
+    # -- what a `Batch` uses --------------------------------------------------------
+
+    send_route: Final = SEND
+    send_body = staticmethod(send_body)
+
+    @property
+    def client(self) -> ApiClient:
+        """The session's call pipeline."""
+        return self._ctx.client
+
+    @property
+    def default_sender(self) -> str:
+        """The sender of messages that name none (the session's `on_behalf_of`)."""
+        return self._ctx.on_behalf_of
+
+    # -- many messages ----------------------------------------------------------------
+
     def iter_send(
         self,
         items: Iterable[OutgoingMessage] | AsyncIterable[OutgoingMessage],
-        *,
-        concurrency: int = 32,
-        rate_limit: float | None = None,
-        checkpoint: str | os.PathLike[str] | None = None,
-        on_progress: Callable[[Progress], object] | None = None,
-        reconcile: bool = False,
-        shard: tuple[int, int] | None = None,
-        max_attempts: int | None = None,
+        **options: Unpack[BatchOptions],
     ) -> BatchIterator:
         """Send many messages; yields one `ItemResult` per item as each finishes.
 
         `items` is read lazily, one item per free worker (a million-item generator is
         never held in memory). Results come in completion order; `result.index` is
-        the item's position in the input.
-
-        Args:
-            items: `OutgoingMessage`s, from an iterable or an async iterable.
-            concurrency: sends in flight at once.
-            rate_limit: at most this many send attempts per second (client side).
-                A 429 from the server also pauses every worker until its
-                Retry-After has passed.
-            checkpoint: a JSONL file; each item's outcome is appended, and a rerun
-                with the same input and file skips the items already delivered.
-            on_progress: called with a `Progress` at most every 0.1 s, and at the end.
-            reconcile: when a send's outcome is ambiguous, read the conversation's
-                recent messages and send again only if the item's dedupe key is not
-                there. Without it an ambiguous item is reported, never re-sent.
-            shard: `(k, n)`: keep only the items whose dedupe key hashes to shard k
-                of n, so n processes split one input with no overlap.
-            max_attempts: send attempts per item (default: the session's
-                `max_retries` + 1).
+        the item's position in the input. The options (`concurrency`, `rate_limit`,
+        `checkpoint`, `on_progress`, `reconcile`, `shard`, `max_attempts`) are
+        described in `BatchOptions`.
 
         Use it in `async with` (or call `aclose()`) to stop early; the iterator is
         also safe to abandon mid-way.
         """
-        options = BatchOptions(
-            concurrency=concurrency,
-            rate_limit=rate_limit,
-            checkpoint=checkpoint,
-            on_progress=on_progress,
-            reconcile=reconcile,
-            shard=shard,
-            max_attempts=(
-                self._ctx.client.config.max_retries + 1
-                if max_attempts is None
-                else max_attempts
-            ),
+        settings = BatchSettings.from_options(
+            options, max_attempts=self._ctx.client.config.max_retries + 1
         )
-        run = BatchRun(
-            self._ctx.client,
-            SEND,
-            send_body,
-            self._recent,
-            self._ctx.on_behalf_of,
-            items,
-            options,
-        )
-        return BatchIterator(run)
+        return BatchIterator(Batch(self, items, settings))
 
     async def send_many(
         self,
         items: Iterable[OutgoingMessage] | AsyncIterable[OutgoingMessage],
-        *,
-        concurrency: int = 32,
-        rate_limit: float | None = None,
-        checkpoint: str | os.PathLike[str] | None = None,
-        on_progress: Callable[[Progress], object] | None = None,
-        reconcile: bool = False,
-        shard: tuple[int, int] | None = None,
-        max_attempts: int | None = None,
+        **options: Unpack[BatchOptions],
     ) -> BatchReport:
         """`iter_send` to the end, counted: a `BatchReport` with the problems listed."""
         report = BatchReport()
         started = time.monotonic()
-        async with self.iter_send(
-            items,
-            concurrency=concurrency,
-            rate_limit=rate_limit,
-            checkpoint=checkpoint,
-            on_progress=on_progress,
-            reconcile=reconcile,
-            shard=shard,
-            max_attempts=max_attempts,
-        ) as results:
+        async with self.iter_send(items, **options) as results:
             async for result in results:
                 report.add(result)
             report.skipped = results.progress().skipped
         report.duration = time.monotonic() - started
         return report
-
-    def _recent(self, ref: int | str) -> AsyncIterator[Message]:
-        return self.list(ref, page_size=50)
 
 
 def _require_key(sent: SentMessage | None) -> SentMessage:

@@ -22,7 +22,7 @@ MARK_READ: Final = Route("GET", "/rest/ws/message/read/conversation", Host.CHAT)
 
 
 class Unread(Resource):
-    """Unread counts come from `unreadCount` of `user/v2/detail` (reference §4.4)."""
+    """Unread counts: `unreadCount` of `user/v2/detail` (docs/wire.md#unread)."""
 
     __slots__ = ()
 

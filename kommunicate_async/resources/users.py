@@ -49,7 +49,7 @@ async def fetch_users(ctx: Context, user_ids: list[str]) -> list[User]:
 
 
 class Users(Resource):
-    """Users, agents and bots (reference P4, P5, A24)."""
+    """Users, agents and bots (docs/wire.md#users)."""
 
     __slots__ = ()
 
@@ -72,6 +72,7 @@ class Users(Resource):
     async def update(
         self,
         user_id: str,
+        *,
         display_name: str | None = None,
         email: str | None = None,
         image_link: str | None = None,
@@ -80,7 +81,7 @@ class Users(Resource):
         """Update an end user's profile (`POST user/update`, `Of-User-Id` = the user).
 
         Only the fields given are sent. Kommunicate updates end users only; agent
-        profiles cannot be changed this way (reference P5).
+        profiles cannot be changed this way (docs/wire.md#users).
         """
         acting = check_header_value(user_id, "user_id")
         fields = {
@@ -103,7 +104,7 @@ class Users(Resource):
             UPDATE, NoResult, body=encode(body), acting_as=acting
         )
 
-    async def login(self, user_id: str, password: str | None = None) -> LoginResult:
+    async def login(self, user_id: str, *, password: str | None = None) -> LoginResult:
         """Register or log in a user (`POST register/client` on the chat host).
 
         The session keeps the user's token and device key (never shown), refreshes

@@ -68,7 +68,7 @@ class Routes:
         return Stop(json_response(envelope, status=status))
 
     def maybe_bare(self, payload: object, *, bare_by_default: bool) -> web.Response:
-        """Bare or enveloped, per the fake's `bare` switch (reference §3)."""
+        """Bare or enveloped, per the fake's `bare` switch (docs/wire.md#replies)."""
         bare = self.fake.bare if self.fake.bare is not None else bare_by_default
         return json_response(payload) if bare else self.ok(payload)
 
@@ -82,7 +82,7 @@ class Routes:
             raise self.fail(f"invalid request body: {exc}", status=400) from None
 
     def strings(self, metadata: dict[str, Any] | None) -> dict[str, str]:
-        """Metadata must be string -> string (reference §5.3)."""
+        """Metadata must be string -> string (docs/wire.md#metadata)."""
         if metadata is None:
             return {}
         for key, value in metadata.items():
@@ -237,7 +237,7 @@ class Routes:
             for u in dict.fromkeys(body.user_id_list)
             if u in self.state.users
         ]
-        # Enveloped on services per third-party code; bare in KD 2019 (reference §3).
+        # Enveloped per third-party code, bare in the 2019 docs (docs/wire.md#replies).
         return self.maybe_bare(users, bare_by_default=False)
 
     async def update_user(self, request: web.Request) -> web.Response:

@@ -171,7 +171,7 @@ class FakeState:
     # -- users --------------------------------------------------------------------
 
     def ensure_user(self, user_id: str) -> FakeUser:
-        """The user, created on first mention (as group create does, reference P1)."""
+        """The user, created on first mention (as a conversation create does)."""
         user = self.users.get(user_id)
         if user is None:
             role = _ROLE_BOT if user_id in self.bots else _ROLE_USER

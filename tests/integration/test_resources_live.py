@@ -181,7 +181,7 @@ async def test_conversation_list(km: KommunicateSession) -> None:
 
 @pytest.mark.parametrize("bare", [True, False], ids=["bare", "enveloped"])
 async def test_either_reply_shape_decodes(bare: bool) -> None:
-    # UNCERTAIN (reference §3, §9 q11): send, user detail and message list may be bare.
+    # UNCERTAIN (docs/wire.md#replies): send, user detail and message list may be bare.
     async with FakeKommunicate(bare=bare) as fake, fake.session() as km:
         chat = await km.conversations.create(["u"])
         sent = await km.messages.send(chat, "hello")

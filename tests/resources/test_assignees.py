@@ -1,4 +1,4 @@
-"""km.assignees (reference P6; A11 + P4 for get)."""
+"""km.assignees (docs/wire.md#assignees, docs/wire.md#conversations, docs/wire.md#users for get)."""
 
 from __future__ import annotations
 

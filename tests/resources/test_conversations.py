@@ -1,4 +1,4 @@
-"""km.conversations: exact requests, decoding and bad input (reference P1, P7, P7b, A11–A16)."""
+"""km.conversations: exact requests, decoding and bad input (docs/wire.md#conversations)."""
 
 from __future__ import annotations
 

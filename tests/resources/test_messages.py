@@ -226,7 +226,7 @@ TIMES = [100, 101, 102, 102, 102, 102, 102, 103, 104, 105]
 async def test_list_yields_every_message_once_newest_first(
     api: MockApi, km: KommunicateSession, inclusive: bool, page_size: int
 ) -> None:
-    # UNCERTAIN (reference A1): whether endTime is inclusive; both must work.
+    # UNCERTAIN (docs/wire.md#messages): whether endTime is inclusive; both must work.
     server = HistoryServer(TIMES, inclusive=inclusive)
     api.mocked.get(
         re.compile(r"https://services\.test/rest/ws/message/list\?.*"),

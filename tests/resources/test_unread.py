@@ -1,4 +1,4 @@
-"""km.unread: counts from user/v2/detail (reference §4.4), mark read (A6)."""
+"""km.unread: counts from user/v2/detail (docs/wire.md#unread), mark read (A6)."""
 
 from __future__ import annotations
 
