@@ -7,6 +7,7 @@ async with KommunicateSession() as km:
 
 from msgspec import Struct as _Struct
 
+from ._batch import BatchOptions as BatchOptions
 from ._config import ConversationDefaults as ConversationDefaults, Timeouts as Timeouts
 from ._errors import (
     APIConnectionError as APIConnectionError,
@@ -51,6 +52,7 @@ __all__ = [
     "APITimeoutError",
     "AssignOutcome",
     "AuthenticationError",
+    "BatchOptions",
     "BatchReport",
     "ConfigurationError",
     "ConflictError",

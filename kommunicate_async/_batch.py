@@ -320,7 +320,7 @@ class Batch:
     def _record(self, result: ItemResult) -> ItemResult:
         if self.checkpoint is not None:
             error = result.error
-            self.checkpoint.write(
+            self.checkpoint.defer(
                 CheckpointLine(
                     result.item.dedupe_key or "",
                     result.status.value,
