@@ -9,24 +9,10 @@ import pytest
 from kommunicate_async import ConfigurationError, rich
 from kommunicate_async.bots import BotContext, BotRequest, Reply
 from kommunicate_async.bots._deliver import Deliverer
-from kommunicate_async.testing import FakeKommunicate
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from kommunicate_async import KommunicateSession
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeKommunicate]:
-    async with FakeKommunicate() as server:
-        yield server
-
-
-@pytest.fixture
-async def km(fake: FakeKommunicate) -> AsyncIterator[KommunicateSession]:
-    async with fake.session(max_retries=0) as session:
-        yield session
+    from kommunicate_async.testing import FakeKommunicate
 
 
 async def test_late_replies_become_messages_and_actions(

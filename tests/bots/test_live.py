@@ -29,8 +29,6 @@ from kommunicate_async.testing import FakeKommunicate, RunningBot, serve_bot
 from tests.fixtures import fixture, raw
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from kommunicate_async import KommunicateSession
 
 SECRET = "dashboard-header-s3cret"
@@ -41,18 +39,6 @@ HEADER = ("X-Bot-Token", SECRET)
 @pytest.fixture(params=["aiohttp", "asgi"])
 def adapter(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeKommunicate]:
-    async with FakeKommunicate(routing_agent="agent@acme.io") as server:
-        yield server
-
-
-@pytest.fixture
-async def km(fake: FakeKommunicate) -> AsyncIterator[KommunicateSession]:
-    async with fake.session() as session:
-        yield session
 
 
 def make_bot(km: KommunicateSession, **kwargs: Any) -> tuple[BotApp, list[str]]:

@@ -7,30 +7,17 @@ import socket
 from typing import TYPE_CHECKING
 
 import msgspec
-import pytest
 import uvicorn
 
 from examples import echo_bot, fastapi_bot
 from kommunicate_async.testing import FakeKommunicate, serve_bot
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    import pytest
 
     from kommunicate_async import KommunicateSession
 
 HEADER = ("X-Bot-Token", "example-secret")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeKommunicate]:
-    async with FakeKommunicate(routing_agent="agent@acme.io") as server:
-        yield server
-
-
-@pytest.fixture
-async def km(fake: FakeKommunicate) -> AsyncIterator[KommunicateSession]:
-    async with fake.session() as session:
-        yield session
 
 
 async def test_echo_bot(fake: FakeKommunicate, km: KommunicateSession) -> None:
