@@ -126,7 +126,7 @@ async def conversation(url: str) -> int:
         return (await km.conversations.create(["u"])).id
 
 
-def main(requests: int) -> None:
+def main(requests: int, modes: tuple[str, ...] = MODES) -> None:
     if shutil.which("valgrind") is None:
         print("valgrind not found: skipped (apt-get install valgrind)")
         emit("cpu", {"skipped": True})
@@ -139,7 +139,7 @@ def main(requests: int) -> None:
         script.flush()
         cid = asyncio.run(conversation(url))
         per = {}
-        for mode in MODES:
+        for mode in modes:
             low = count(script.name, mode, requests, url, cid)
             high = count(script.name, mode, 3 * requests, url, cid)
             per[mode] = (high - low) / (2 * requests)
@@ -166,4 +166,8 @@ def main(requests: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
-    main(parser.parse_args().requests)
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help="comma-separated rows (raw needed)"
+    )
+    args = parser.parse_args()
+    main(args.requests, tuple(args.modes.split(",")))

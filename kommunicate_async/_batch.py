@@ -265,23 +265,26 @@ class Batch:
         job = self._prepare(index, raw)
         if not isinstance(job, _Job):
             return job  # skipped (None) or refused before sending (a failure)
-        checkpoint = self.checkpoint
+        checkpoint, earlier = self.checkpoint, None
         if checkpoint is not None:
             checkpoint.write(CheckpointLine(job.key, SENDING, index, _now_ms()))
             earlier = checkpoint.uncertain.get(job.hashed)
-            return self._record(await self._deliver(job, earlier, None))
-        if self.pacer is not None:
-            return await self._deliver(job, None, None)
-        try:  # the common case: one attempt, one typed decode, no extra frames
-            sent = await self.client.call(
-                self.messages.send_route, SentMessage, body=job.body, max_retries=0
-            )
-        except KommunicateError as exc:
-            return await self._deliver(job, None, exc)
-        if sent is None:
-            return await self._deliver(job, None, _no_key())
-        self._learn_clock(sent)
-        return ItemResult(index, job.item, ItemStatus.DELIVERED, sent.key, None, 1)
+        if earlier is not None or self.pacer is not None:
+            result = await self._deliver(job, earlier, None)
+        else:  # the common case: one attempt, one typed decode, no extra frames
+            try:
+                sent = await self.client.call(
+                    self.messages.send_route, SentMessage, body=job.body, max_retries=0
+                )
+            except KommunicateError as exc:
+                result = await self._deliver(job, None, exc)
+            else:
+                if sent is None:
+                    result = await self._deliver(job, None, _no_key())
+                else:
+                    self._learn_clock(sent)
+                    result = job.result(ItemStatus.DELIVERED, sent.key, None, 1)
+        return result if checkpoint is None else self._record(result)
 
     def _prepare(self, index: int, raw: object) -> _Job | ItemResult | None:
         """The item's key and body; None to skip it; a failure for bad input."""

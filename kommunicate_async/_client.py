@@ -81,6 +81,15 @@ class Deadline:
         return attempt if left is None or left >= attempt else left
 
 
+class _Pause:
+    """When a 429's wait ends (monotonic); shared by a session and its views."""
+
+    __slots__ = ("until",)
+
+    def __init__(self) -> None:
+        self.until = 0.0
+
+
 class _Exchange:
     """One call's request and where it stands (target, credentials, retries)."""
 
@@ -132,7 +141,7 @@ class ApiClient:
         "_config",
         "_first_attempt",
         "_key_bytes",
-        "_pause_until",
+        "_pause",
         "_transport",
         "budget",
         "targets",
@@ -151,7 +160,7 @@ class ApiClient:
         self._transport = transport
         self.budget = budget or RetryBudget()
         self._backoff = backoff or Backoff()
-        self._pause_until = 0.0
+        self._pause = _Pause()
         attempt, total = config.timeouts.attempt, config.timeouts.total
         self._first_attempt = attempt if total is None else min(attempt, total)
         self.targets = Targets(config)
@@ -167,6 +176,17 @@ class ApiClient:
     def transport(self) -> HttpTransport:
         """The HTTP transport (pool owner)."""
         return self._transport
+
+    def with_config(self, config: SessionConfig) -> ApiClient:
+        """A client with other timeouts/retries sharing this one's pool, tokens,
+        retry budget and 429 pause (what `KommunicateSession.with_options` uses)."""
+        view = ApiClient(
+            config, self._transport, budget=self.budget, backoff=self._backoff
+        )
+        view.tokens = self.tokens
+        view.targets = self.targets
+        view._pause = self._pause
+        return view
 
     def deadline(self) -> Deadline:
         """A new whole-call budget from the session's `Timeouts.total`."""
@@ -227,7 +247,7 @@ class ApiClient:
     ) -> bool:
         """An `Api-Key` call with no 429 pause in force: the fast path's case."""
         return not (
-            self._pause_until
+            self._pause.until
             or headers is not None
             or (route.host is Host.CHAT and acting_as in self.tokens)
         )
@@ -278,7 +298,7 @@ class ApiClient:
 
     async def _exchange(self, exchange: _Exchange) -> HttpReply | APIConnectionError:
         """Wait out a 429 pause, pick host and credentials, make one attempt."""
-        if self._pause_until:
+        if self._pause.until:
             await self._wait_out_pause(exchange.deadline.at)
         await self._target(exchange)
         return await self._attempt(exchange)
@@ -408,7 +428,8 @@ class ApiClient:
 
     def pause(self, seconds: float) -> None:
         """Hold every call of the session for `seconds` (after a 429)."""
-        self._pause_until = max(self._pause_until, time.monotonic() + seconds)
+        pause = self._pause
+        pause.until = max(pause.until, time.monotonic() + seconds)
 
     async def wait_before_retry(self, error: KommunicateError, delay: float) -> None:
         """Sleep `delay`, or after a 429 wait out the session-wide pause."""
@@ -420,9 +441,9 @@ class ApiClient:
     async def _wait_out_pause(self, deadline: float | None) -> None:
         """A 429 anywhere in the session pauses every call until Retry-After passes."""
         now = time.monotonic()
-        wait = self._pause_until - now
+        wait = self._pause.until - now
         if wait <= 0:
-            self._pause_until = 0.0
+            self._pause.until = 0.0
             return
         if deadline is not None:
             wait = min(wait, max(0.0, deadline - now))

@@ -88,8 +88,12 @@ class KommunicateSession:
         )
         self._client = ApiClient(self._config, transport)
         self._ctx = Context(self._client, on_behalf_of=on_behalf_of)
+        self._is_view = False
         if defaults is not None:
             self.defaults = defaults
+        self._attach_resources()
+
+    def _attach_resources(self) -> None:
         self.conversations = Conversations(self._ctx)
         """Create, find, update, list conversations."""
         self.messages = Messages(self._ctx)
@@ -102,6 +106,42 @@ class KommunicateSession:
         """User details, updates and login."""
 
     # -- configuration --------------------------------------------------------------
+
+    def with_options(
+        self,
+        *,
+        timeout: float | Timeouts | None = None,
+        max_retries: int | None = None,
+        on_behalf_of: str | None = None,
+    ) -> KommunicateSession:
+        """A light view of this session with other per-call options.
+
+        It shares the pool (no new connections), the user tokens, the retry budget
+        and the 429 pause; closing it does nothing (close the session itself).
+
+            await km.with_options(timeout=5, max_retries=0).messages.send(chat, "hi")
+        """
+        config = resolve_config(
+            self._config.api_key,
+            app_id=self._config.app_id,
+            base_url=self._config.base_url,
+            chat_url=self._config.chat_url,
+            on_behalf_of=self.on_behalf_of if on_behalf_of is None else on_behalf_of,
+            timeout=self._config.timeouts if timeout is None else timeout,
+            max_retries=self._config.max_retries
+            if max_retries is None
+            else max_retries,
+            max_connections=self._config.max_connections,
+        )
+        view = object.__new__(KommunicateSession)
+        view._config = config
+        view._client = self._client.with_config(config)
+        view._ctx = self._ctx.with_client(
+            view._client, on_behalf_of=config.on_behalf_of
+        )
+        view._is_view = True
+        view._attach_resources()
+        return view
 
     @property
     def config(self) -> SessionConfig:
@@ -150,8 +190,11 @@ class KommunicateSession:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the pool (unless borrowed). Idempotent, safe under cancel."""
-        await self._client.transport.aclose()
+        """Close the pool (unless borrowed). Idempotent, safe under cancel.
+
+        On a `with_options` view it does nothing: the session owns the pool."""
+        if not self._is_view:
+            await self._client.transport.aclose()
 
     @override
     def __repr__(self) -> str:

@@ -304,3 +304,29 @@ def test_header_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for user in ["a", "b", "c", "d"]:
         targets.key_headers(user, with_body=True)
     assert len(targets._header_cache) == 1  # pyright: ignore[reportPrivateUsage]
+
+
+async def test_with_options_is_a_light_view_sharing_the_pool(api: MockApi) -> None:
+    api.add("GET", INFO, params=Q5, status=503, repeat=True)
+    async with KommunicateSession(
+        API_KEY, base_url=BASE_URL, chat_url=CHAT_URL, max_retries=3
+    ) as km:
+        km._client._backoff.base = 0.0  # pyright: ignore[reportPrivateUsage]
+        view = km.with_options(timeout=7, max_retries=0, on_behalf_of="agent@acme.io")
+        assert view._client.transport is km._client.transport  # pyright: ignore[reportPrivateUsage]
+        spy = SpyWatchdog()
+        km._client.transport._watchdog = spy  # pyright: ignore[reportPrivateUsage]
+        with pytest.raises(ServerError):
+            await view.conversations.get(5)
+        call = api.calls("GET", INFO, params=Q5)
+        assert len(call) == 1  # max_retries=0: no retry
+        assert call[0].kwargs["headers"]["Of-User-Id"] == "agent@acme.io"
+        assert spy.seen == [7]
+        assert (km.on_behalf_of, view.on_behalf_of) == ("bot", "agent@acme.io")
+        await view.aclose()  # a view owns nothing
+        assert not km.closed
+        with pytest.raises(ServerError):
+            await km.conversations.get(5)
+        assert len(api.calls("GET", INFO, params=Q5)) == 5  # the session's own retries
+        with pytest.raises(ConfigurationError):
+            km.with_options(max_retries=-1)

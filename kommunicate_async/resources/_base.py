@@ -62,6 +62,14 @@ class Context:
         # clientGroupId -> groupId: ids never change, so resolving once is enough.
         self._group_ids: OrderedDict[str, int] = OrderedDict()
 
+    def with_client(self, client: ApiClient, *, on_behalf_of: str) -> Context:
+        """A context for a `with_options` view: its own client and acting user,
+        the same defaults and clientGroupId cache."""
+        view = Context(client, on_behalf_of=on_behalf_of)
+        view.defaults = self.defaults
+        view._group_ids = self._group_ids
+        return view
+
     def acting(self, on_behalf_of: str | None) -> str:
         """The `Of-User-Id` for a call: the caller's choice or the session default."""
         if on_behalf_of is None:
