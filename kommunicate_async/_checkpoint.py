@@ -55,7 +55,7 @@ class KeySet:
         self._sorted = array("Q", sorted(hashes))
 
     def __contains__(self, value: object) -> bool:
-        if not isinstance(value, int):
+        if not self._sorted or not isinstance(value, int):  # a first run: empty
             return False
         i = bisect.bisect_left(self._sorted, value)
         return i < len(self._sorted) and self._sorted[i] == value
@@ -126,9 +126,12 @@ class Checkpoint:
         leaves the item marked in flight, never silently unsent.
         """
         if self._file is not None:
-            self._pending.append(_ENCODE(line) + b"\n")
-            self._file.write(b"".join(self._pending))
-            self._pending.clear()
+            data = _ENCODE(line) + b"\n"
+            if self._pending:
+                self._pending.append(data)
+                data = b"".join(self._pending)
+                self._pending.clear()
+            self._file.write(data)
 
     def defer(self, line: CheckpointLine) -> None:
         """Append `line` with the next write (or at close).

@@ -31,6 +31,7 @@ from ._errors import (
     ServerError,
 )
 from ._http import HttpReply
+from ._logging import log
 from ._reply import REPLY_DECODERS, error_from_body, is_html, reply_decoder
 from ._retry import (
     MAX_RETRY_AFTER,
@@ -52,7 +53,8 @@ __all__ = ["ApiClient", "Deadline", "Host", "Route"]
 
 T = TypeVar("T")
 
-_log: Final = logging.getLogger("kommunicate_async")
+_log: Final = log
+_DEBUG: Final = logging.DEBUG
 
 REFRESH_TOKEN: Final = Route(
     "POST", "/rest/ws/register/refresh/token", Host.CHAT_PUBLIC
@@ -234,7 +236,12 @@ class ApiClient:
             outcome = exc
         else:
             if _succeeded(outcome):
+                if _log.isEnabledFor(_DEBUG):
+                    _debug(route, outcome.status, 1, started, acting_as)
                 return self._decode(route, result_type, outcome)
+        if _log.isEnabledFor(_DEBUG):
+            status = outcome.status if isinstance(outcome, HttpReply) else None
+            _debug(route, status, 1, started, acting_as)
         total = self._config.timeouts.total
         exchange = _Exchange(
             route, params, body, acting_as, None, Deadline(total, started=started)
@@ -282,6 +289,14 @@ class ApiClient:
                 deadline=exchange.deadline.at,
             )
             if delay is None:
+                if exchange.retries or not isinstance(error, APIError):
+                    _log.warning(
+                        "%s %s gave up after %d attempt(s): %s",
+                        route.method,
+                        route.path,
+                        exchange.retries + 1,
+                        type(error).__name__,
+                    )
                 raise error
             _log.info(
                 "%s %s failed (%s); retry %d in %.2fs",
@@ -359,8 +374,10 @@ class ApiClient:
                 f"{exchange.deadline.total:g}s",
                 sent=exchange.retries > 0,
             )
+        started = time.monotonic()
+        reply: HttpReply | APIConnectionError
         try:
-            return await self._transport.send(
+            reply = await self._transport.send(
                 route.method,
                 exchange.url,
                 exchange.sent_headers,
@@ -370,7 +387,11 @@ class ApiClient:
             )
         except APIConnectionError as exc:
             exc.ambiguous = exc.sent and not route.idempotent
-            return exc
+            reply = exc
+        if _log.isEnabledFor(_DEBUG):
+            status = reply.status if isinstance(reply, HttpReply) else None
+            _debug(route, status, exchange.retries + 1, started, exchange.acting_as)
+        return reply
 
     def _decode(self, route: Route, result_type: type[T], reply: HttpReply) -> T | None:
         decoder = REPLY_DECODERS.get(result_type) or reply_decoder(result_type)
@@ -469,3 +490,17 @@ class ApiClient:
 def _succeeded(reply: HttpReply) -> bool:
     """A 2xx that is not an HTML page (a proxy's "success")."""
     return 200 <= reply.status < 300 and not is_html(reply.body)
+
+
+def _debug(
+    route: Route, status: int | None, attempt: int, started: float, acting: str | None
+) -> None:
+    _log.debug(
+        "%s %s -> %s (attempt %d, %.1f ms%s)",
+        route.method,
+        route.path,
+        "no answer" if status is None else status,
+        attempt,
+        (time.monotonic() - started) * 1000,
+        f", as {acting}" if acting else "",
+    )

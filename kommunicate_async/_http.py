@@ -188,6 +188,8 @@ class HttpTransport:
                 # We never follow redirects blindly (see _client.py); nothing to
                 # auto-decompress we did not ask for; no cookies are part of the API.
                 cookie_jar=aiohttp.DummyCookieJar(),
+                # HTTPS_PROXY / NO_PROXY from the environment, as curl would.
+                trust_env=True,
             )
         elif session.closed:
             raise SessionClosedError(

@@ -17,6 +17,7 @@ from ._config import (
 )
 from ._errors import ConfigurationError, SessionClosedError
 from ._http import HttpTransport
+from ._logging import setup_from_env
 from .resources import Assignees, Conversations, Messages, Unread, Users
 from .resources._base import Context
 
@@ -71,6 +72,7 @@ class KommunicateSession:
         defaults: ConversationDefaults | None = None,
         session: ClientSession | None = None,
     ) -> None:
+        setup_from_env()
         self._config: SessionConfig = resolve_config(
             api_key,
             app_id=app_id,

@@ -13,6 +13,7 @@ from .._errors import (
     KommunicateError,
     ResponseValidationError,
 )
+from .._logging import setup_from_env
 from ._output import Printer
 from ._parser import build_parser
 
@@ -58,18 +59,45 @@ def _exit_code(error: KommunicateError) -> int:
     return EXIT_API if isinstance(error, APIError) else EXIT_NETWORK
 
 
+_SHELL_WORDS: Final = (
+    ("rerun with reconcile=True", "rerun with --reconcile"),
+    ("pass api_key= or set", "set"),
+    ("Timeouts.connect must be > 0", "--timeout must be > 0"),
+    ("Timeouts.attempt must be > 0", "--timeout must be > 0"),
+    ("Timeouts.total must be > 0", "--timeout must be > 0"),
+    ("concurrency must be an int >= 1", "--concurrency must be at least 1"),
+    ("rate_limit must be a number of requests/second > 0", "--rate must be > 0"),
+    ("max_attempts must be an int >= 1", "--max-attempts must be at least 1"),
+    ("shard must be (k, n) with 0 <= k < n", "--shard must be K/N with 0 <= K < N"),
+)
+"""Library wording (Python spellings) and what a shell user types instead."""
+
+
+def for_shell(text: str) -> str:
+    """An error message in the spellings of the command line."""
+    for python, shell in _SHELL_WORDS:
+        text = text.replace(python, shell)
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv`, run the command, and return the exit code (never a traceback)."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "verbose", False):
+        setup_from_env("debug")
     out = Printer(json=getattr(args, "json", False))
     try:
         return asyncio.run(_dispatch(args, out))
     except KommunicateError as error:
-        out.error(type(error).__name__, str(error))
+        out.error(type(error).__name__, for_shell(str(error)))
         return _exit_code(error)
     except KeyboardInterrupt:
+        if args.command == "fake-server":  # Ctrl-C is how it is meant to stop
+            out.line("FakeKommunicate stopped")
+            return EXIT_OK
         hint = (
-            " (rerun with the same --checkpoint to resume)"
+            " (rerun with the same --checkpoint and --reconcile to resume: items in "
+            "flight are checked, not sent twice)"
             if getattr(args, "checkpoint", None)
             else ""
         )

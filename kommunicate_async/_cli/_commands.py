@@ -12,7 +12,7 @@ from .._errors import InvalidRequestError
 from .._session import KommunicateSession
 from ..models.conversation import ConversationStatus
 from ..rich import RichMessage, load_rich
-from ._output import Printer, conversation_dict
+from ._output import Printer, conversation_dict, message_dict, user_dict
 
 if TYPE_CHECKING:
     import argparse
@@ -125,6 +125,15 @@ async def run_command(args: argparse.Namespace, out: Printer) -> int:
             )
             out.line(f"sent {sent.key}")
             out.document({"key": sent.key, "created_at": sent.created_at})
+        elif args.command == "messages":
+            await _history(km, parse_ref(args.conversation), args.limit, out)
+        elif args.command == "users":
+            user = await km.users.get(args.user)
+            out.line(
+                f"{user.user_id}: {user.display_name or '-'} "
+                f"<{user.email or '-'}> unread {user.unread_count}"
+            )
+            out.document(user_dict(user))
         elif args.command == "unread":
             counts = await km.unread.counts(args.users)
             for user in args.users:
@@ -137,6 +146,20 @@ async def run_command(args: argparse.Namespace, out: Printer) -> int:
         else:
             await _conversation(km, args, out)
     return 0
+
+
+async def _history(
+    km: KommunicateSession, ref: int | str, limit: int, out: Printer
+) -> None:
+    if limit < 1:
+        raise InvalidRequestError("--limit must be at least 1")
+    shown: list[dict[str, Any]] = []
+    async for message in km.messages.list(ref, page_size=min(limit, 50)):
+        out.line(f"{message.created_at} {message.sender or '?'}: {message.text}")
+        shown.append(message_dict(message))
+        if len(shown) >= limit:
+            break
+    out.document(shown)
 
 
 async def _conversation(

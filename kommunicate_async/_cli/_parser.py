@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Final
 
 from .._version import __version__
 
@@ -14,6 +15,7 @@ configuration:
   KOMMUNICATE_APP_ID    the application id (user login only)
   KOMMUNICATE_BASE_URL  default https://services.kommunicate.io
   KOMMUNICATE_CHAT_URL  default https://chat.kommunicate.io
+  KOMMUNICATE_LOG       debug (every request) or info (retries) to stderr
 
 exit codes:
   0 ok, 1 the API refused, 2 bad usage or input, 3 configuration, 4 network or
@@ -24,6 +26,12 @@ exit codes:
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log every request to stderr (as KOMMUNICATE_LOG=debug does)",
+    )
     common.add_argument(
         "--base-url", help="Platform API URL (else KOMMUNICATE_BASE_URL)"
     )
@@ -43,6 +51,17 @@ def _common() -> argparse.ArgumentParser:
         help="per-attempt timeout (default: 30)",
     )
     return common
+
+
+_DEFAULTS: Final = argparse.ArgumentDefaultsHelpFormatter
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """`K/N` -> (k, n)."""
+    k, sep, n = text.partition("/")
+    if not sep or not k.isdigit() or not n.isdigit():
+        raise argparse.ArgumentTypeError("--shard is K/N, e.g. 0/4")
+    return int(k), int(n)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,8 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--customer", default="demo-customer", metavar="ID", help="the end user"
     )
+    demo.formatter_class = _DEFAULTS
 
-    send = sub.add_parser("send", parents=[common], help="send one message")
+    send = sub.add_parser(
+        "send", parents=[common], help="send one message", formatter_class=_DEFAULTS
+    )
     send.add_argument("conversation", help="groupId (digits) or clientGroupId")
     send.add_argument("text", nargs="?", help="the text (optional with --rich)")
     send.add_argument(
@@ -98,13 +120,23 @@ def build_parser() -> argparse.ArgumentParser:
     create = conv_sub.add_parser(
         "create", parents=[common], help="create a conversation"
     )
-    create.add_argument("--member", action="append", required=True, metavar="USER")
-    create.add_argument("--agent", action="append", default=None, metavar="ID")
-    create.add_argument("--bot", action="append", default=None, metavar="ID")
-    create.add_argument("--assignee", metavar="ID")
-    create.add_argument("--team", metavar="ID")
-    create.add_argument("--client-id", metavar="ID")
-    create.add_argument("--title")
+    create.add_argument(
+        "--member",
+        action="append",
+        required=True,
+        metavar="USER",
+        help="an end user (repeat for several)",
+    )
+    create.add_argument(
+        "--agent", action="append", default=None, metavar="ID", help="an agent"
+    )
+    create.add_argument(
+        "--bot", action="append", default=None, metavar="ID", help="a bot"
+    )
+    create.add_argument("--assignee", metavar="ID", help="assign to (skips the rules)")
+    create.add_argument("--team", metavar="ID", help="the team id")
+    create.add_argument("--client-id", metavar="ID", help="your clientGroupId for it")
+    create.add_argument("--title", help="the conversation title")
     create.add_argument(
         "--info", metavar="JSON", help="conversation info as a JSON object"
     )
@@ -117,10 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="reuse the conversation of the same participants or client id",
     )
     get = conv_sub.add_parser("get", parents=[common], help="show a conversation")
-    get.add_argument("conversation")
+    get.add_argument("conversation", help="groupId (digits) or clientGroupId")
     assign = conv_sub.add_parser("assign", parents=[common], help="change the assignee")
-    assign.add_argument("conversation")
-    assign.add_argument("assignee")
+    assign.add_argument("conversation", help="groupId (digits) or clientGroupId")
+    assign.add_argument("assignee", help="the agent or bot id")
     assign.add_argument(
         "--no-notify", action="store_true", help="no 'assigned to' notice"
     )
@@ -128,18 +160,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-bots", action="store_true", help="do not take over from bots"
     )
     status = conv_sub.add_parser("status", parents=[common], help="change the status")
-    status.add_argument("conversation")
+    status.add_argument("conversation", help="groupId (digits) or clientGroupId")
     status.add_argument("status", help="a name (open, resolved, spam, …) or a number")
 
     batch = sub.add_parser(
-        "send-batch", parents=[common], help="send every line of a JSONL file"
+        "send-batch",
+        parents=[common],
+        help="send every line of a JSONL file",
+        formatter_class=_DEFAULTS,
     )
     batch.add_argument(
         "file",
         help='one {"conversation", "text", "sender"?, "metadata"?, '
-        '"dedupe_key"?} object per line',
+        '"dedupe_key"?} object per line; - reads standard input',
     )
-    batch.add_argument("--concurrency", type=int, default=32, metavar="N")
+    batch.add_argument(
+        "--concurrency", type=int, default=32, metavar="N", help="sends in flight"
+    )
     batch.add_argument(
         "--rate",
         type=float,
@@ -157,6 +194,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check ambiguous sends in the conversation before re-sending",
     )
+    batch.add_argument(
+        "--shard",
+        type=_shard,
+        default=None,
+        metavar="K/N",
+        help="send only shard K of N (run N of these on one input, no overlap)",
+    )
+    batch.add_argument(
+        "--max-attempts",
+        type=int,
+        default=None,
+        metavar="N",
+        help="send attempts per item (default: 3)",
+    )
     batch.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     rich = sub.add_parser("rich", help="check rich-message templates")
@@ -168,18 +219,40 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("files", nargs="+", metavar="FILE")
 
     unread = sub.add_parser("unread", parents=[common], help="unread counts of users")
-    unread.add_argument("users", nargs="+", metavar="USER")
+    unread.add_argument("users", nargs="+", metavar="USER", help="user ids")
+
+    messages = sub.add_parser("messages", help="read a conversation's history")
+    messages_sub = messages.add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    history = messages_sub.add_parser(
+        "list",
+        parents=[common],
+        help="messages, newest first",
+        formatter_class=_DEFAULTS,
+    )
+    history.add_argument("conversation", help="groupId (digits) or clientGroupId")
+    history.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="at most N messages"
+    )
+
+    users = sub.add_parser("users", help="read users")
+    users_sub = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    user_get = users_sub.add_parser("get", parents=[common], help="show a user")
+    user_get.add_argument("user", metavar="ID", help="the user id")
 
     fake = sub.add_parser(
-        "fake-server", help="serve FakeKommunicate for local development"
+        "fake-server",
+        help="serve FakeKommunicate for local development",
+        formatter_class=_DEFAULTS,
     )
     fake.add_argument("--json", action="store_true", help="print the address as JSON")
-    fake.add_argument("--host", default="127.0.0.1")
-    fake.add_argument("--port", type=int, default=8080)
+    fake.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    fake.add_argument("--port", type=int, default=8080, help="port to listen on")
     fake.add_argument(
         "--api-key", default="fake-api-key", help="the key the fake accepts"
     )
-    fake.add_argument("--app-id", default="fake-app")
+    fake.add_argument("--app-id", default="fake-app", help="the app id it accepts")
     fake.add_argument(
         "--bare",
         choices=["auto", "yes", "no"],

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 import time
+from array import array
 from typing import IO, TYPE_CHECKING, Final
 
 import msgspec
@@ -25,32 +28,42 @@ _QUIET_EVERY: Final = 10.0
 _BAR: Final = 24
 
 
-def count_items(path: str) -> int:
-    """Check every line before anything is sent; the number of items."""
+def open_input(path: str) -> IO[bytes]:
+    """The file, or standard input (`-`) copied to a temporary file first: every
+    line is checked before anything is sent, so the input is read twice."""
+    if path != "-":
+        try:
+            return open(path, "rb")
+        except OSError as exc:
+            raise InvalidRequestError(f"cannot read {path}: {exc.strerror}") from None
+    spool = tempfile.TemporaryFile()
+    shutil.copyfileobj(sys.stdin.buffer, spool)
+    spool.seek(0)
+    return spool
+
+
+def check_lines(handle: IO[bytes], name: str) -> array[int]:
+    """Check every line; the line number (1-based) of each item, in order."""
     decoder = msgspec.json.Decoder(OutgoingMessage)
-    total = 0
-    try:
-        with open(path, "rb") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    decoder.decode(line)
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    raise InvalidRequestError(f"{path}:{number}: {exc}") from None
-                total += 1
-    except OSError as exc:
-        raise InvalidRequestError(f"cannot read {path}: {exc.strerror}") from None
-    return total
+    lines = array("L")
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            decoder.decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise InvalidRequestError(f"{name}:{number}: {exc}") from None
+        lines.append(number)
+    handle.seek(0)
+    return lines
 
 
-def read_items(path: str) -> Iterator[OutgoingMessage]:
+def read_items(handle: IO[bytes]) -> Iterator[OutgoingMessage]:
     """The items of a JSONL file, one line at a time."""
     decoder = msgspec.json.Decoder(OutgoingMessage)
-    with open(path, "rb") as handle:
-        for line in handle:
-            if line.strip():
-                yield decoder.decode(line)
+    for line in handle:
+        if line.strip():
+            yield decoder.decode(line)
 
 
 class ProgressBar:
@@ -91,10 +104,11 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
-def _result_line(result: ItemResult) -> dict[str, object]:
+def _result_line(result: ItemResult, lines: array[int]) -> dict[str, object]:
     error = result.error
     return {
         "index": result.index,
+        "line": lines[result.index],
         "dedupe_key": result.item.dedupe_key,
         "status": result.status.value,
         "message_key": result.message_key,
@@ -103,45 +117,75 @@ def _result_line(result: ItemResult) -> dict[str, object]:
     }
 
 
+def _error_text(result: ItemResult) -> str:
+    from . import for_shell
+
+    error = result.error
+    return "-" if error is None else for_shell(f"{type(error).__name__}: {error}")
+
+
 async def run_send_batch(args: argparse.Namespace, out: Printer) -> int:
     """Send every line of the file; exit 5 if any item failed or is ambiguous."""
-    total = count_items(args.file)
-    bar = None if args.json or args.no_progress else ProgressBar(total, sys.stderr)
+    name = "<stdin>" if args.file == "-" else args.file
+    with open_input(args.file) as handle:
+        lines = check_lines(handle, name)
+        bar = (
+            None
+            if args.json or args.no_progress
+            else ProgressBar(len(lines), sys.stderr)
+        )
+        report = await _send(args, out, read_items(handle), lines, bar)
+    _summary(report, lines, args, out)
+    return 0 if report.ok else EXIT_INCOMPLETE
+
+
+async def _send(
+    args: argparse.Namespace,
+    out: Printer,
+    items: Iterator[OutgoingMessage],
+    lines: array[int],
+    bar: ProgressBar | None,
+) -> BatchReport:
     report = BatchReport()
     started = time.monotonic()
     async with session_from_args(args) as km:
         try:
             async with km.messages.iter_send(
-                read_items(args.file),
+                items,
                 concurrency=args.concurrency,
                 rate_limit=args.rate,
                 checkpoint=args.checkpoint,
                 reconcile=args.reconcile,
+                shard=args.shard,
+                max_attempts=args.max_attempts,
                 on_progress=bar,
             ) as results:
                 async for result in results:
                     report.add(result)
-                    out.document(_result_line(result))
+                    out.document(_result_line(result, lines))
                 report.skipped = results.progress().skipped
         finally:
             if bar is not None:
                 bar.close()
     report.duration = time.monotonic() - started
-    _summary(report, args, out)
-    return 0 if report.ok else EXIT_INCOMPLETE
+    return report
 
 
-def _summary(report: BatchReport, args: argparse.Namespace, out: Printer) -> None:
+def _summary(
+    report: BatchReport, lines: array[int], args: argparse.Namespace, out: Printer
+) -> None:
     rate = report.total / report.duration if report.duration > 0 else 0.0
     out.line(
-        f"{report.total} sent in {report.duration:.1f}s ({rate:,.0f}/s): "
+        f"{report.total} items in {report.duration:.1f}s ({rate:,.0f}/s): "
         f"{report.delivered} delivered, {report.failed} failed, "
         f"{report.ambiguous} ambiguous, "
         f"{report.skipped} skipped, {report.attempts} attempts"
     )
     for problem in report.problems[:20]:
-        line = _result_line(problem)
-        out.line(f"  #{problem.index} {line['status']}: {line['error']}")
+        out.line(
+            f"  line {lines[problem.index]}: {problem.status.value}: "
+            f"{_error_text(problem)}"
+        )
     if len(report.problems) > 20:
         out.line(f"  … and {len(report.problems) - 20} more (use --json for all)")
     if report.ambiguous and not args.reconcile:

@@ -310,7 +310,9 @@ async def test_rate_limit_paces_attempts(
         [OutgoingMessage(cid, f"m{i}") for i in range(11)], concurrency=8, rate_limit=50
     )
     times = sorted(r.at for r in fake.requests_to(SEND))
-    assert times[-1] - times[0] >= 0.18  # 10 gaps of 20 ms; a slow machine only adds
+    # 10 gaps of 20 ms (unpaced: ~10 ms in all); a first request slowed by a busy
+    # machine shortens the span, so the bound leaves it room.
+    assert times[-1] - times[0] >= 0.12
 
 
 async def test_fault_mix_every_item_one_result_no_copies() -> None:
