@@ -16,7 +16,7 @@ from ._config import (
     resolve_config,
 )
 from ._errors import ConfigurationError, SessionClosedError
-from ._http import HttpTransport
+from ._http import HttpTransport, env_proxy
 from ._logging import setup_from_env
 from .resources import Assignees, Conversations, Messages, Unread, Users
 from .resources._base import Context
@@ -87,6 +87,7 @@ class KommunicateSession:
             timeouts=self._config.timeouts,
             max_connections=max_connections,
             session=session,
+            proxy=env_proxy(self._config.base_url),
         )
         self._client = ApiClient(self._config, transport)
         self._ctx = Context(self._client, on_behalf_of=on_behalf_of)

@@ -114,3 +114,62 @@ def test_bots_block_runs_as_written() -> None:
             )
 
     asyncio.run(scenario())
+
+
+def test_bulk_send_block_runs_as_written(tmp_path: Path) -> None:
+    block = re.search(r"## Sending in bulk\n\n```python\n(.*?)```", README, re.S)
+    assert block is not None
+    (tmp_path / "campaign.csv").write_text("conversation,text\nc1,hello\nc1,again\n")
+    with ThreadedFake() as fake:
+        fake.state.create_group(
+            name="c", members=["u"], client_group_id="c1", metadata={}, admin_id="bot"
+        )
+        env = {
+            **os.environ,
+            "KOMMUNICATE_API_KEY": fake.api_key,
+            "KOMMUNICATE_BASE_URL": fake.url,
+            "KOMMUNICATE_CHAT_URL": fake.url,
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", block.group(1)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split()[:3] == ["2", "0", "0"]
+        assert sorted(m.text for m in fake.messages("c1")) == ["again", "hello"]
+    assert (tmp_path / "campaign.jsonl").exists()
+
+
+def test_testing_snippet_runs_in_a_fresh_strict_project(tmp_path: Path) -> None:
+    """The README's conftest + test, in a new folder, pytest-asyncio in strict mode."""
+    blocks = re.findall(
+        r"```python\n(# conftest.py\n.*?|# test_greeting.py\n.*?)```", README, re.S
+    )
+    assert len(blocks) == 2
+    (tmp_path / "conftest.py").write_text(blocks[0])
+    (tmp_path / "test_greeting.py").write_text(blocks[1])
+    (tmp_path / "pytest.ini").write_text("[pytest]\nasyncio_mode = strict\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "error::ResourceWarning",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout

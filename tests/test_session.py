@@ -337,3 +337,28 @@ async def test_with_options_is_a_light_view_sharing_the_pool(api: MockApi) -> No
         assert len(api.calls("GET", INFO, params=Q5)) == 5  # the session's own retries
         with pytest.raises(ConfigurationError):
             km.with_options(max_retries=-1)
+
+
+def test_proxies_come_from_the_environment_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kommunicate_async._http import env_proxy
+
+    for name in (
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    assert env_proxy("https://services.kommunicate.io") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert env_proxy("https://services.kommunicate.io") == "http://proxy.internal:3128"
+    assert env_proxy("http://127.0.0.1:8080") is None  # no HTTP_PROXY set
+    monkeypatch.setenv("NO_PROXY", "services.kommunicate.io")
+    assert env_proxy("https://services.kommunicate.io") is None
+    monkeypatch.delenv("NO_PROXY")
+    km = KommunicateSession("k")
+    assert km._client.transport._proxy == "http://proxy.internal:3128"  # pyright: ignore[reportPrivateUsage]

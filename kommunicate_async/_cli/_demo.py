@@ -75,7 +75,10 @@ async def _walk(
     km.defaults = ConversationDefaults(
         bot_ids=[_BOT], team_id=None if live else "support"
     )
-    out.line("\n1. Create a conversation (agents, a bot, an assignee, a team, info)")
+    out.line(
+        "\n1. Create a conversation (agents, a bot, an assignee, a team, info): "
+        "km.conversations.create"
+    )
     chat = await km.conversations.create(
         [customer],
         agent_ids=agents,
@@ -90,7 +93,8 @@ async def _walk(
     )
 
     out.line(
-        "\n2. Send messages with metadata and a rich message (rich.suggested_replies)"
+        "\n2. Send messages with metadata and a rich message: km.messages.send, "
+        "rich.suggested_replies"
     )
     sends: list[tuple[str, str | RichMessage, dict[str, object] | None]] = [
         (customer, "Hi, my order #991 has not arrived.", {"orderId": 991}),
@@ -107,7 +111,7 @@ async def _walk(
         sent = await km.messages.send(chat, outgoing, sender=sender, metadata=metadata)
         out.line(f"   {sender:>22} -> {str(outgoing)!r}  [{sent.key}]")
 
-    out.line(f"\n3. Hand off from the bot to {handoff_agent}")
+    out.line(f"\n3. Hand off from the bot to {handoff_agent}: km.assignees.change")
     outcome = await km.assignees.change(chat, handoff_agent)
     out.line(f"   assignee change: {outcome.name}")
     again = await km.assignees.change(chat, handoff_agent)
@@ -116,7 +120,11 @@ async def _walk(
         chat, "Hi, I'm on it: a new parcel ships today.", sender=handoff_agent
     )
 
-    out.line("\n4. Read the conversation, the assignee and unread counts")
+    out.line(
+        "\n4. Read the conversation, the assignee and unread counts: "
+        "km.conversations.get, km.assignees.get, km.messages.list, km.unread.counts, "
+        "km.unread.mark_read"
+    )
     current = await km.conversations.get(chat.id)
     out.conversation(current, indent="   ")
     assignee = await km.assignees.get(chat)
@@ -135,12 +143,15 @@ async def _walk(
     after = await km.unread.counts(people)
     out.line(f"   after {customer} reads it: {after}")
 
-    out.line("\n5. Resolve it")
+    out.line("\n5. Resolve it: km.conversations.set_status")
     await km.conversations.set_status(chat, ConversationStatus.RESOLVED)
     resolved = await km.conversations.get(chat.id)
     status = resolved.status
     out.line(f"   status: {status.name if status else '-'}")
-    out.line("\nDone: every step above went over HTTP through KommunicateSession.")
+    out.line(
+        "\nDone: every step above went over HTTP through KommunicateSession "
+        "(the code: kommunicate_async/_cli/_demo.py)."
+    )
     return {
         "conversation": conversation_dict(resolved),
         "assign_outcomes": [outcome.name, again.name],

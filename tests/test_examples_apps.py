@@ -1,0 +1,100 @@
+"""examples/: the quick start, a bulk send and a FastAPI app, run against the fake."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import aiohttp
+import uvicorn
+
+from examples import fastapi_app
+
+if TYPE_CHECKING:
+    from kommunicate_async.testing import FakeKommunicate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_example(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *argv], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
+
+
+def test_quick_start(fake: FakeKommunicate) -> None:
+    done = run_example(str(ROOT / "examples" / "quick_start.py"))
+    assert done.returncode == 0, done.stderr
+    group_id, key, outcome, unread = done.stdout.split()
+    assert (outcome, unread) == ("UPDATED", "1")
+    assert fake.messages(int(group_id))[0].key == key
+
+
+def test_bulk_send_csv_then_resume(fake: FakeKommunicate, tmp_path: Path) -> None:
+    for cid in ("c1", "c2"):
+        fake.state.create_group(
+            name=cid, members=["u"], client_group_id=cid, metadata={}, admin_id="bot"
+        )
+    campaign = tmp_path / "campaign.csv"
+    rows = ["conversation,text"] + [f"c{1 + i % 2},hello {i}" for i in range(10)]
+    campaign.write_text("\n".join([*rows, "nowhere,lost"]) + "\n")
+    script = str(ROOT / "examples" / "bulk_send.py")
+    first = run_example(script, str(campaign))
+    assert first.returncode == 5, first.stderr  # one row names no conversation
+    assert "10 delivered, 1 failed, 0 ambiguous, 0 skipped" in first.stdout
+    assert "item 11: failed: " in first.stdout
+    again = run_example(script, str(campaign))
+    assert "0 delivered, 1 failed, 0 ambiguous, 10 skipped" in again.stdout
+    assert len(fake.messages("c1")) + len(fake.messages("c2")) == 10
+
+
+def test_bulk_send_jsonl(fake: FakeKommunicate, tmp_path: Path) -> None:
+    fake.state.create_group(
+        name="c", members=["u"], client_group_id="c", metadata={}, admin_id="bot"
+    )
+    campaign = tmp_path / "campaign.jsonl"
+    campaign.write_text('{"conversation": "c", "text": "hi", "metadata": {"n": 1}}\n')
+    done = run_example(str(ROOT / "examples" / "bulk_send.py"), str(campaign))
+    assert done.returncode == 0, done.stderr
+    assert fake.messages("c")[0].metadata["n"] == "1"
+
+
+async def test_fastapi_app_shares_one_session(fake: FakeKommunicate) -> None:
+    fake.state.create_group(
+        name="c", members=["u"], client_group_id="c1", metadata={}, admin_id="bot"
+    )
+    km = fake.session()
+    api = fastapi_app.create_app(km)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(api, lifespan="on", log_level="warning"))
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        async with aiohttp.ClientSession() as http:
+
+            async def post(i: int) -> int:
+                url = f"{base}/conversations/c1/notices"
+                async with http.post(url, json={"text": f"n{i}"}) as reply:
+                    return reply.status
+
+            statuses = await asyncio.gather(*(post(i) for i in range(5)))
+            async with http.post(
+                f"{base}/conversations/nope/notices", json={"text": "x"}
+            ) as missing:
+                assert missing.status == 404
+            async with http.get(f"{base}/users/u/unread") as unread:
+                assert (await unread.json()) == {"unread": 5}
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+    assert list(statuses) == [200] * 5
+    assert sorted(m.text for m in fake.messages("c1")) == [f"n{i}" for i in range(5)]
+    assert km.closed  # the app's lifespan closed its one session
