@@ -20,6 +20,7 @@ from urllib.parse import quote
 import anyio
 
 from ._auth import TokenStore, UserCredential
+from ._call_state import Deadline, Exchange, Pause
 from ._codec import encode
 from ._errors import (
     APIConnectionError,
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ._config import SessionConfig
-    from ._http import URL, HttpTransport, Upload
+    from ._http import HttpTransport, Upload
 
 __all__ = ["ApiClient", "Deadline", "Host", "Route"]
 
@@ -59,80 +60,6 @@ _DEBUG: Final = logging.DEBUG
 REFRESH_TOKEN: Final = Route(
     "POST", "/rest/ws/register/refresh/token", Host.CHAT_PUBLIC
 )
-
-
-class Deadline:
-    """The whole-call time budget (`Timeouts.total`), shared by its requests."""
-
-    __slots__ = ("at", "total")
-
-    def __init__(self, total: float | None, *, started: float | None = None) -> None:
-        self.total = total
-        if total is None:
-            self.at = None
-        else:
-            self.at = (time.monotonic() if started is None else started) + total
-
-    def remaining(self) -> float | None:
-        """Seconds left (None: no budget)."""
-        return None if self.at is None else self.at - time.monotonic()
-
-    def attempt_timeout(self, attempt: float) -> float:
-        """The timeout of the next attempt: `attempt`, cut to what is left."""
-        left = self.remaining()
-        return attempt if left is None or left >= attempt else left
-
-
-class _Pause:
-    """When a 429's wait ends (monotonic); shared by a session and its views."""
-
-    __slots__ = ("until",)
-
-    def __init__(self) -> None:
-        self.until = 0.0
-
-
-class _Exchange:
-    """One call's request and where it stands (target, credentials, retries)."""
-
-    __slots__ = (
-        "acting_as",
-        "body",
-        "cred",
-        "deadline",
-        "headers",
-        "params",
-        "redirected",
-        "replayed",
-        "retries",
-        "route",
-        "sent_headers",
-        "token",
-        "url",
-    )
-
-    def __init__(
-        self,
-        route: Route,
-        params: Mapping[str, str | int] | None,
-        body: bytes | Upload | None,
-        acting_as: str | None,
-        headers: Mapping[str, str] | None,
-        deadline: Deadline,
-    ) -> None:
-        self.route = route
-        self.params = params
-        self.body = body
-        self.acting_as = acting_as
-        self.headers = headers
-        self.deadline = deadline
-        self.retries = 0
-        self.replayed = False
-        self.redirected: URL | None = None
-        self.cred: UserCredential | None = None
-        self.token = ""
-        self.url: str | URL = ""
-        self.sent_headers: Mapping[str, str] = {}
 
 
 class ApiClient:
@@ -162,7 +89,7 @@ class ApiClient:
         self._transport = transport
         self.budget = budget or RetryBudget()
         self._backoff = backoff or Backoff()
-        self._pause = _Pause()
+        self._pause = Pause()
         attempt, total = config.timeouts.attempt, config.timeouts.total
         self._first_attempt = attempt if total is None else min(attempt, total)
         self.targets = Targets(config)
@@ -215,7 +142,7 @@ class ApiClient:
         self.budget.record_attempt()
         limit = self._config.max_retries if max_retries is None else max_retries
         if deadline is not None or not self._plain(route, acting_as, headers):
-            exchange = _Exchange(
+            exchange = Exchange(
                 route, params, body, acting_as, headers, deadline or self.deadline()
             )
             return await self._retrying(exchange, result_type, limit, None)
@@ -243,7 +170,7 @@ class ApiClient:
             status = outcome.status if isinstance(outcome, HttpReply) else None
             _debug(route, status, 1, started, acting_as)
         total = self._config.timeouts.total
-        exchange = _Exchange(
+        exchange = Exchange(
             route, params, body, acting_as, None, Deadline(total, started=started)
         )
         exchange.url, exchange.sent_headers = url, sent_headers
@@ -263,7 +190,7 @@ class ApiClient:
 
     async def _retrying(
         self,
-        exchange: _Exchange,
+        exchange: Exchange,
         result_type: type[T],
         limit: int,
         outcome: HttpReply | APIConnectionError | None,
@@ -311,14 +238,14 @@ class ApiClient:
                 await anyio.sleep(delay)  # waited out at the top of `_exchange`
             outcome = None
 
-    async def _exchange(self, exchange: _Exchange) -> HttpReply | APIConnectionError:
+    async def _exchange(self, exchange: Exchange) -> HttpReply | APIConnectionError:
         """Wait out a 429 pause, pick host and credentials, make one attempt."""
         if self._pause.until:
             await self._wait_out_pause(exchange.deadline.at)
         await self._target(exchange)
         return await self._attempt(exchange)
 
-    async def _target(self, exchange: _Exchange) -> None:
+    async def _target(self, exchange: Exchange) -> None:
         """The URL and headers: given ones, a logged-in user's JWT, or the Api-Key."""
         route, acting_as, targets = exchange.route, exchange.acting_as, self.targets
         exchange.cred = None
@@ -342,7 +269,7 @@ class ApiClient:
             exchange.url, exchange.params = exchange.redirected, None
 
     async def _follow(
-        self, exchange: _Exchange, reply: HttpReply
+        self, exchange: Exchange, reply: HttpReply
     ) -> HttpReply | APIConnectionError:
         """Follow same-origin redirects and replay once after a rejected token."""
         redirects = 0
@@ -364,7 +291,7 @@ class ApiClient:
                 return outcome
             reply = outcome
 
-    async def _attempt(self, exchange: _Exchange) -> HttpReply | APIConnectionError:
+    async def _attempt(self, exchange: Exchange) -> HttpReply | APIConnectionError:
         """One transport attempt within the deadline; a connection error returned."""
         route = exchange.route
         timeout = exchange.deadline.attempt_timeout(self._config.timeouts.attempt)

@@ -148,3 +148,20 @@ async def test_pacer_spaces_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(slept) == 3
     with pytest.raises(ValueError, match="rate"):
         pacing.Pacer(0)
+
+
+def test_sending_lines_are_the_same_json_a_checkpoint_line_makes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cp.jsonl"
+    checkpoint = Checkpoint.open(path)
+    checkpoint.sending('odd "key"\n', 7)
+    checkpoint.defer(CheckpointLine("k2", "delivered", 8, 1, "5-x"))
+    checkpoint.close()
+    first, second = path.read_bytes().splitlines()
+    line = msgspec.json.decode(first, type=CheckpointLine)
+    assert (line.key, line.status, line.index) == ('odd "key"\n', "sending", 7)
+    assert msgspec.json.decode(second, type=CheckpointLine).message_key == "5-x"
+    reread = Checkpoint.open(path)
+    reread.close()
+    assert reread.uncertain == {key_hash('odd "key"\n'): line.at}

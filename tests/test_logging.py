@@ -57,3 +57,20 @@ def test_cli_verbose_logs_each_request_without_the_key() -> None:
     assert done.returncode == 0, done.stderr
     assert "POST /rest/ws/user/v2/detail -> 200 (attempt 1," in done.stderr
     assert fake.api_key not in done.stderr + done.stdout
+
+
+def test_demo_with_debug_logging_shows_one_line_per_request() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KOMMUNICATE_")}
+    env["KOMMUNICATE_LOG"] = "debug"
+    done = subprocess.run(
+        [sys.executable, "-m", "kommunicate_async", "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    requests = [line for line in done.stderr.splitlines() if " -> " in line]
+    assert len(requests) >= 10  # create, sends, assignments, reads, status...
+    assert any("POST /rest/ws/message/v2/send -> 200" in line for line in requests)
+    assert "fake-api-key" not in done.stderr  # the embedded fake's key
