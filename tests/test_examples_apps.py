@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aiohttp
-import uvicorn
 
 from examples import fastapi_app
+from kommunicate_async.testing._bot_server import serve_asgi
 
 if TYPE_CHECKING:
     from kommunicate_async.testing import FakeKommunicate
@@ -69,14 +68,8 @@ async def test_fastapi_app_shares_one_session(fake: FakeKommunicate) -> None:
     )
     km = fake.session()
     api = fastapi_app.create_app(km)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(api, lifespan="on", log_level="warning"))
-    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    async with serve_asgi(api) as root:
+        base = root
         async with aiohttp.ClientSession() as http:
 
             async def post(i: int) -> int:
@@ -91,10 +84,6 @@ async def test_fastapi_app_shares_one_session(fake: FakeKommunicate) -> None:
                 assert missing.status == 404
             async with http.get(f"{base}/users/u/unread") as unread:
                 assert (await unread.json()) == {"unread": 5}
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
     assert list(statuses) == [200] * 5
     assert sorted(m.text for m in fake.messages("c1")) == [f"n{i}" for i in range(5)]
     assert km.closed  # the app's lifespan closed its one session

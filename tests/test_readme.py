@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kommunicate_async.testing import FakeKommunicate
+from tests.fresh_project import run_pytest
 from tests.threaded_fake import ThreadedFake
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,26 +151,13 @@ def test_testing_snippet_runs_in_a_fresh_strict_project(tmp_path: Path) -> None:
         r"```python\n(# conftest.py\n.*?|# test_greeting.py\n.*?)```", README, re.S
     )
     assert len(blocks) == 2
-    (tmp_path / "conftest.py").write_text(blocks[0])
-    (tmp_path / "test_greeting.py").write_text(blocks[1])
-    (tmp_path / "pytest.ini").write_text("[pytest]\nasyncio_mode = strict\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-W",
-            "error::ResourceWarning",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=120,
+    done = run_pytest(
+        tmp_path,
+        {
+            "conftest.py": blocks[0],
+            "test_greeting.py": blocks[1],
+            "pytest.ini": "[pytest]\nasyncio_mode = strict\n",
+        },
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout

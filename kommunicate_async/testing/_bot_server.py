@@ -6,16 +6,16 @@ import asyncio
 import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
+    from collections.abc import AsyncGenerator, Callable
 
     from ..bots import BotApp
 
-__all__ = ["RunningBot", "serve_bot"]
+__all__ = ["RunningBot", "serve_asgi", "serve_bot"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,19 +56,24 @@ async def serve_bot(
         finally:
             await runner.cleanup()
         return
+    async with serve_asgi(bot.asgi(token_path="/token")) as url:
+        yield RunningBot(url)
+
+
+@asynccontextmanager
+async def serve_asgi(app: Callable[..., Any]) -> AsyncGenerator[str]:
+    """Serve any ASGI app on 127.0.0.1 with uvicorn (lifespan on) until the block
+    ends; yields its base URL."""
     import uvicorn  # the test extra brings it
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        bot.asgi(token_path="/token"), lifespan="on", log_level="warning"
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:  # noqa: ASYNC110 (uvicorn offers no event)
             await asyncio.sleep(0.01)
-        yield RunningBot(f"http://127.0.0.1:{sock.getsockname()[1]}")
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         await task

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from typing import TYPE_CHECKING
 
 import msgspec
-import uvicorn
 
 from examples import echo_bot, fastapi_bot
 from kommunicate_async.testing import FakeKommunicate, serve_bot
+from kommunicate_async.testing._bot_server import serve_asgi
 
 if TYPE_CHECKING:
     import pytest
@@ -76,14 +74,8 @@ async def test_fastapi_mount(
     monkeypatch.setenv("BOT_TOKEN", HEADER[1])
     monkeypatch.setenv("WEBHOOK_TOKEN", "wh-token")
     api = fastapi_bot.create_app(fake.session())
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(api, lifespan="on", log_level="warning"))
-    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-        base = f"http://127.0.0.1:{sock.getsockname()[1]}/kommunicate"
+    async with serve_asgi(api) as root:
+        base = root + "/kommunicate"
         group = fake.state.create_group(
             name="c",
             members=["user-1"],
@@ -108,10 +100,6 @@ async def test_fastapi_mount(
         refused = await fake.deliver_webhook(
             f"{base}/webhook", "a note", group_id=group.id, token="wrong"
         )
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
     assert msgspec.json.decode(reply.body) == [{"message": "Let me check that."}]
     assert form.replies == [{"message": "Thanks Ann, we got your form."}]
     assert (hook.status, refused.status) == (200, 401)

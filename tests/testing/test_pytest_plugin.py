@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from typing import TYPE_CHECKING
+
+from tests.fresh_project import run_pytest
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -21,13 +20,7 @@ async def test_plugin_fixtures_talk_to_each_other(
     assert kommunicate_session.config.base_url == kommunicate_fake.url
 
 
-def test_fixtures_work_under_pytest_asyncio_strict_and_anyio(tmp_path: Path) -> None:
-    """A fresh project, both runners side by side (asyncio_mode = strict)."""
-    (tmp_path / "conftest.py").write_text(
-        'pytest_plugins = ["kommunicate_async.testing.pytest_plugin"]\n'
-    )
-    (tmp_path / "test_both.py").write_text(
-        """
+BOTH_RUNNERS = """
 import pytest
 from kommunicate_async.bots import BotApp
 
@@ -54,27 +47,18 @@ async def test_anyio(kommunicate_fake, kommunicate_session, kommunicate_bot_serv
 async def test_asyncio(kommunicate_fake, kommunicate_session, kommunicate_bot_server):
     await check(kommunicate_fake, kommunicate_session, kommunicate_bot_server)
 """
-    )
-    (tmp_path / "pytest.ini").write_text(
-        "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-W",
-            "error::ResourceWarning",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=120,
+
+
+def test_fixtures_work_under_pytest_asyncio_strict_and_anyio(tmp_path: Path) -> None:
+    """A fresh project, both runners side by side (asyncio_mode = strict)."""
+    done = run_pytest(
+        tmp_path,
+        {
+            "conftest.py": 'pytest_plugins = ["kommunicate_async.testing.pytest_plugin"]\n',
+            "test_both.py": BOTH_RUNNERS,
+            "pytest.ini": "[pytest]\nasyncio_mode = strict\n"
+            "asyncio_default_fixture_loop_scope = function\n",
+        },
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
