@@ -59,7 +59,7 @@ class Targets:
 
     def url(self, base: str, path: str) -> URL:
         """`base` + `path` as a parsed URL, cached: aiohttp then skips parsing a str
-        on every request (1-2k instructions)."""
+        on every request (benchmarks/README.md)."""
         key = (base, path)
         found = self._urls.get(key)
         if found is None:
