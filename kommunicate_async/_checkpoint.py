@@ -121,10 +121,6 @@ class Checkpoint:
             if h in self.delivered:
                 del self.uncertain[h]
 
-    def write(self, line: CheckpointLine) -> None:
-        """Append `line` now, with the deferred lines before it, in one write."""
-        self._write(_ENCODE(line) + b"\n")
-
     def sending(self, key: str, index: int) -> None:
         """Mark an item in flight, on disk before it is sent: a crash then leaves it
         marked, never silently unsent. Formatted directly (the same JSON a
@@ -133,6 +129,7 @@ class Checkpoint:
         self._write(_SENDING % (_ENCODE(key), index, at))
 
     def _write(self, data: bytes) -> None:
+        """Append `data` now, with the deferred lines before it, in one write."""
         if self._file is not None:
             if self._pending:
                 self._pending.append(data)

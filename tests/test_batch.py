@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from array import array
 from typing import TYPE_CHECKING
 
@@ -100,12 +101,14 @@ def test_checkpoint_load_keeps_the_last_word_per_key(tmp_path: Path) -> None:
             and key_hash("later") in checkpoint.delivered
         )
         assert checkpoint.uncertain == {key_hash("maybe"): 7, key_hash("crash"): 6}
-        checkpoint.write(CheckpointLine("new", "sending", 5, 10))
+        checkpoint.sending("new", 5)
     finally:
         checkpoint.close()
         checkpoint.close()
-    assert path.read_bytes().endswith(
-        b'{"key":"new","status":"sending","index":5,"at":10}\n'
+    # The fixture's last line is torn (no newline): ours is glued onto it, the case
+    # the batch-durability issue (#10) is about. Ours is whole at the end.
+    assert re.search(
+        rb'\{"key":"new","status":"sending","index":5,"at":\d+\}\n$', path.read_bytes()
     )
 
 

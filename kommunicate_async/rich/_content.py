@@ -40,6 +40,6 @@ def read_rich(metadata: Mapping[str, str]) -> RichContent | None:
     payload: Any
     try:
         payload = decoder_for(Any).decode(raw) if raw else None
-    except msgspec.DecodeError:  # a template sent broken stays readable as text
+    except (msgspec.DecodeError, RecursionError):  # broken: readable as raw text
         payload = None
     return RichContent(metadata.get("templateId", ""), payload, raw)

@@ -42,7 +42,7 @@ def load_rich(document: bytes | str) -> RichMessage:
     """A `RichMessage` from JSON text; every problem is an `InvalidRequestError`."""
     try:
         value: object = _JSON.decode(document)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise InvalidRequestError(f"not valid JSON: {exc}") from None
     items = _array(value)
     reply = _object(items[0] if items is not None and len(items) == 1 else value)
@@ -87,7 +87,7 @@ def _check_template(metadata: dict[str, Any]) -> object:
     if isinstance(payload, str):
         try:
             payload = _JSON.decode(payload)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
             raise InvalidRequestError(
                 f"payload is a string but not valid JSON: {exc}"
             ) from None

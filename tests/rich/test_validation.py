@@ -323,3 +323,23 @@ def test_link_button_shorthand_on_cards_and_lists() -> None:
 def test_load_rich_refuses_bad_documents(document: bytes, match: str) -> None:
     with pytest.raises(InvalidRequestError, match=match):
         rich.load_rich(document)
+
+
+def test_hostile_nesting_is_a_typed_error_or_unreadable_never_a_crash() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(InvalidRequestError, match="not valid JSON"):
+        rich.load_rich(deep)
+    with pytest.raises(
+        InvalidRequestError, match="payload is a string but not valid JSON"
+    ):
+        rich.load_rich(
+            '{"metadata": {"contentType": "300", "templateId": "6", "payload": "'
+            + deep
+            + '"}}'
+        )
+    from kommunicate_async import Message
+
+    message = Message(
+        key="k", metadata={"contentType": "300", "templateId": "6", "payload": deep}
+    )
+    assert message.rich is not None and message.rich.payload is None
