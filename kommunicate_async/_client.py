@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Final, TypeVar
 from urllib.parse import quote
 
 import anyio
+import msgspec
 
-from ._auth import TokenStore, UserCredential
+from ._auth import TokenStore, UserCredential, check_credential
 from ._call_state import Deadline, Exchange, Pause
 from ._codec import encode
 from ._errors import (
@@ -33,7 +34,8 @@ from ._errors import (
 )
 from ._http import HttpReply
 from ._logging import log
-from ._reply import REPLY_DECODERS, error_from_body, is_html, reply_decoder
+from ._errors import api_error
+from ._reply import REPLY_DECODERS, error_from_body, excerpt, is_html, reply_decoder
 from ._retry import (
     MAX_RETRY_AFTER,
     Backoff,
@@ -41,7 +43,17 @@ from ._retry import (
     is_retryable,
     parse_retry_after,
 )
-from ._routing import JSON, USER_AGENT, Host, Route, Targets, redirect_target
+from ._routing import (
+    ACCEPT,
+    JSON,
+    USER_AGENT,
+    Host,
+    Route,
+    Targets,
+    chat_hint,
+    redirect_target,
+)
+from ._validate import check_encodable
 from .models.auth import RefreshTokenBody
 
 if TYPE_CHECKING:
@@ -69,7 +81,6 @@ class ApiClient:
         "_backoff",
         "_config",
         "_first_attempt",
-        "_key_bytes",
         "_pause",
         "_transport",
         "budget",
@@ -93,8 +104,12 @@ class ApiClient:
         attempt, total = config.timeouts.attempt, config.timeouts.total
         self._first_attempt = attempt if total is None else min(attempt, total)
         self.targets = Targets(config)
-        self._key_bytes = config.api_key.encode()
-        self.tokens = TokenStore(self._refresh_token)
+        secrets = transport.secrets
+        secrets.add(config.api_key)
+        if config.chat_auth is not None:
+            for secret in config.chat_auth.secrets():
+                secrets.add(secret)
+        self.tokens = TokenStore(self._refresh_token, secrets=secrets)
 
     @property
     def config(self) -> SessionConfig:
@@ -140,6 +155,8 @@ class ApiClient:
         `deadline` shares one budget between the calls of one method.
         """
         self.budget.record_attempt()
+        if params is not None:
+            _check_params(params)
         limit = self._config.max_retries if max_retries is None else max_retries
         if deadline is not None or not self._plain(route, acting_as, headers):
             exchange = Exchange(
@@ -161,6 +178,9 @@ class ApiClient:
         except APIConnectionError as exc:
             exc.ambiguous = exc.sent and not route.idempotent
             outcome = exc
+        except ResponseValidationError as exc:  # over the size cap: it was sent
+            exc.ambiguous = not route.idempotent
+            raise
         else:
             if _succeeded(outcome):
                 if _log.isEnabledFor(_DEBUG):
@@ -205,7 +225,11 @@ class ApiClient:
             if isinstance(outcome, HttpReply):
                 if _succeeded(outcome):
                     return self._decode(route, result_type, outcome)
-                error: KommunicateError = self._reply_error(outcome, route)
+                error: KommunicateError = self._reply_error(
+                    outcome,
+                    route,
+                    by_key=exchange.cred is None and exchange.headers is None,
+                )
             else:
                 error = outcome
             delay = self.plan_retry(
@@ -258,7 +282,7 @@ class ApiClient:
             and (cred := self.tokens.get(acting_as))
         ):
             exchange.cred = cred
-            exchange.token = await self.tokens.fresh_token(cred)
+            exchange.token = await self.tokens.fresh_token(cred, exchange.deadline)
             exchange.url = targets.url(self._config.chat_url, route.path)
             exchange.sent_headers = targets.user_headers(
                 exchange.token, with_body=route.method != "GET"
@@ -282,7 +306,9 @@ class ApiClient:
                 exchange.url, exchange.params = exchange.redirected, None
             elif reply.status == 401 and exchange.cred and not exchange.replayed:
                 exchange.replayed = True
-                await self.tokens.replace_rejected(exchange.cred, exchange.token)
+                await self.tokens.replace_rejected(
+                    exchange.cred, exchange.token, exchange.deadline
+                )
                 await self._target(exchange)
             else:
                 return reply
@@ -315,6 +341,9 @@ class ApiClient:
         except APIConnectionError as exc:
             exc.ambiguous = exc.sent and not route.idempotent
             reply = exc
+        except ResponseValidationError as exc:  # over the size cap: it was sent
+            exc.ambiguous = not route.idempotent
+            raise
         if _log.isEnabledFor(_DEBUG):
             status = reply.status if isinstance(reply, HttpReply) else None
             _debug(route, status, exchange.retries + 1, started, exchange.acting_as)
@@ -324,21 +353,80 @@ class ApiClient:
         decoder = REPLY_DECODERS.get(result_type) or reply_decoder(result_type)
         try:
             result: T | None = decoder.decode(reply.body, reply.status)
-        except ResponseValidationError as exc:
-            # A 2xx we cannot read still means the server acted on it.
-            exc.ambiguous = not route.idempotent
-            raise
+        except (APIError, ResponseValidationError) as exc:
+            raise self._redacted(exc, decoder, reply, route) from None
+        except (msgspec.MsgspecError, RecursionError, ValueError, TypeError) as exc:
+            # Whatever a hostile body trips deep inside a decoder: trailing
+            # garbage, nesting past msgspec's limit, a number no type can hold.
+            error = ResponseValidationError(
+                f"{route.method} {route.path}: unreadable reply "
+                f"({type(exc).__name__}): {self._excerpt(reply.body)!r}",
+                status=reply.status,
+            )
+            error.ambiguous = not route.idempotent
+            raise error from None
         return result
 
-    def _reply_error(self, reply: HttpReply, route: Route) -> APIError:
-        body = reply.body
-        if self._key_bytes in body:  # never echo a secret into an exception
-            body = body.replace(self._key_bytes, b"[redacted]")
+    def _redacted(
+        self,
+        exc: APIError | ResponseValidationError,
+        decoder: object,
+        reply: HttpReply,
+        route: Route,
+    ) -> KommunicateError:
+        """`exc`, or the same error rebuilt from the body with its secrets cut out."""
+        secrets = self._transport.secrets
+        error: KommunicateError = exc
+        if secrets.found_in(reply.body):
+            try:
+                getattr(decoder, "decode")(  # noqa: B009 (typed above as object)
+                    secrets.redact_bytes(reply.body), reply.status
+                )
+            except KommunicateError as rebuilt:
+                error = rebuilt
+            except Exception:  # noqa: BLE001 - the redacted body reads differently
+                error = ResponseValidationError(
+                    "unreadable reply (it echoed a secret, cut out here)",
+                    status=reply.status,
+                )
+            else:  # redacting made it readable: still not a result to trust
+                error = ResponseValidationError(
+                    "unreadable reply (it echoed a secret)", status=reply.status
+                )
+        if isinstance(error, ResponseValidationError):
+            # A 2xx we cannot read still means the server acted on it.
+            error.ambiguous = not route.idempotent
+        return error
+
+    def _excerpt(self, body: bytes) -> str:
+        return excerpt(self._transport.secrets.redact_bytes(body[:1024]))
+
+    def _reply_error(
+        self, reply: HttpReply, route: Route, *, by_key: bool = True
+    ) -> APIError:
+        """The error a failed reply means; `by_key`: sent with the session's own
+        credentials (not a user's token, not a call's own headers)."""
+        # never echo a secret into an exception, whatever the status
+        body = self._transport.secrets.redact_bytes(reply.body)
         retry_after = parse_retry_after(reply.retry_after, now=time.time())
         status = reply.status
         if 200 <= status < 300:  # an HTML page with a 2xx status
             status = 503
-        error = error_from_body(status, body, retry_after=retry_after)
+        try:
+            error = error_from_body(status, body, retry_after=retry_after)
+        except (RecursionError, ValueError, TypeError, msgspec.MsgspecError):
+            error = api_error(
+                status, None, "unreadable error body", retry_after=retry_after
+            )
+        if (
+            by_key
+            and route.host is Host.CHAT
+            and status in (401, 404)
+            and not error.code
+        ):  # a chat-host path the configured host may not serve (docs/wire.md#hosts)
+            error = type(error)(
+                status, None, f"{error.description}; {chat_hint(self._config)}"
+            )
         error.ambiguous = not route.idempotent and isinstance(error, ServerError)
         return error
 
@@ -405,13 +493,22 @@ class ApiClient:
             # The Android SDK URL-encodes this header on refresh (docs/wire.md#users).
             "Of-User-Id": quote(cred.user_id, safe=""),
             "Content-Type": JSON,
+            "Accept": ACCEPT,
             "User-Agent": USER_AGENT,
         }
         body = encode(RefreshTokenBody(application_id=app_id, user_id=cred.user_id))
         token = await self.call(REFRESH_TOKEN, str, body=body, headers=headers)
         if not isinstance(token, str) or token.count(".") != 2:
             raise ResponseValidationError("token refresh returned no JWT")
-        return token
+        return check_credential(token, "the refreshed token")
+
+
+def _check_params(params: Mapping[str, str | int]) -> None:
+    """Query values must survive the trip: yarl silently drops what UTF-8 cannot
+    encode, and "vip\\udc00-42" would name another conversation, "vip-42"."""
+    for name, value in params.items():
+        if type(value) is str and not value.isascii():
+            check_encodable(value, name)
 
 
 def _succeeded(reply: HttpReply) -> bool:

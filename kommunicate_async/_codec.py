@@ -13,13 +13,35 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
+from ._errors import InvalidRequestError
+
 __all__ = ["decode", "decoder", "decoder_for", "encode", "encode_str"]
 
 T = TypeVar("T")
 
 _ENCODER: Final = msgspec.json.Encoder()
-encode: Final = _ENCODER.encode
-"""Encode a Struct or builtin to compact JSON bytes (the one shared encoder)."""
+_encode: Final = _ENCODER.encode
+
+
+def encode(value: object) -> bytes:
+    """Encode a Struct or builtin to compact JSON bytes (the one shared encoder).
+
+    Raises:
+        InvalidRequestError: a str that is not valid Unicode (a lone surrogate),
+            or nesting too deep for the encoder: bad input, before any I/O.
+    """
+    try:
+        return _encode(value)
+    except UnicodeEncodeError as exc:
+        raise InvalidRequestError(
+            "the request holds text that is not valid Unicode (a lone surrogate at "
+            f"position {exc.start} of a string)"
+        ) from None
+    except RecursionError:
+        raise InvalidRequestError(
+            "the request is nested too deeply (or holds a cycle) to encode as JSON"
+        ) from None
+
 
 _DECODERS: dict[object, msgspec.json.Decoder[Any]] = {}
 

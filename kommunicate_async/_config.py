@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
+from ._chat_auth import ChatAuth
 from ._errors import ConfigurationError, InvalidRequestError
 from ._validate import check_header_value, check_id, check_ids
 
@@ -29,6 +30,9 @@ DEFAULT_CHAT_URL: Final = "https://chat.kommunicate.io"
 DEFAULT_ON_BEHALF_OF: Final = "bot"
 DEFAULT_MAX_RETRIES: Final = 2
 DEFAULT_MAX_CONNECTIONS: Final = 100
+DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
+"""Largest reply body read (after decompression): memory stays bounded whatever a
+server sends (a 2 GB reply, a gzip bomb)."""
 
 ENV_API_KEY: Final = "KOMMUNICATE_API_KEY"
 ENV_APP_ID: Final = "KOMMUNICATE_APP_ID"
@@ -134,6 +138,8 @@ class SessionConfig:
     timeouts: Timeouts
     max_retries: int
     max_connections: int
+    chat_auth: ChatAuth | None = None
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
 
 def _is_int(value: object, *, minimum: int) -> bool:
@@ -173,6 +179,8 @@ def resolve_config(
     timeout: float | Timeouts,
     max_retries: int,
     max_connections: int,
+    chat_auth: ChatAuth | None = None,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     env: Mapping[str, str] | None = None,
 ) -> SessionConfig:
     """Merge arguments, the environment and defaults into a checked `SessionConfig`."""
@@ -195,6 +203,15 @@ def resolve_config(
         raise ConfigurationError("max_retries must be an int >= 0")
     if not _is_int(max_connections, minimum=1):
         raise ConfigurationError("max_connections must be an int >= 1")
+    if not _is_int(max_response_bytes, minimum=1024):
+        raise ConfigurationError("max_response_bytes must be an int >= 1024")
+    if chat_auth is not None:
+        if not isinstance(chat_auth, ChatAuth):
+            raise ConfigurationError("chat_auth must be a ChatAuth (or None)")
+        if app is None:
+            raise ConfigurationError(
+                "chat_auth needs the app id: pass app_id= or set KOMMUNICATE_APP_ID"
+            )
     return SessionConfig(
         api_key=key,
         app_id=app,
@@ -208,4 +225,6 @@ def resolve_config(
         timeouts=Timeouts.coerce(timeout),
         max_retries=max_retries,
         max_connections=max_connections,
+        chat_auth=chat_auth,
+        max_response_bytes=max_response_bytes,
     )

@@ -5,6 +5,7 @@
     ├── InvalidRequestError           (also ValueError) bad input, raised before any I/O
     ├── InvalidPayloadError           (also ValueError) an unusable bot/webhook request
     ├── SessionClosedError            (also RuntimeError) the session was closed
+    ├── EventLoopError                (also RuntimeError) one session, two live loops
     ├── ResponseValidationError       a reply we cannot decode (not JSON, wrong shape)
     ├── APIConnectionError            the request got no HTTP answer
     │   └── APITimeoutError
@@ -33,6 +34,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "ConflictError",
+    "EventLoopError",
     "InvalidPayloadError",
     "InvalidRequestError",
     "KommunicateError",
@@ -68,6 +70,15 @@ class InvalidPayloadError(KommunicateError, ValueError):
 
 class SessionClosedError(KommunicateError, RuntimeError):
     """The session was closed with `aclose()` and cannot send requests any more."""
+
+
+class EventLoopError(KommunicateError, RuntimeError):
+    """The session's pool belongs to another event loop that is still running.
+
+    A session follows its event loop: after that loop closes (the end of an
+    `asyncio.run()`), the next call opens a new pool on the new loop. Two loops
+    alive at once (two threads) need two sessions.
+    """
 
 
 class ResponseValidationError(KommunicateError):
@@ -161,6 +172,8 @@ _BY_CODE: Final[dict[str, type[APIError]]] = {
     "AL-UN-01": AuthenticationError,
     "UNAUTHORIZED_REQUEST": AuthenticationError,
     "UN_AUTHORIZED": AuthenticationError,
+    # "Group not found" (the Web SDK's kommunicate.js, docs/wire.md#errors)
+    "AL-G-01": NotFoundError,
 }
 # Descriptions match lower-cased and stripped. UNCERTAIN (docs/wire.md#errors): only
 # "group already exists" is attested; the not-found wordings are the Applozic ones seen

@@ -20,20 +20,25 @@ import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from ._config import DEFAULT_MAX_RESPONSE_BYTES
 from ._errors import (
     APIConnectionError,
     APITimeoutError,
+    EventLoopError,
     KommunicateError,
+    ResponseValidationError,
     SessionClosedError,
 )
+from ._secrets import Secrets
 from ._watchdog import Watch, Watchdog
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 
     from ._config import Timeouts
 
 __all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "URL",
     "ClientSession",
     "HttpReply",
@@ -49,6 +54,15 @@ ClientSession = aiohttp.ClientSession
 _log: Final = logging.getLogger("kommunicate_async")
 _CLOSE_GRACE: Final = 5.0
 """Seconds `aclose()` may spend closing the pool, even under an outer cancel."""
+
+
+class TransportFailure(Exception):
+    """What aiohttp raised, kept as text only (the `__cause__` of our errors).
+
+    aiohttp's exception objects hold the request they failed on, headers and all
+    (`Api-Key`, `X-Authorization`): chaining them would put a secret one `repr` or
+    one traceback away. This keeps their type and message, redacted.
+    """
 
 
 class HttpReply(msgspec.Struct, frozen=True, gc=False):
@@ -99,7 +113,7 @@ def _without_content_type(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def _mapped(
-    exc: BaseException, watch: Watch, what: str, url: str | URL
+    exc: BaseException, watch: Watch, what: str, url: str | URL, secrets: Secrets
 ) -> tuple[BaseException, BaseException | None]:
     """(the error one attempt's failure means, its cause); an outside cancel and
     anything unknown stay what they are."""
@@ -107,20 +121,22 @@ def _mapped(
         if watch.fired and watch.task.uncancel() == 0:  # our timeout, nobody else's
             return APITimeoutError(f"{what}: timed out"), None
         return exc, None
+    cause = TransportFailure(secrets.redact(f"{type(exc).__name__}: {exc}"))
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return APITimeoutError(f"{what}: connect timed out", sent=False), exc
+        return APITimeoutError(f"{what}: connect timed out", sent=False), cause
     if isinstance(exc, TimeoutError):  # a borrowed session's own timeouts
-        return APITimeoutError(f"{what}: timed out"), exc
+        return APITimeoutError(f"{what}: timed out"), cause
     if isinstance(exc, aiohttp.ClientConnectorError):  # DNS, refused, TLS: not sent
+        reason = secrets.redact(str(exc.os_error))
         error = APIConnectionError(
-            f"{what}: cannot connect to {URL(url).host}: {exc.os_error}", sent=False
+            f"{what}: cannot connect to {URL(url).host}: {reason}", sent=False
         )
-        return error, exc
+        return error, cause
     own = _own_error(exc)
     if own is not None:  # raised by our own upload stream (a size cap)
         return own, None
     # reset, disconnect, truncated body: the server may have acted on it
-    return APIConnectionError(f"{what}: {type(exc).__name__}: {exc}"), exc
+    return APIConnectionError(f"{what}: {cause}"), cause
 
 
 def frozen_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
@@ -152,18 +168,51 @@ def session_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect)
 
 
+async def _read_capped(content: aiohttp.StreamReader, cap: int) -> bytes | None:
+    """The whole body, or None once it passes `cap` bytes (what `read()` does, with
+    a bound: aiohttp decompresses chunk by chunk, so a bomb stops at the cap too)."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await content.readany():
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _close_at_loop_end(
+    transport: HttpTransport, session: aiohttp.ClientSession
+) -> AsyncIterator[None]:
+    """Parked on the loop that opened the pool: asyncio.run(), anyio.run() and
+    pytest's loops close async generators before the loop itself, so the pool is
+    closed on its own loop (no ResourceWarning) and the next loop opens a new one."""
+    try:
+        yield
+    finally:
+        if transport.owns(session):
+            transport.forget(session)
+        if not session.closed:
+            with anyio.move_on_after(_CLOSE_GRACE, shield=True):
+                await session.close()
+
+
 class HttpTransport:
     """Owns (or borrows) one `aiohttp.ClientSession` with one pooled connector."""
 
     __slots__ = (
         "_attempt",
         "_closed",
+        "_loop",
+        "_loop_hook",
+        "_max_bytes",
         "_max_connections",
         "_owns_session",
         "_proxy",
         "_session",
         "_timeout",
         "_watchdog",
+        "secrets",
     )
 
     def __init__(
@@ -173,15 +222,31 @@ class HttpTransport:
         max_connections: int,
         session: aiohttp.ClientSession | None = None,
         proxy: str | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        secrets: Secrets | None = None,
     ) -> None:
         self._session = session
         self._proxy = proxy
         self._owns_session = session is None
         self._max_connections = max_connections
+        self._max_bytes = max_response_bytes
         self._closed = False
         self._timeout = session_timeout(timeouts)
         self._attempt = timeouts.attempt
         self._watchdog = Watchdog()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_hook: AsyncGenerator[None, None] | None = None
+        self.secrets = secrets or Secrets()
+        """What error texts must never show (shared with the client)."""
+
+    def owns(self, session: aiohttp.ClientSession) -> bool:
+        """Whether `session` is the pool this transport opened and still uses."""
+        return self._owns_session and self._session is session
+
+    def forget(self, session: aiohttp.ClientSession) -> None:
+        """Drop `session` (being closed with its loop); the next call opens anew."""
+        if self._session is session:
+            self._session, self._loop, self._loop_hook = None, None, None
 
     @property
     def closed(self) -> bool:
@@ -189,12 +254,20 @@ class HttpTransport:
         return self._closed
 
     def open(self) -> aiohttp.ClientSession:
-        """The session, created on first use: only then is an event loop running."""
+        """The session, created on first use: only then is an event loop running.
+
+        A pool left behind by a closed event loop is replaced; one whose loop is
+        still alive (another thread's) raises `EventLoopError`.
+        """
         if self._closed:
             raise SessionClosedError(
                 "this KommunicateSession is closed; create a new one"
             )
+        loop = asyncio.get_running_loop()
         session = self._session
+        if session is not None and self._loop is not None and self._loop is not loop:
+            self._leave_loop(session, self._loop)
+            session = self._session
         if session is None:
             session = self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections),
@@ -206,11 +279,46 @@ class HttpTransport:
                 # netrc in a thread on every request: 5x the cost of a send).
                 proxy=self._proxy,
             )
+            self._park_close_hook(session)
         elif session.closed:
             raise SessionClosedError(
                 "the aiohttp ClientSession passed as session= is closed"
             )
+        self._loop = loop
         return session
+
+    def _leave_loop(
+        self, session: aiohttp.ClientSession, old: asyncio.AbstractEventLoop
+    ) -> None:
+        if not old.is_closed():
+            raise EventLoopError(
+                "this KommunicateSession is in use on another event loop that is "
+                "still running (another thread?): create one session per event loop"
+            )
+        if not self._owns_session:
+            raise EventLoopError(
+                "the aiohttp ClientSession passed as session= belongs to an event "
+                "loop that is closed: pass one made on the running loop"
+            )
+        # Normally closed already by the loop-end hook; a loop closed without
+        # shutting its async generators down leaves dead sockets: drop them.
+        hook, self._loop_hook = self._loop_hook, None
+        if hook is not None:
+            _log.debug("the previous event loop closed; opening a new pool")
+        connector = session.connector
+        if connector is not None:
+            connector._close()  # pyright: ignore[reportPrivateUsage] # noqa: SLF001
+        session._connector = None  # pyright: ignore[reportPrivateUsage] # noqa: SLF001
+        self._session, self._loop = None, None
+
+    def _park_close_hook(self, session: aiohttp.ClientSession) -> None:
+        hook = _close_at_loop_end(self, session)
+        step = hook.__anext__()  # registers the generator with the running loop
+        try:
+            step.send(None)
+        except StopIteration:
+            pass
+        self._loop_hook = hook
 
     async def send(
         self,
@@ -224,7 +332,12 @@ class HttpTransport:
         """One HTTP attempt of at most `attempt_seconds` (the session's attempt
         timeout by default). Never follows redirects; the caller decides."""
         session = self._session
-        if session is None or self._closed or session.closed:
+        if (
+            session is None
+            or self._closed
+            or session.closed
+            or self._loop is not asyncio.get_running_loop()
+        ):
             session = self.open()
         form: bytes | aiohttp.FormData | None
         if isinstance(data, Upload):
@@ -233,6 +346,9 @@ class HttpTransport:
             form = data
         limit = self._attempt if attempt_seconds is None else attempt_seconds
         watch = self._watchdog.watch(limit)
+        failure: BaseException | None = None
+        body: bytes | None = None
+        resp: aiohttp.ClientResponse | None = None
         try:
             # `await` + `content.read()` + `release()` rather than `async with` and
             # `read()`: part of the 11k instructions a request this, cached headers and
@@ -246,19 +362,35 @@ class HttpTransport:
                 allow_redirects=False,
             )
             try:
-                body = await resp.content.read()
+                body = await _read_capped(resp.content, self._max_bytes)
             except BaseException:
                 resp.close()  # a half-read connection is not reusable
                 raise
-            resp.release()
+            if body is None:
+                resp.close()
+            else:
+                resp.release()
         except (asyncio.CancelledError, TimeoutError, aiohttp.ClientError) as exc:
-            error, cause = _mapped(exc, watch, f"{method} {_path(url)}", url)
-            if error is exc:
-                raise
-            raise error from cause
+            failure = exc
         finally:
             self._watchdog.unwatch(watch)
+        if failure is not None:
+            # Raised outside the `except`: aiohttp's exception (and the request
+            # headers it holds) must not ride along as `__context__` either.
+            error, cause = _mapped(
+                failure, watch, f"{method} {_path(url)}", url, self.secrets
+            )
+            if error is failure:
+                raise failure
+            raise error from cause
+        assert resp is not None  # noqa: S101 (set whenever nothing failed)
         status = resp.status
+        if body is None:
+            raise ResponseValidationError(
+                f"{method} {_path(url)}: reply larger than max_response_bytes "
+                f"({self._max_bytes} bytes); not read further",
+                status=status,
+            )
         if 200 <= status < 300:  # only errors and redirects need the headers
             return HttpReply(status, body)
         found = resp.headers
@@ -268,6 +400,11 @@ class HttpTransport:
         """Close the pool we own; idempotent; a borrowed session is left open."""
         self._closed = True
         session, self._session = self._session, None
+        hook, self._loop_hook = self._loop_hook, None
+        on_its_loop = self._loop is None or self._loop is asyncio.get_running_loop()
+        self._loop = None
+        if hook is not None and on_its_loop:
+            await hook.aclose()  # its `finally` closes the pool
         if session is not None and self._owns_session and not session.closed:
             with anyio.move_on_after(_CLOSE_GRACE, shield=True):
                 await session.close()

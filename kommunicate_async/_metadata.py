@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import msgspec
 
@@ -48,17 +48,37 @@ class MetadataKey(StrEnum):
     """The batch sender's idempotency key, read back when reconciling a send."""
 
 
-def _reject_non_finite(where: str, value: object) -> None:
-    """msgspec writes NaN and ±inf as `null`: refuse them instead of losing data."""
+MAX_DEPTH: Final = 32
+"""Deepest nesting a metadata value may have: far beyond any real payload, and
+short of the recursion limits of Python and msgspec (a cycle is refused too)."""
+
+
+def _reject_non_finite(where: str, value: object, depth: int = 0) -> None:
+    """Refuse what JSON cannot say: NaN and ±inf (msgspec writes them as `null`),
+    cycles, and nesting deeper than `MAX_DEPTH`."""
+    _walk(where, value, depth, set())
+
+
+def _walk(where: str, value: object, depth: int, path: set[int]) -> None:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidRequestError(f"{where}: {value!r} has no JSON form")
-    elif isinstance(value, Mapping):
-        for item in cast("Mapping[object, object]", value).values():
-            _reject_non_finite(where, item)
+        return
+    if isinstance(value, Mapping):
+        items: Iterable[object] = cast("Mapping[object, object]", value).values()
     elif isinstance(value, list | tuple | set | frozenset):
-        for item in cast("Iterable[object]", value):
-            _reject_non_finite(where, item)
+        items = cast("Iterable[object]", value)
+    else:
+        return
+    if depth >= MAX_DEPTH:
+        raise InvalidRequestError(f"{where}: nested more than {MAX_DEPTH} levels deep")
+    marker = id(value)
+    if marker in path:
+        raise InvalidRequestError(f"{where}: holds itself (a cycle has no JSON form)")
+    path.add(marker)
+    for item in items:
+        _walk(where, item, depth + 1, path)
+    path.discard(marker)
 
 
 def _stringify_value(key: str, value: object) -> str:
@@ -67,10 +87,12 @@ def _stringify_value(key: str, value: object) -> str:
     _reject_non_finite(f"metadata[{key!r}]", value)
     try:
         encoded = encode(value)
+    except InvalidRequestError as exc:
+        raise InvalidRequestError(f"metadata[{key!r}]: {exc}") from None
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidRequestError(
             f"metadata[{key!r}]: cannot encode {type(value).__name__} as JSON ({exc})"
-        ) from exc
+        ) from None
     if encoded[:1] == b'"':  # str subclasses, enums, datetimes, UUIDs, Decimals
         text: str = decode(encoded, str)
         return text
@@ -142,5 +164,7 @@ def merge_info(raw: str | None, changes: Mapping[str, object]) -> str:
     _reject_non_finite("info", merged)
     try:
         return encode(merged).decode()
+    except InvalidRequestError as exc:
+        raise InvalidRequestError(f"info: {exc}") from None
     except (TypeError, ValueError, OverflowError) as exc:
-        raise InvalidRequestError(f"info cannot be encoded as JSON: {exc}") from exc
+        raise InvalidRequestError(f"info cannot be encoded as JSON: {exc}") from None

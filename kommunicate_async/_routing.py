@@ -15,9 +15,20 @@ if TYPE_CHECKING:
     from ._config import SessionConfig
     from ._http import HttpReply
 
-__all__ = ["JSON", "USER_AGENT", "Host", "Route", "Targets", "redirect_target"]
+__all__ = [
+    "ACCEPT",
+    "JSON",
+    "USER_AGENT",
+    "Host",
+    "Route",
+    "Targets",
+    "chat_hint",
+    "redirect_target",
+]
 
 JSON: Final = "application/json"
+ACCEPT: Final = JSON
+"""Sent on every request, as the SDKs do (docs/wire.md#hosts)."""
 USER_AGENT: Final = f"kommunicate-async/{__version__}"
 _MAX_REDIRECTS: Final = 3
 _CACHE_LIMIT: Final = 4096
@@ -30,7 +41,8 @@ class Host(Enum):
     """services.kommunicate.io with `Api-Key` (the documented Platform API)."""
     CHAT = "chat"
     """Applozic `/rest/ws/*` paths: a logged-in user's JWT on the chat host, else
-    `Api-Key` + `Of-User-Id` on the platform host (UNCERTAIN, docs/wire.md#hosts)."""
+    `chat_auth` (admin/bot) on the chat host when configured, else `Api-Key` +
+    `Of-User-Id` on the platform host (UNCERTAIN, docs/wire.md#hosts)."""
     CHAT_PUBLIC = "chat-public"
     """Chat-host calls with their own headers (register, token refresh)."""
 
@@ -74,11 +86,36 @@ class Targets:
         if found is None:
             if len(self.by_key) >= _CACHE_LIMIT:
                 self.by_key.clear()
-            found = self.by_key[(route, acting_as)] = (
-                self.url(self._config.base_url, route.path),
-                self.key_headers(acting_as, with_body=route.method != "GET"),
-            )
+            with_body = route.method != "GET"
+            if route.host is Host.CHAT and self._config.chat_auth is not None:
+                found = (
+                    self.url(self._config.chat_url, route.path),
+                    self.chat_headers(acting_as, with_body=with_body),
+                )
+            else:
+                found = (
+                    self.url(self._config.base_url, route.path),
+                    self.key_headers(acting_as, with_body=with_body),
+                )
+            self.by_key[(route, acting_as)] = found
         return found
+
+    def chat_headers(
+        self, acting_as: str | None, *, with_body: bool
+    ) -> Mapping[str, str]:
+        """Admin/bot credentials on the chat host (`chat_auth`)."""
+        auth = self._config.chat_auth
+        assert auth is not None  # noqa: S101 (checked by the caller)
+        headers = {
+            **auth.headers(self._config.app_id or ""),
+            "Accept": ACCEPT,
+            "User-Agent": USER_AGENT,
+        }
+        if with_body:
+            headers["Content-Type"] = JSON
+        if acting_as is not None:
+            headers["Of-User-Id"] = acting_as
+        return frozen_headers(headers)
 
     def key_headers(
         self, acting_as: str | None, *, with_body: bool
@@ -86,7 +123,11 @@ class Targets:
         cache_key = (acting_as, with_body)
         found = self._header_cache.get(cache_key)
         if found is None:
-            headers = {"Api-Key": self._config.api_key, "User-Agent": USER_AGENT}
+            headers = {
+                "Api-Key": self._config.api_key,
+                "Accept": ACCEPT,
+                "User-Agent": USER_AGENT,
+            }
             if with_body:
                 headers["Content-Type"] = JSON
             if acting_as is not None:
@@ -100,6 +141,7 @@ class Targets:
         headers = {
             "Application-Key": self._config.app_id or "",
             "X-Authorization": token,
+            "Accept": ACCEPT,
             "User-Agent": USER_AGENT,
         }
         if with_body:
@@ -107,8 +149,28 @@ class Targets:
         return headers
 
     def public_headers(self) -> dict[str, str]:
-        """Headers of an unauthenticated chat-host call (user registration)."""
-        return {"Content-Type": JSON, "User-Agent": USER_AGENT}
+        """Headers of a chat-host call without user credentials (registration):
+        the app id rides along as `Application-Key`, as the Android and iOS SDKs
+        send it (docs/wire.md#users)."""
+        headers = {"Content-Type": JSON, "Accept": ACCEPT, "User-Agent": USER_AGENT}
+        if self._config.app_id:
+            headers["Application-Key"] = self._config.app_id
+        return headers
+
+
+def chat_hint(config: SessionConfig) -> str:
+    """What to try after a 401/404 on a chat-host path (docs/wire.md#hosts)."""
+    if config.chat_auth is None:
+        return (
+            f"this chat-host path went to base_url ({config.base_url}) with Api-Key, "
+            "which Kommunicate does not document; try chat_auth=ChatAuth.bot(...) "
+            "or ChatAuth.admin(...) (sent to chat_url), or users.login() the user"
+        )
+    return (
+        f"this chat-host path went to chat_url ({config.chat_url}) with "
+        f"ChatAuth.{config.chat_auth.kind} credentials; check them and chat_url "
+        "(the app's region), or drop chat_auth to use Api-Key on base_url"
+    )
 
 
 def redirect_target(
@@ -121,8 +183,9 @@ def redirect_target(
     target = url
     if not location:
         refused = "a redirect without a Location"
+    elif (target := _joined(url, location)) is None:
+        target, refused = url, "a redirect to an unusable Location"
     else:
-        target = url.join(URL(location))
         if target.origin() != url.origin():
             refused = f"a redirect to another origin ({target.scheme}://{target.host})"
         elif reply.status not in (307, 308) and route.method != "GET":
@@ -131,4 +194,18 @@ def redirect_target(
             refused = f"more than {_MAX_REDIRECTS} redirects"
     if refused is not None:
         raise APIError(reply.status, None, f"refused to follow {refused}")
+    return target
+
+
+def _joined(url: URL, location: str) -> URL | None:
+    """`location` resolved against `url`, or None if it is not a usable http(s)
+    URL (`file:`, `data:`, `http://[::1`, port 99999: yarl raises ValueError)."""
+    try:
+        target = url.join(URL(location))
+        if target.scheme not in ("http", "https") or not target.host:
+            return None
+        target.origin()
+        _ = target.port
+    except (ValueError, TypeError, UnicodeError):
+        return None
     return target

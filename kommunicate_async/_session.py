@@ -6,8 +6,10 @@ from typing import TYPE_CHECKING
 
 from ._client import ApiClient
 from ._compat import override
+from ._chat_auth import ChatAuth
 from ._config import (
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_ON_BEHALF_OF,
     ConversationDefaults,
@@ -53,6 +55,16 @@ class KommunicateSession:
         max_connections: size of the connection pool.
         defaults: `ConversationDefaults` applied to every later `conversations.create`.
         session: an `aiohttp.ClientSession` to borrow; it is never closed by us.
+        chat_auth: admin or bot credentials (`ChatAuth`) for the chat-host paths
+            (group info, lists, members, message list, read marks), sent to
+            `chat_url`; None sends those with `Api-Key` to `base_url` (UNCERTAIN,
+            see docs/wire.md#hosts). Needs `app_id`.
+        max_response_bytes: the largest reply read (16 MiB); a bigger one raises
+            `ResponseValidationError` with memory still bounded.
+
+    The session follows its event loop: created at import time and used from
+    several `asyncio.run()` calls one after the other, it opens a new pool on each
+    new loop. Used from two running loops at once it raises `EventLoopError`.
 
     Raises:
         ConfigurationError: no API key, or an invalid setting.
@@ -71,6 +83,8 @@ class KommunicateSession:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         defaults: ConversationDefaults | None = None,
         session: ClientSession | None = None,
+        chat_auth: ChatAuth | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         setup_from_env()
         self._config: SessionConfig = resolve_config(
@@ -82,12 +96,15 @@ class KommunicateSession:
             timeout=timeout,
             max_retries=max_retries,
             max_connections=max_connections,
+            chat_auth=chat_auth,
+            max_response_bytes=max_response_bytes,
         )
         transport = HttpTransport(
             timeouts=self._config.timeouts,
             max_connections=max_connections,
             session=session,
             proxy=env_proxy(self._config.base_url),
+            max_response_bytes=self._config.max_response_bytes,
         )
         self._client = ApiClient(self._config, transport)
         self._ctx = Context(self._client, on_behalf_of=on_behalf_of)
@@ -135,6 +152,8 @@ class KommunicateSession:
             if max_retries is None
             else max_retries,
             max_connections=self._config.max_connections,
+            chat_auth=self._config.chat_auth,
+            max_response_bytes=self._config.max_response_bytes,
         )
         view = object.__new__(KommunicateSession)
         view._config = config

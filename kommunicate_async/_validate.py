@@ -14,6 +14,7 @@ from typing import Final
 from ._errors import InvalidRequestError
 
 __all__ = [
+    "check_encodable",
     "check_header_value",
     "check_id",
     "check_ids",
@@ -26,9 +27,25 @@ _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _HEADER_SAFE: Final = re.compile(r"[\x20-\x7e]+")
 
 
+def check_encodable(value: str, what: str) -> str:
+    """`value` if it encodes to UTF-8; a lone surrogate ("\\udc00") does not, and
+    yarl would silently drop it from a query: "vip\\udc00-42" would name "vip-42"."""
+    if value.isascii():
+        return value
+    try:
+        value.encode()
+    except UnicodeEncodeError as exc:
+        raise InvalidRequestError(
+            f"{what} is not valid Unicode text: a lone surrogate at position "
+            f"{exc.start} (decode with errors='surrogateescape'?)"
+        ) from None
+    return value
+
+
 def check_id(value: object, what: str) -> str:
-    """A non-empty id string without control characters."""
-    # Printable and not all space: the common case in two C-level string tests.
+    """A non-empty id string without control characters, valid UTF-8."""
+    # Printable and not all space: the common case in two C-level string tests
+    # (a lone surrogate is not printable, so it always takes the slow path).
     if type(value) is str and value.isprintable() and value and not value.isspace():
         return value
     if not isinstance(value, str):
@@ -39,7 +56,7 @@ def check_id(value: object, what: str) -> str:
         raise InvalidRequestError(
             f"{what} must not contain control characters (CR, LF, …)"
         )
-    return value
+    return check_encodable(value, what)
 
 
 def check_header_value(value: object, what: str) -> str:
@@ -71,9 +88,10 @@ def check_ids(values: object, what: str, *, allow_empty: bool = False) -> list[s
 
 
 def check_text(value: object, what: str = "text") -> str:
-    """Message text: a str with something besides white space, and no NUL."""
+    """Message text: a str with something besides white space, no NUL, valid UTF-8."""
     if type(value) is str and value and not value.isspace() and "\x00" not in value:
-        return value  # the common case, without allocating a stripped copy
+        # the common case, without allocating a stripped copy
+        return value if value.isascii() else check_encodable(value, what)
     if not isinstance(value, str):
         raise InvalidRequestError(f"{what} must be a str, not {type(value).__name__}")
     if not value.strip():

@@ -25,7 +25,7 @@ CREATE = "/rest/ws/group/conversation"
 INFO = "/rest/ws/group/info"
 UPDATE = "/rest/ws/group/update"
 STATUS = "/rest/ws/group/status/change"
-UA = {"User-Agent": USER_AGENT}
+UA = {"Accept": "application/json", "User-Agent": USER_AGENT}
 KEY_JSON = {"Api-Key": API_KEY, "Content-Type": "application/json", **UA}
 KEY_GET_BOT = {"Api-Key": API_KEY, "Of-User-Id": "bot", **UA}
 

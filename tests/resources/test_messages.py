@@ -271,6 +271,7 @@ async def test_list_decodes_the_recorded_page(
     assert headers == {
         "Api-Key": API_KEY,
         "Of-User-Id": "bot",
+        "Accept": "application/json",
         "User-Agent": headers["User-Agent"],
     }
 
