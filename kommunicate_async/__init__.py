@@ -8,6 +8,7 @@ async with KommunicateSession() as km:
 from msgspec import Struct as _Struct
 
 from ._batch import BatchOptions as BatchOptions
+from ._chat_auth import ChatAuth as ChatAuth
 from ._config import ConversationDefaults as ConversationDefaults, Timeouts as Timeouts
 from ._errors import (
     APIConnectionError as APIConnectionError,
@@ -16,6 +17,7 @@ from ._errors import (
     AuthenticationError as AuthenticationError,
     ConfigurationError as ConfigurationError,
     ConflictError as ConflictError,
+    EventLoopError as EventLoopError,
     InvalidPayloadError as InvalidPayloadError,
     InvalidRequestError as InvalidRequestError,
     KommunicateError as KommunicateError,
@@ -31,6 +33,7 @@ from ._session import KommunicateSession as KommunicateSession
 from ._version import __version__ as __version__
 from .models import (
     AssignOutcome as AssignOutcome,
+    AuthenticationType as AuthenticationType,
     BatchReport as BatchReport,
     Conversation as Conversation,
     ConversationRef as ConversationRef,
@@ -52,14 +55,17 @@ __all__ = [
     "APITimeoutError",
     "AssignOutcome",
     "AuthenticationError",
+    "AuthenticationType",
     "BatchOptions",
     "BatchReport",
+    "ChatAuth",
     "ConfigurationError",
     "ConflictError",
     "Conversation",
     "ConversationDefaults",
     "ConversationRef",
     "ConversationStatus",
+    "EventLoopError",
     "InvalidPayloadError",
     "InvalidRequestError",
     "ItemResult",

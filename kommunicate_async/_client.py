@@ -31,10 +31,10 @@ from ._errors import (
     RateLimitError,
     ResponseValidationError,
     ServerError,
+    api_error,
 )
 from ._http import HttpReply
 from ._logging import log
-from ._errors import api_error
 from ._reply import REPLY_DECODERS, error_from_body, excerpt, is_html, reply_decoder
 from ._retry import (
     MAX_RETRY_AFTER,
@@ -384,7 +384,7 @@ class ApiClient:
                 )
             except KommunicateError as rebuilt:
                 error = rebuilt
-            except Exception:  # noqa: BLE001 - the redacted body reads differently
+            except Exception:
                 error = ResponseValidationError(
                     "unreadable reply (it echoed a secret, cut out here)",
                     status=reply.status,

@@ -307,8 +307,8 @@ class HttpTransport:
             _log.debug("the previous event loop closed; opening a new pool")
         connector = session.connector
         if connector is not None:
-            connector._close()  # pyright: ignore[reportPrivateUsage] # noqa: SLF001
-        session._connector = None  # pyright: ignore[reportPrivateUsage] # noqa: SLF001
+            connector._close()  # pyright: ignore[reportPrivateUsage]
+        session._connector = None  # pyright: ignore[reportPrivateUsage]
         self._session, self._loop = None, None
 
     def _park_close_hook(self, session: aiohttp.ClientSession) -> None:
@@ -383,7 +383,7 @@ class HttpTransport:
             if error is failure:
                 raise failure
             raise error from cause
-        assert resp is not None  # noqa: S101 (set whenever nothing failed)
+        assert resp is not None
         status = resp.status
         if body is None:
             raise ResponseValidationError(

@@ -105,7 +105,7 @@ class Targets:
     ) -> Mapping[str, str]:
         """Admin/bot credentials on the chat host (`chat_auth`)."""
         auth = self._config.chat_auth
-        assert auth is not None  # noqa: S101 (checked by the caller)
+        assert auth is not None
         headers = {
             **auth.headers(self._config.app_id or ""),
             "Accept": ACCEPT,

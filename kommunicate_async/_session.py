@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from ._client import ApiClient
 from ._compat import override
-from ._chat_auth import ChatAuth
 from ._config import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -26,6 +25,7 @@ from .resources._base import Context
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from ._chat_auth import ChatAuth
     from ._http import ClientSession
 
 __all__ = ["KommunicateSession"]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from ._base import JSONValue
 from .assignee import AssignOutcome
+from .auth import AuthenticationType
 from .batch import BatchReport, ItemResult, ItemStatus, OutgoingMessage, Progress
 from .conversation import Conversation, ConversationRef, ConversationStatus
 from .message import Message, SentMessage
 from .user import LoginResult, User
 
 __all__ = [
+    "AuthenticationType",
     "AssignOutcome",
     "BatchReport",
     "Conversation",

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 import msgspec
 
-__all__ = ["JSONValue", "Model", "UNSET", "UnsetType"]
+__all__ = [
+    "UNSET",
+    "JSONValue",
+    "Model",
+    "UnsetType",
+    "WireMetadata",
+    "normalize_metadata",
+]
 
 T = TypeVar("T")
 
@@ -17,6 +24,35 @@ JSONValue: TypeAlias = (
     "str | int | float | bool | None | list[JSONValue] | dict[str, JSONValue]"
 )
 """Any value JSON can hold (what `Conversation.info` values decode to)."""
+
+
+if TYPE_CHECKING:
+    WireMetadata: TypeAlias = dict[str, str]
+else:
+    # What msgspec decodes: any JSON value, or null. The web widget writes -1,
+    # true and false as JSON numbers and booleans into group metadata
+    # (docs/wire.md#metadata); `normalize_metadata` turns every value into the
+    # string the REST API would have sent, so readers always see dict[str, str].
+    WireMetadata = dict[str, Any] | None
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    return msgspec.json.encode(value).decode()  # true, -1, 1.5, {"a":1}
+
+
+def normalize_metadata(obj: msgspec.Struct) -> None:
+    """Make `obj.metadata` a dict of str (its `__post_init__` calls this)."""
+    meta: dict[str, object] | None = getattr(obj, "metadata")  # noqa: B009
+    if meta is not None:
+        for value in meta.values():
+            if type(value) is not str:
+                break
+        else:
+            return  # the common case: already all strings
+        meta = {k: _as_text(v) for k, v in meta.items() if v is not None}
+    msgspec.structs.force_setattr(obj, "metadata", meta or {})
 
 
 class Model(

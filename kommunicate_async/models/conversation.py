@@ -9,7 +9,7 @@ import msgspec
 
 from .._compat import override
 from .._metadata import MetadataKey, parse_info
-from ._base import UNSET, Model, UnsetType
+from ._base import UNSET, Model, UnsetType, WireMetadata, normalize_metadata
 
 if TYPE_CHECKING:
     from ._base import JSONValue
@@ -74,13 +74,16 @@ class Conversation(Model, frozen=True, kw_only=True):
     """The caller-chosen id (Applozic clientGroupId)."""
     title: str = msgspec.field(default="", name="name")
     members: list[str] = msgspec.field(default_factory=list[str], name="membersId")
-    metadata: dict[str, str] = msgspec.field(default_factory=dict[str, str])
+    metadata: WireMetadata = msgspec.field(default_factory=dict[str, str])
     admin_id: str | None = None
     unread_count: int | None = None
     created_at: int | None = msgspec.field(default=None, name="createdAtTime")
     """Creation time in epoch milliseconds."""
     updated_at: int | None = msgspec.field(default=None, name="updatedAtTime")
     type: int | None = None
+
+    def __post_init__(self) -> None:
+        normalize_metadata(self)
 
     @property
     def assignee(self) -> str | None:

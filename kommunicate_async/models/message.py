@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from ..rich._content import RichContent, read_rich
-from ._base import UNSET, Model, UnsetType
+from ._base import UNSET, Model, UnsetType, WireMetadata, normalize_metadata
 from .conversation import Conversation
 from .user import User
 
@@ -28,7 +28,7 @@ class Message(Model, frozen=True, kw_only=True):
     text: str = msgspec.field(default="", name="message")
     created_at: int = msgspec.field(default=0, name="createdAtTime")
     """Creation time in epoch milliseconds; the paging cursor."""
-    metadata: dict[str, str] = msgspec.field(default_factory=dict[str, str])
+    metadata: WireMetadata = msgspec.field(default_factory=dict[str, str])
     group_id: int | None = None
     client_conversation_id: str | None = msgspec.field(
         default=None, name="clientGroupId"
@@ -40,6 +40,9 @@ class Message(Model, frozen=True, kw_only=True):
     status: int | None = None
     file_meta: FileMeta | None = None
     """The attached file, for attachment messages."""
+
+    def __post_init__(self) -> None:
+        normalize_metadata(self)
 
     @property
     def rich(self) -> RichContent | None:

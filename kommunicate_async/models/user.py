@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from ._base import UNSET, Model, UnsetType
+from ._base import UNSET, Model, UnsetType, WireMetadata, normalize_metadata
 
 __all__ = ["LoginResult", "UpdateUserBody", "User", "UserDetailBody"]
 
@@ -23,10 +23,13 @@ class User(Model, frozen=True, kw_only=True):
     connected: bool | None = None
     deactivated: bool = False
     role_type: int | None = None
-    metadata: dict[str, str] = msgspec.field(default_factory=dict[str, str])
+    metadata: WireMetadata = msgspec.field(default_factory=dict[str, str])
     created_at: int | None = msgspec.field(default=None, name="createdAtTime")
     last_seen_at: int | None = msgspec.field(default=None, name="lastSeenAtTime")
     last_message_at: int | None = msgspec.field(default=None, name="lastMessageAtTime")
+
+    def __post_init__(self) -> None:
+        normalize_metadata(self)
 
     @property
     def name(self) -> str | None:

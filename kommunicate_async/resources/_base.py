@@ -12,6 +12,7 @@ from .._validate import check_header_value, check_id
 from ..models.conversation import Conversation
 
 if TYPE_CHECKING:
+    from .._call_state import Deadline
     from .._client import ApiClient
     from ..models.conversation import ConversationRef
 
@@ -86,12 +87,20 @@ class Context:
                 self._group_ids.popitem(last=False)
 
     async def fetch_conversation(
-        self, ref: ConversationRef, *, on_behalf_of: str | None = None
+        self,
+        ref: ConversationRef,
+        *,
+        on_behalf_of: str | None = None,
+        deadline: Deadline | None = None,
     ) -> Conversation:
         """`GET group/info` by groupId or clientGroupId; NotFoundError if absent."""
         params = ref_params(ref)
         conversation: Conversation | None = await self.client.call(
-            GROUP_INFO, Conversation, params=params, acting_as=self.acting(on_behalf_of)
+            GROUP_INFO,
+            Conversation,
+            params=params,
+            acting_as=self.acting(on_behalf_of),
+            deadline=deadline,
         )
         if conversation is None:  # a success envelope with no group in it
             raise NotFoundError(
@@ -101,17 +110,25 @@ class Context:
         return conversation
 
     async def group_id(
-        self, ref: ConversationRef, *, on_behalf_of: str | None = None
+        self,
+        ref: ConversationRef,
+        *,
+        on_behalf_of: str | None = None,
+        deadline: Deadline | None = None,
     ) -> int:
         """The numeric groupId, looking a clientGroupId up once (assignee and status
-        changes need it)."""
+        changes need it); `deadline` is the calling method's, shared with its
+        next request."""
         checked = check_ref(ref)
         if isinstance(checked, int):
             return checked
         found = self._group_ids.get(checked)
         if found is not None:
             return found
-        return (await self.fetch_conversation(checked, on_behalf_of=on_behalf_of)).id
+        conversation = await self.fetch_conversation(
+            checked, on_behalf_of=on_behalf_of, deadline=deadline
+        )
+        return conversation.id
 
 
 class Resource:

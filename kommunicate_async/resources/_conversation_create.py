@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 from .._errors import InvalidRequestError
 from .._metadata import MetadataKey, merge_info, stringify_metadata
@@ -16,7 +16,10 @@ if TYPE_CHECKING:
     from .._config import ConversationDefaults
 
 __all__ = [
+    "DEFAULT_ID_RECIPE",
     "DEFAULT_TITLE",
+    "ID_RECIPES",
+    "IdRecipe",
     "MAX_CLIENT_ID_LENGTH",
     "Participants",
     "create_body",
@@ -29,16 +32,54 @@ MAX_CLIENT_ID_LENGTH: Final = 255
 """The SDKs refuse a generated clientGroupId longer than this."""
 
 
-def single_conversation_id(
-    members: Iterable[str], agent_ids: Iterable[str], bot_ids: Iterable[str]
-) -> str:
-    """The SDKs' clientGroupId of a "single conversation" (docs/wire.md#conversations).
+IdRecipe = Literal["android", "ios", "web", "android-legacy"]
+"""Whose single-conversation clientGroupId to build (docs/wire.md#conversations)."""
+DEFAULT_ID_RECIPE: Final[IdRecipe] = "android"
+"""The current Android SDK's recipe (KmConversationHelper, since v2.8.4): the one
+Kommunicate's own docs describe, minus the agents, which it stopped including."""
+ID_RECIPES: Final = ("android", "ios", "web", "android-legacy")
 
-    sorted(agents) + sorted(users) + sorted(bots without "bot"), joined with "_"; the
-    same participants always give the same id, so the conversation is found again.
+
+def _java_join(parts: list[str]) -> str:
+    # The Android SDK appends "_" after every part not equal to the last one, so
+    # a part repeated at the end is glued on: kept as is, to find its ids.
+    last = parts[-1] if parts else ""
+    return "".join(p if p == last else p + "_" for p in parts)
+
+
+def single_conversation_id(
+    members: Iterable[str],
+    agent_ids: Iterable[str],
+    bot_ids: Iterable[str],
+    *,
+    recipe: IdRecipe = DEFAULT_ID_RECIPE,
+) -> str:
+    """The clientGroupId an SDK gives a "single conversation" of these people.
+
+    - "android": sorted(users) + sorted(bots without "bot"), joined with "_".
+    - "ios": sorted(agents) + users + sorted(set(bots) without "bot"), each id
+      lower-cased, joined with "_" (iOS has one user; several are sorted).
+    - "web": agents sorted ignoring case + sorted(users) + bots as given without
+      "bot" (UNCERTAIN: read from a summary of the Web SDK, not its code).
+    - "android-legacy": sorted(agents) + sorted(users) + sorted(bots without
+      "bot"), the Android SDK before v2.8.4 and this library before 0.2.
     """
-    parts = [*sorted(agent_ids), *sorted(set(members)), *sorted(set(bot_ids) - {"bot"})]
-    client_id = "_".join(parts)
+    users = sorted(set(members))
+    agents = list(agent_ids)
+    bots = [b for b in bot_ids if b != "bot"]
+    if recipe == "android":
+        client_id = _java_join([*users, *sorted(bots)])
+    elif recipe == "android-legacy":
+        client_id = _java_join([*sorted(agents), *users, *sorted(bots)])
+    elif recipe == "ios":
+        parts = [*sorted(agents), *users, *sorted(set(bots))]
+        client_id = "_".join(p.lower() for p in parts)
+    elif recipe == "web":
+        client_id = "_".join([*sorted(agents, key=str.lower), *users, *bots])
+    else:
+        raise InvalidRequestError(
+            f"id_recipe must be one of {', '.join(ID_RECIPES)}, not {recipe!r}"
+        )
     if len(client_id) > MAX_CLIENT_ID_LENGTH:
         raise InvalidRequestError(
             f"the generated clientGroupId is over {MAX_CLIENT_ID_LENGTH} characters: "

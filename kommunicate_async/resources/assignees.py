@@ -55,7 +55,10 @@ class Assignees(Resource):
             if not isinstance(flag, bool):
                 raise InvalidRequestError(f"{name} must be a bool")
         acting = self._ctx.acting(on_behalf_of)
-        group_id = await self._ctx.group_id(ref, on_behalf_of=on_behalf_of)
+        deadline = self._ctx.client.deadline()  # one budget: lookup and change
+        group_id = await self._ctx.group_id(
+            ref, on_behalf_of=on_behalf_of, deadline=deadline
+        )
         params: dict[str, str | int] = {
             "groupId": group_id,
             "assignee": assignee,
@@ -66,7 +69,7 @@ class Assignees(Resource):
             "takeOverFromBot": "true" if take_over_from_bot else "false",
         }
         outcome: str | None = await self._ctx.client.call(
-            CHANGE, str, params=params, acting_as=acting
+            CHANGE, str, params=params, acting_as=acting, deadline=deadline
         )
         if outcome is None:
             raise ResponseValidationError(
@@ -83,11 +86,12 @@ class Assignees(Resource):
         If the details cannot be found, a `User` with only `user_id` is returned:
         None always means "unassigned".
         """
+        deadline = self._ctx.client.deadline()
         conversation = await self._ctx.fetch_conversation(
-            ref, on_behalf_of=on_behalf_of
+            ref, on_behalf_of=on_behalf_of, deadline=deadline
         )
         assignee = conversation.assignee
         if assignee is None:
             return None
-        users = await fetch_users(self._ctx, [assignee])
+        users = await fetch_users(self._ctx, [assignee], deadline=deadline)
         return users[0] if users else User(user_id=assignee)

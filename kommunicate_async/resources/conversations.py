@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Final
 
 import msgspec
@@ -26,10 +25,19 @@ from ..models.conversation import (
     UpdateGroupBody,
 )
 from ._base import Resource, ref_params
-from ._conversation_create import Participants, create_body, single_conversation_id
+from ._conversation_create import (
+    DEFAULT_ID_RECIPE,
+    IdRecipe,
+    Participants,
+    create_body,
+    single_conversation_id,
+)
 from ._paging import NewestFirstCursor
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable, Mapping
+
+    from .._call_state import Deadline
     from .._config import ConversationDefaults
 
 __all__ = ["Conversations", "single_conversation_id"]
@@ -120,13 +128,17 @@ class Conversations(Resource):
         info: Mapping[str, object] | None = None,
         metadata: Mapping[str, object] | None = None,
         skip_routing: bool | None = None,
+        id_recipe: IdRecipe = DEFAULT_ID_RECIPE,
     ) -> Conversation:
         """The one conversation for these participants (or this client id), made if new.
 
-        Without `client_conversation_id` the id is the SDKs' deterministic recipe
-        (`single_conversation_id`), so the same participants find the same
-        conversation. Safe under races: a concurrent create's conflict is resolved by
-        reading the winner's conversation.
+        Without `client_conversation_id` the id is built the way the app that
+        makes your conversations builds it (`id_recipe`, see
+        `single_conversation_id`): "android" (the default: the current Android
+        SDK, agents left out), "ios", "web", or "android-legacy" (agents first,
+        this library's recipe before 0.2). Safe under races: a concurrent create's
+        conflict is resolved by reading the winner's conversation. The lookup and
+        the create share the session's total timeout.
         """
         people = Participants(
             members,
@@ -140,19 +152,22 @@ class Conversations(Resource):
         client_id = (
             check_id(client_conversation_id, "client_conversation_id")
             if client_conversation_id is not None
-            else single_conversation_id(people.members, people.agents, people.bots)
+            else single_conversation_id(
+                people.members, people.agents, people.bots, recipe=id_recipe
+            )
         )
+        body = create_body(people, client_id, title, info, metadata)  # checks first
+        deadline = self._ctx.client.deadline()
         try:
-            return await self._ctx.fetch_conversation(client_id)
+            return await self._ctx.fetch_conversation(client_id, deadline=deadline)
         except NotFoundError:
             pass
-        body = create_body(people, client_id, title, info, metadata)
         try:
             conversation: Conversation | None = await self._ctx.client.call(
-                CREATE, Conversation, body=encode(body)
+                CREATE, Conversation, body=encode(body), deadline=deadline
             )
         except ConflictError:
-            return await self._ctx.fetch_conversation(client_id)
+            return await self._ctx.fetch_conversation(client_id, deadline=deadline)
         if conversation is None:
             raise ResponseValidationError("create returned no conversation")
         self._ctx.remember(conversation)
@@ -177,18 +192,22 @@ class Conversations(Resource):
     ) -> Conversation:
         """Merge `info` into the conversation info; a None value deletes that key.
 
-        Reads the conversation, then writes its metadata back whole with the merged
-        `conversationMetadata` string (`POST group/update`), so no key is dropped.
+        Reads the conversation, then sends only the merged `conversationMetadata`
+        key (`POST group/update` merges metadata keys, docs/wire.md#conversations):
+        a status or assignee changed meanwhile is never written back stale.
         Returns the conversation as it now is.
         """
-        if not isinstance(info, Mapping):
-            raise InvalidRequestError(
-                f"info must be a mapping, not {type(info).__name__}"
-            )
-        current = await self._ctx.fetch_conversation(ref, on_behalf_of=on_behalf_of)
+        merge_info(None, info)  # every check before any request
+        deadline = self._ctx.client.deadline()
+        current = await self._ctx.fetch_conversation(
+            ref, on_behalf_of=on_behalf_of, deadline=deadline
+        )
         merged = merge_info(current.metadata.get(MetadataKey.CONVERSATION_INFO), info)
         return await self._write_metadata(
-            current, {MetadataKey.CONVERSATION_INFO.value: merged}, on_behalf_of
+            current,
+            {MetadataKey.CONVERSATION_INFO.value: merged},
+            on_behalf_of,
+            deadline,
         )
 
     async def update_team(
@@ -198,16 +217,18 @@ class Conversations(Resource):
         *,
         on_behalf_of: str | None = None,
     ) -> Conversation:
-        """Move the conversation to another team (`KM_TEAM_ID`, metadata kept whole).
-
-        UNCERTAIN (docs/wire.md#conversations): whether the server re-routes on it.
+        """Move the conversation to another team (`KM_TEAM_ID`); Kommunicate then
+        routes it to that team (docs/wire.md#conversations). Only that key is sent.
         """
         if isinstance(team_id, bool) or not isinstance(team_id, str | int):
             raise InvalidRequestError("team_id must be a str or int")
         team = check_id(str(team_id), "team_id")
-        current = await self._ctx.fetch_conversation(ref, on_behalf_of=on_behalf_of)
+        deadline = self._ctx.client.deadline()
+        current = await self._ctx.fetch_conversation(
+            ref, on_behalf_of=on_behalf_of, deadline=deadline
+        )
         return await self._write_metadata(
-            current, {MetadataKey.TEAM_ID.value: team}, on_behalf_of
+            current, {MetadataKey.TEAM_ID.value: team}, on_behalf_of, deadline
         )
 
     async def set_status(
@@ -225,14 +246,17 @@ class Conversations(Resource):
         if not isinstance(notify, bool):
             raise InvalidRequestError("notify must be a bool")
         acting = self._ctx.acting(on_behalf_of)
-        group_id = await self._ctx.group_id(ref, on_behalf_of=on_behalf_of)
+        deadline = self._ctx.client.deadline()
+        group_id = await self._ctx.group_id(
+            ref, on_behalf_of=on_behalf_of, deadline=deadline
+        )
         params: dict[str, str | int] = {
             "groupId": group_id,
             "status": code,
             "sendNotifyMessage": "true" if notify else "false",
         }
         await self._ctx.client.call(
-            CHANGE_STATUS, NoResult, params=params, acting_as=acting
+            CHANGE_STATUS, NoResult, params=params, acting_as=acting, deadline=deadline
         )
 
     async def add_members(
@@ -282,7 +306,7 @@ class Conversations(Resource):
             if fresh:
                 size = page_size
             elif len(groups) < size or size >= MAX_PAGE_SIZE:
-                return
+                return  # bounded: a cursor-ignoring server ends here too
             else:
                 # group/filter has no offset: a full page of one millisecond is
                 # stepped over by asking for a bigger page.
@@ -291,17 +315,23 @@ class Conversations(Resource):
     # -- helpers ----------------------------------------------------------------------
 
     async def _write_metadata(
-        self, current: Conversation, changes: dict[str, str], on_behalf_of: str | None
+        self,
+        current: Conversation,
+        changes: dict[str, str],
+        on_behalf_of: str | None,
+        deadline: Deadline,
     ) -> Conversation:
-        metadata = {**current.metadata, **changes}
-        body = UpdateGroupBody(group_id=current.id, metadata=metadata)
+        # Only the changed keys: group/update merges, and writing back what was
+        # read could revert a concurrent resolve or reassignment.
+        body = UpdateGroupBody(group_id=current.id, metadata=changes)
         await self._ctx.client.call(
             UPDATE,
             NoResult,
             body=encode(body),
             acting_as=self._ctx.acting(on_behalf_of),
+            deadline=deadline,
         )
-        return _replace_metadata(current, metadata)
+        return _replace_metadata(current, {**current.metadata, **changes})
 
     async def _members(
         self,
@@ -313,12 +343,11 @@ class Conversations(Resource):
         ids = check_ids(user_ids, "user_ids")
         where = ref_params(ref)
         acting = self._ctx.acting(on_behalf_of)
-        for user_id in ids:
+        bodies = [encode({**where, "userId": user_id}) for user_id in ids]
+        deadline = self._ctx.client.deadline()  # one budget for the whole list
+        for body in bodies:
             await self._ctx.client.call(
-                route,
-                NoResult,
-                body=encode({**where, "userId": user_id}),
-                acting_as=acting,
+                route, NoResult, body=body, acting_as=acting, deadline=deadline
             )
 
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Final
 from .._batch import Batch, BatchOptions, BatchSettings
 from .._batch_iterator import BatchIterator
 from .._codec import encode
-from .._errors import ResponseValidationError
+from .._errors import InvalidRequestError, ResponseValidationError
+from .._logging import log as _log
 from .._metadata import stringify_metadata
 from .._routing import Host, Route
 from .._validate import check_id, check_int, check_text
@@ -225,14 +226,25 @@ class Messages(Resource):
         *,
         page_size: int = 50,
         on_behalf_of: str | None = None,
+        skip_read: bool = False,
     ) -> AsyncIterator[Message]:
         """Every message of a conversation, newest first (`GET message/list`).
 
         Pages with the `endTime` cursor, whether the server treats it as inclusive
         or not (UNCERTAIN): no gaps, no repeats (see `_paging.py`). If more than a
         page of messages share one millisecond, `startIndex` steps through them.
+        A server that ignores the cursor ends the listing after two pages with
+        nothing new (logged as a warning), never an endless loop. Each page has
+        the session's total timeout.
+
+        Args:
+            skip_read: send `skipRead=true`, so that reading as an end user
+                (after `users.login`) does not mark the thread read, as the
+                Android SDK does.
         """
         check_int(page_size, "page_size", minimum=1)
+        if not isinstance(skip_read, bool):
+            raise InvalidRequestError("skip_read must be a bool")
         acting = self._ctx.acting(on_behalf_of)
         group_id = await self._ctx.group_id(ref, on_behalf_of=on_behalf_of)
         cursor = NewestFirstCursor[Message](_key, _created_at)
@@ -245,6 +257,8 @@ class Messages(Resource):
             }
             if cursor.end_time is not None:
                 params["endTime"] = cursor.end_time
+            if skip_read:
+                params["skipRead"] = "true"
             page: MessagePage | None = await self._ctx.client.call(
                 LIST, MessagePage, params=params, acting_as=acting
             )
@@ -255,6 +269,13 @@ class Messages(Resource):
             for message in fresh:
                 yield message
             if not fresh and len(messages) < page_size:
+                return
+            if cursor.stalled:
+                _log.warning(
+                    "message/list of group %s: the server sent pages with nothing "
+                    "new (it ignores endTime/startIndex); listing stopped",
+                    group_id,
+                )
                 return
             # A new cursor starts at offset 0; otherwise step through the boundary's
             # millisecond (more than a page of messages can share one).

@@ -53,7 +53,12 @@ class Unread(Resource):
         `Api-Key` + `Of-User-Id: user_id`.
         """
         acting = check_header_value(user_id, "user_id")
-        group_id = await self._ctx.group_id(ref)
+        deadline = self._ctx.client.deadline()
+        group_id = await self._ctx.group_id(ref, deadline=deadline)
         await self._ctx.client.call(
-            MARK_READ, NoResult, params={"groupId": group_id}, acting_as=acting
+            MARK_READ,
+            NoResult,
+            params={"groupId": group_id},
+            acting_as=acting,
+            deadline=deadline,
         )

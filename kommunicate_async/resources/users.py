@@ -18,12 +18,14 @@ from .._reply import NoResult
 from .._routing import Host, Route
 from .._validate import check_header_value, check_id, check_ids
 from ..models._base import UNSET
-from ..models.auth import RegisterBody, Registration
+from ..models.auth import AuthenticationType, RegisterBody, Registration
 from ..models.user import LoginResult, UpdateUserBody, User, UserDetailBody
 from ._base import Context, Resource
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+
+    from .._call_state import Deadline
 
 __all__ = ["Users", "fetch_users"]
 
@@ -38,13 +40,16 @@ _BAD_CREDENTIALS: Final = frozenset(
     {"PASSWORD_INVALID", "PASSWORD_REQUIRED", "INVALID_APPLICATIONID"}
 )
 _WEB_DEVICE: Final = 0
-_PASSWORD_AUTH: Final = 1
 
 
-async def fetch_users(ctx: Context, user_ids: list[str]) -> list[User]:
+async def fetch_users(
+    ctx: Context, user_ids: list[str], *, deadline: Deadline | None = None
+) -> list[User]:
     """`POST user/v2/detail` for `user_ids` in one request (envelope or bare array)."""
     body = encode(UserDetailBody(user_id_list=user_ids))
-    users: list[User] | None = await ctx.client.call(DETAIL, list[User], body=body)
+    users: list[User] | None = await ctx.client.call(
+        DETAIL, list[User], body=body, deadline=deadline
+    )
     return users or []
 
 
@@ -104,16 +109,31 @@ class Users(Resource):
             UPDATE, NoResult, body=encode(body), acting_as=acting
         )
 
-    async def login(self, user_id: str, *, password: str | None = None) -> LoginResult:
+    async def login(
+        self,
+        user_id: str,
+        *,
+        password: str | None = None,
+        authentication_type: AuthenticationType | int = AuthenticationType.KOMMUNICATE,
+    ) -> LoginResult:
         """Register or log in a user (`POST register/client` on the chat host).
 
         The session keeps the user's token and device key (never shown), refreshes
         the token before it expires, and uses it for calls made on behalf of this
         user on the chat host. Needs `app_id`.
 
+        Args:
+            user_id: the user to log in.
+            password: the password (or, with `AuthenticationType.CLIENT`, the
+                access token your own "Access Token URL" endpoint checks).
+            authentication_type: `KOMMUNICATE` (1, the SDKs' default) or `CLIENT`
+                (0) for apps that use an Access Token URL.
+
         Raises:
-            ConfigurationError: the session has no app id.
+            ConfigurationError: the session has no app id, or the app has
+                encryption on (its replies are AES bodies this library cannot read).
             AuthenticationError: wrong or missing password, or a bad app id.
+            ResponseValidationError: the reply's token or device key is unusable.
         """
         client = self._ctx.client
         app_id = client.config.app_id
@@ -124,11 +144,18 @@ class Users(Resource):
         check_header_value(user_id, "user_id")
         if password is not None and not isinstance(password, str):
             raise InvalidRequestError("password must be a str")
+        if isinstance(authentication_type, bool) or authentication_type not in set(
+            AuthenticationType
+        ):
+            raise InvalidRequestError(
+                "authentication_type must be an AuthenticationType (0, 1 or 2)"
+            )
+        client.transport.secrets.add(password, lasting=False)
         body = RegisterBody(
             user_id=user_id,
             application_id=app_id,
             device_type=_WEB_DEVICE,
-            authentication_type_id=_PASSWORD_AUTH,
+            authentication_type_id=int(authentication_type),
             password=UNSET if password is None else password,
         )
         reg: Registration | None = await client.call(
@@ -137,7 +164,15 @@ class Users(Resource):
             body=encode(body),
             headers=client.targets.public_headers(),
         )
-        word = (reg.message if reg is not None else None) or ""
+        if reg is not None and reg.encrypted:
+            raise ConfigurationError(
+                "this Kommunicate app has encryption on: its replies are AES-encrypted "
+                "and kommunicate_async cannot read them; turn encryption off for the "
+                "app, or act for users with Api-Key (on_behalf_of=) instead of login"
+            )
+        word = client.transport.secrets.redact(
+            (reg.message if reg is not None else None) or ""
+        )
         if word.upper() in _BAD_CREDENTIALS:
             raise AuthenticationError(
                 200, word, f"login of {user_id!r} refused: {word}"

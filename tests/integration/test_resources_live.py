@@ -78,10 +78,15 @@ async def test_get_or_create_is_stable_and_defaults_apply(
     first = await km.conversations.get_or_create("user-9")
     second = await km.conversations.get_or_create(["user-9"])
     assert first.id == second.id
-    assert first.client_conversation_id == "agent@acme.io_user-9"
+    assert first.client_conversation_id == "user-9"  # Android: agents left out
     assert first.team_id == "support"
-    other = await km.conversations.get_or_create("user-9", agent_ids=[])
-    assert other.id != first.id and other.client_conversation_id == "user-9"
+    other = await km.conversations.get_or_create(
+        "user-9", agent_ids=[], id_recipe="ios"
+    )
+    assert other.id == first.id  # the same id: iOS lower-cases, and has no agents
+    legacy = await km.conversations.get_or_create("user-9", id_recipe="android-legacy")
+    assert legacy.id != first.id
+    assert legacy.client_conversation_id == "agent@acme.io_user-9"
 
 
 async def test_concurrent_get_or_create_makes_one_conversation(

@@ -230,13 +230,26 @@ async def test_bad_reference_sends_nothing(
     assert api.count() == 0
 
 
-def test_single_conversation_id_recipe() -> None:
-    # Android getClientGroupId: sorted agents + sorted users + sorted bots without "bot".
-    assert single_conversation_id(
-        ["u2", "u1"], ["b@x", "a@x"], ["bot", "zeta", "alpha"]
-    ) == ("a@x_b@x_u1_u2_alpha_zeta")
+def test_single_conversation_id_recipes() -> None:
+    people = (["u2", "U1"], ["b@x", "A@x"], ["bot", "zeta", "Alpha"])
+    # Android KmConversationHelper.getClientGroupId since v2.8.4: agents left out.
+    assert single_conversation_id(*people) == "U1_u2_Alpha_zeta"
+    assert single_conversation_id(*people, recipe="android") == "U1_u2_Alpha_zeta"
+    # Before v2.8.4 (and this library before 0.2): sorted agents first.
+    assert (
+        single_conversation_id(*people, recipe="android-legacy")
+        == "A@x_b@x_U1_u2_Alpha_zeta"
+    )
+    # iOS createClientIdFrom: sorted, then every id lower-cased.
+    assert single_conversation_id(*people, recipe="ios") == "a@x_b@x_u1_u2_alpha_zeta"
+    # Web (UNCERTAIN): agents sorted ignoring case, bots as given.
+    assert single_conversation_id(*people, recipe="web") == "A@x_b@x_U1_u2_zeta_Alpha"
+    # The Java join glues a repeated last part on without "_".
+    assert single_conversation_id(["x"], [], ["x"]) == "xx"
     with pytest.raises(InvalidRequestError, match="255"):
-        single_conversation_id(["u" * 200], ["a" * 60], [])
+        single_conversation_id(["u" * 200, "v" * 60], [], [])
+    with pytest.raises(InvalidRequestError, match="id_recipe"):
+        single_conversation_id(["u"], [], [], recipe="windows")  # type: ignore[arg-type]
 
 
 async def test_get_or_create_returns_the_existing_conversation(
@@ -245,7 +258,7 @@ async def test_get_or_create_returns_the_existing_conversation(
     client_id = "agent@acme.io_user-1"
     api.add("GET", INFO, params={"clientGroupId": client_id}, body=load("group_info"))
     conversation = await km.conversations.get_or_create(
-        "user-1", agent_ids=["agent@acme.io"]
+        "user-1", agent_ids=["agent@acme.io"], id_recipe="android-legacy"
     )
     assert conversation.id == 12345678
     assert api.calls("POST", CREATE) == []
@@ -263,7 +276,10 @@ async def test_get_or_create_creates_with_the_deterministic_id(
     )
     api.add("POST", CREATE, body=load("create_conversation"))
     await km.conversations.get_or_create(
-        ["user-1"], agent_ids=["agent@acme.io"], bot_ids=["helper", "bot"]
+        ["user-1"],
+        agent_ids=["agent@acme.io"],
+        bot_ids=["helper", "bot"],
+        id_recipe="android-legacy",
     )
     assert api.only_call("POST", CREATE).kwargs["data"] == (
         b'{"groupName":"Conversation","groupMemberList":["user-1","agent@acme.io","helper","bot"],'
@@ -288,7 +304,7 @@ async def test_get_or_create_survives_a_race(
     assert len(api.calls("GET", INFO, params={"clientGroupId": "mine"})) == 2
 
 
-async def test_update_info_merges_and_writes_the_whole_metadata_back(
+async def test_update_info_sends_only_the_merged_info_key(
     api: MockApi, km: KommunicateSession
 ) -> None:
     api.add("GET", INFO, params={"groupId": 12345678}, body=load("group_info"))
@@ -297,26 +313,27 @@ async def test_update_info_merges_and_writes_the_whole_metadata_back(
         12345678, {"orders": 4, "plan": None, "vip": True}
     )
     call = api.only_call("POST", UPDATE)
+    # group/update merges keys (second audit): a status or assignee read a moment
+    # ago is never written back, so a concurrent resolve cannot be reverted.
     assert call.kwargs["data"] == (
-        b'{"groupId":12345678,"metadata":{"CONVERSATION_ASSIGNEE":"agent@acme.io",'
-        b'"CONVERSATION_STATUS":"0","KM_TEAM_ID":"42","SKIP_ROUTING":"true",'
-        b'"KM_CONVERSATION_TITLE":"Order 991",'
+        b'{"groupId":12345678,"metadata":{'
         b'"conversationMetadata":"{\\"orders\\":4,\\"vip\\":true}"}}'
     )
     assert call.kwargs["headers"] == {**KEY_JSON, "Of-User-Id": "bot"}
     assert updated.info == {"orders": 4, "vip": True}
     assert updated.team_id == "42"
+    assert updated.assignee == "agent@acme.io"  # kept in the returned view
 
 
 async def test_update_team(api: MockApi, km: KommunicateSession) -> None:
     api.add("GET", INFO, params={"clientGroupId": "order-991"}, body=load("group_info"))
     api.add("POST", UPDATE, body=b"success")
     updated = await km.conversations.update_team("order-991", 77)
-    sent = msgspec.json.decode(api.only_call("POST", UPDATE).kwargs["data"])
-    assert sent["groupId"] == 12345678
-    assert sent["metadata"]["KM_TEAM_ID"] == "77"
-    assert sent["metadata"]["conversationMetadata"] == '{"plan":"gold","orders":3}'
+    assert api.only_call("POST", UPDATE).kwargs["data"] == (
+        b'{"groupId":12345678,"metadata":{"KM_TEAM_ID":"77"}}'
+    )
     assert updated.team_id == "77"
+    assert updated.info == {"plan": "gold", "orders": 3}
 
 
 @pytest.mark.parametrize(("value", "sent"), [(ConversationStatus.RESOLVED, 2), (3, 3)])
