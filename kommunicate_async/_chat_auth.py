@@ -53,7 +53,7 @@ class ChatAuth:
             check_header_value(user, f"ChatAuth.{kind} user")
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
-        if not isinstance(password, str) or not password:
+        if not password or not isinstance(password, str):
             raise ConfigurationError(f"ChatAuth.{kind} needs a non-empty password")
         if ":" in user:
             raise ConfigurationError("a Basic-auth user name cannot contain ':'")

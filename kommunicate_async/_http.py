@@ -183,7 +183,7 @@ async def _read_capped(content: aiohttp.StreamReader, cap: int) -> bytes | None:
 
 async def _close_at_loop_end(
     transport: HttpTransport, session: aiohttp.ClientSession
-) -> AsyncIterator[None]:
+) -> AsyncGenerator[None, None]:
     """Parked on the loop that opened the pool: asyncio.run(), anyio.run() and
     pytest's loops close async generators before the loop itself, so the pool is
     closed on its own loop (no ResourceWarning) and the next loop opens a new one."""
@@ -313,7 +313,7 @@ class HttpTransport:
 
     def _park_close_hook(self, session: aiohttp.ClientSession) -> None:
         hook = _close_at_loop_end(self, session)
-        step = hook.__anext__()  # registers the generator with the running loop
+        step = hook.asend(None)  # registers the generator with the running loop
         try:
             step.send(None)
         except StopIteration:

@@ -72,7 +72,7 @@ def _walk(where: str, value: object, depth: int, path: set[int]) -> None:
         return
     if depth >= MAX_DEPTH:
         raise InvalidRequestError(f"{where}: nested more than {MAX_DEPTH} levels deep")
-    marker = id(value)
+    marker = id(cast("object", value))
     if marker in path:
         raise InvalidRequestError(f"{where}: holds itself (a cycle has no JSON form)")
     path.add(marker)

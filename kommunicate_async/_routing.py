@@ -183,9 +183,10 @@ def redirect_target(
     target = url
     if not location:
         refused = "a redirect without a Location"
-    elif (target := _joined(url, location)) is None:
-        target, refused = url, "a redirect to an unusable Location"
+    elif (joined := _joined(url, location)) is None:
+        refused = "a redirect to an unusable Location"
     else:
+        target = joined
         if target.origin() != url.origin():
             refused = f"a redirect to another origin ({target.scheme}://{target.host})"
         elif reply.status not in (307, 308) and route.method != "GET":
