@@ -351,21 +351,24 @@ class ApiClient:
 
     def _decode(self, route: Route, result_type: type[T], reply: HttpReply) -> T | None:
         decoder = REPLY_DECODERS.get(result_type) or reply_decoder(result_type)
+        failure: APIError | ResponseValidationError
         try:
             result: T | None = decoder.decode(reply.body, reply.status)
         except (APIError, ResponseValidationError) as exc:
-            raise self._redacted(exc, decoder, reply, route) from None
+            failure = exc
         except (msgspec.MsgspecError, RecursionError, ValueError, TypeError) as exc:
             # Whatever a hostile body trips deep inside a decoder: trailing
             # garbage, nesting past msgspec's limit, a number no type can hold.
-            error = ResponseValidationError(
+            failure = ResponseValidationError(
                 f"{route.method} {route.path}: unreadable reply "
                 f"({type(exc).__name__}): {self._excerpt(reply.body)!r}",
                 status=reply.status,
             )
-            error.ambiguous = not route.idempotent
-            raise error from None
-        return result
+        else:
+            return result
+        # Raised here, outside the `except`: the unredacted first error must not
+        # ride along as `__context__`.
+        raise self._redacted(failure, decoder, reply, route)
 
     def _redacted(
         self,
@@ -393,6 +396,7 @@ class ApiClient:
                 error = ResponseValidationError(
                     "unreadable reply (it echoed a secret)", status=reply.status
                 )
+        secrets.scrub(error)
         if isinstance(error, ResponseValidationError):
             # A 2xx we cannot read still means the server acted on it.
             error.ambiguous = not route.idempotent
@@ -427,6 +431,7 @@ class ApiClient:
             error = type(error)(
                 status, None, f"{error.description}; {chat_hint(self._config)}"
             )
+        self._transport.secrets.scrub(error)
         error.ambiguous = not route.idempotent and isinstance(error, ServerError)
         return error
 

@@ -170,15 +170,24 @@ def session_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
 
 async def _read_capped(content: aiohttp.StreamReader, cap: int) -> bytes | None:
     """The whole body, or None once it passes `cap` bytes (what `read()` does, with
-    a bound: aiohttp decompresses chunk by chunk, so a bomb stops at the cap too)."""
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await content.readany():
-        size += len(chunk)
-        if size > cap:
+    a bound: aiohttp decompresses chunk by chunk, so a bomb stops at the cap too).
+
+    A one-chunk body (nearly every reply) is returned as is; longer ones grow one
+    buffer rather than a list of chunks, so the peak stays near the body's size.
+    """
+    first = await content.readany()
+    if not first:
+        return first
+    chunk = await content.readany()
+    if not chunk:
+        return first if len(first) <= cap else None
+    buffer = bytearray(first)
+    while chunk:
+        if len(buffer) + len(chunk) > cap:
             return None
-        chunks.append(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        buffer += chunk
+        chunk = await content.readany()
+    return bytes(buffer)
 
 
 async def _close_at_loop_end(

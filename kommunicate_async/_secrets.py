@@ -71,6 +71,16 @@ class Secrets:
                 body = body.replace(encoded, _REDACTED_BYTES)
         return body
 
+    def scrub(self, error: BaseException) -> None:
+        """Cut secrets out of `error`'s text and str attributes, in place (for
+        text the server escaped once more than the body shows)."""
+        error.args = tuple(
+            self.redact(a) if isinstance(a, str) else a for a in error.args
+        )
+        for name, value in list(vars(error).items()):
+            if isinstance(value, str):
+                setattr(error, name, self.redact(value))
+
     def redact(self, text: str) -> str:
         """`text` with every secret replaced by "[redacted]"."""
         for secret in self._all():

@@ -24,7 +24,9 @@ class HostileServer:
     def __init__(self) -> None:
         self.app = web.Application()
         self.requests: list[web.Request] = []
-        self.handlers: dict[tuple[str, str], Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
+        self.handlers: dict[
+            tuple[str, str], Callable[[web.Request], Awaitable[web.StreamResponse]]
+        ] = {}
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -48,7 +50,9 @@ class HostileServer:
         return await handler(request)
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, handle_signals=False)
+        self._runner = web.AppRunner(
+            self.app, handle_signals=False, shutdown_timeout=0.5
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

@@ -78,9 +78,7 @@ def test_metadata_at_the_depth_limit_is_fine() -> None:
 
 def test_a_shared_value_is_not_a_cycle() -> None:
     shared = {"a": 1}
-    assert stringify_metadata({"x": [shared, shared]}) == {
-        "x": '[{"a":1},{"a":1}]'
-    }
+    assert stringify_metadata({"x": [shared, shared]}) == {"x": '[{"a":1},{"a":1}]'}
 
 
 @pytest.mark.parametrize(
@@ -102,8 +100,10 @@ texts = st.text(max_size=40)
 leaves = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
 values = st.recursive(
     leaves,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
     max_leaves=12,
 )
 metadatas = st.none() | st.dictionaries(

@@ -96,20 +96,29 @@ async def test_an_oversized_send_reply_is_ambiguous(hostile: HostileServer) -> N
 
 
 _RSS_PROBE = """
-import asyncio, resource, sys
+import asyncio, sys
 from kommunicate_async import KommunicateSession, ResponseValidationError, Timeouts
+
+def peak_mb():
+    # VmHWM: this program's own peak. ru_maxrss would include the parent's RSS at
+    # fork time (Linux keeps it across exec).
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
 
 async def main():
     km = KommunicateSession("k", base_url=sys.argv[1], chat_url=sys.argv[1],
                             timeout=Timeouts(connect=2, attempt=60, total=60))
     async with km:
+        print("before_mb", peak_mb())
         try:
             await km.conversations.get(5)
         except ResponseValidationError as exc:
             print("capped:", "max_response_bytes" in str(exc))
 
 asyncio.run(main())
-print("rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+print("rss_mb", peak_mb())
 """
 
 
@@ -128,8 +137,10 @@ async def test_memory_stays_under_100_mb(hostile: HostileServer, handler: Any) -
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     lines = out.decode().split()
     assert "capped:" in lines and lines[lines.index("capped:") + 1] == "True"
+    before = int(lines[lines.index("before_mb") + 1])
     rss = int(lines[lines.index("rss_mb") + 1])
-    assert rss < 100, f"peak RSS {rss} MB"
+    assert rss - before < 40, f"the reply cost {rss - before} MB"
+    assert rss < 100, f"peak RSS {rss} MB (before the call: {before} MB)"
 
 
 def nested(levels: int) -> bytes:
@@ -181,7 +192,9 @@ async def test_malformed_bodies_raise_documented_errors(
 async def test_unusable_redirects_are_api_errors(
     api: MockApi, km: KommunicateSession, location: str
 ) -> None:
-    api.add("GET", INFO, params={"groupId": 5}, status=302, headers={"Location": location})
+    api.add(
+        "GET", INFO, params={"groupId": 5}, status=302, headers={"Location": location}
+    )
     with pytest.raises(APIError, match="refused to follow"):
         await km.conversations.get(5)
 
@@ -205,13 +218,23 @@ async def test_group_not_found_code_is_not_found(
 
 json_bodies = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(
-        st.sampled_from(
-            ["status", "response", "errorResponse", "id", "metadata", "message", "x"]
-        ),
-        inner,
-        max_size=4,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "status",
+                    "response",
+                    "errorResponse",
+                    "id",
+                    "metadata",
+                    "message",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
     ),
     max_leaves=20,
 )
@@ -227,10 +250,18 @@ async def _one_reply(body: bytes, status: int) -> BaseException | None:
         api = MockApi(mocked)
         for path in (INFO, SEND):
             method = "GET" if path == INFO else "POST"
-            api.add(method, path, params={"groupId": 5} if path == INFO else None,
-                    status=status, body=body, repeat=True)
+            api.add(
+                method,
+                path,
+                params={"groupId": 5} if path == INFO else None,
+                status=status,
+                body=body,
+                repeat=True,
+            )
         km = KommunicateSession(
-            "k-fuzz", base_url=BASE_URL, max_retries=0,
+            "k-fuzz",
+            base_url=BASE_URL,
+            max_retries=0,
             timeout=Timeouts(connect=1, attempt=1, total=2),
         )
         async with km:
@@ -239,7 +270,7 @@ async def _one_reply(body: bytes, status: int) -> BaseException | None:
                     await call
                 except KommunicateError:
                     pass
-                except BaseException as exc:  # noqa: BLE001 - what this test hunts
+                except BaseException as exc:
                     return exc
     return None
 
@@ -257,6 +288,13 @@ def test_fuzzed_replies_raise_only_documented_errors(body: bytes, status: int) -
 async def test_a_5xx_html_page_is_a_server_error(
     api: MockApi, km: KommunicateSession
 ) -> None:
-    api.add("GET", INFO, params={"groupId": 5}, status=502, body=b"<html>bad</html>", repeat=True)
+    api.add(
+        "GET",
+        INFO,
+        params={"groupId": 5},
+        status=502,
+        body=b"<html>bad</html>",
+        repeat=True,
+    )
     with pytest.raises(ServerError):
         await km.conversations.get(5)
