@@ -12,7 +12,11 @@ per-run dedupe key, 25k instructions a message at concurrency 1, benchmarks/READ
 
 One item is one job: build the body (bad input is that item's failure), send it,
 and on failure one retry loop (`_deliver`) that reuses the client's retry decision
-and, with `reconcile`, looks in the conversation before sending again.
+and, with `reconcile`, looks in the conversation before sending again
+(`_reconcile.py`). Whatever goes wrong with one item is that item's result; only a
+fatal error (credentials, permissions, configuration, an unknown host, a checkpoint
+that cannot be written) stops the batch, after every item already sent got its
+result, with a `BatchStoppedError`.
 """
 
 from __future__ import annotations
@@ -26,10 +30,27 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import msgspec
 
-from ._batch_options import BatchOptions, BatchSettings, derive_dedupe_key
-from ._checkpoint import Checkpoint, CheckpointLine, key_hash
-from ._errors import InvalidRequestError, KommunicateError, ResponseValidationError
+from ._batch_options import (
+    BatchOptions,
+    BatchSettings,
+    Occurrences,
+    content_digest,
+    derive_dedupe_key,
+)
+from ._checkpoint import Checkpoint, CheckpointLine, Uncertain, key_hash
+from ._errors import (
+    APIConnectionError,
+    AuthenticationError,
+    BatchStoppedError,
+    CheckpointError,
+    ConfigurationError,
+    InvalidRequestError,
+    KommunicateError,
+    PermissionDeniedError,
+    ResponseValidationError,
+)
 from ._metadata import MetadataKey
+from ._reconcile import Reconciler, now_ms
 from ._retry import is_retryable
 from .models.batch import ItemResult, ItemStatus, OutgoingMessage, Progress
 from .models.message import Message, SentMessage
@@ -44,13 +65,15 @@ __all__ = ["DONE", "Batch", "BatchOptions", "BatchSettings", "derive_dedupe_key"
 DONE: Final = object()
 """The end-of-results marker the supervisor puts last."""
 _DEDUPE: Final = MetadataKey.DEDUPE_KEY.value
-_UNKNOWN_SKEW_MS: Final = 300_000
-"""How far back to look when reconciling before we know the server's clock."""
-_SKEW_MARGIN_MS: Final = 2_000
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+def is_fatal(error: KommunicateError) -> bool:
+    """An error every later item would meet too: stop instead of repeating it."""
+    if isinstance(error, AuthenticationError | PermissionDeniedError):
+        return True
+    if isinstance(error, ConfigurationError | CheckpointError):
+        return True
+    return isinstance(error, APIConnectionError) and error.host_unknown
 
 
 class Batch:
@@ -82,7 +105,11 @@ class Batch:
         self.skipped = 0
         self.attempts = 0
         self.checkpoint: Checkpoint | None = None
-        self._offset_ms: int | None = None
+        self.reconciler = Reconciler(messages, settings, None)
+        self.stopped: BatchStoppedError | None = None
+        """Set once a fatal error stopped the batch."""
+        self._occurrences = Occurrences()
+        self._content_keys = True
         self._index = 0
         # Only a checkpoint or a shard needs a key that a rerun derives again; for
         # one run's reconcile, unique is enough (a counter, not a blake2b hash).
@@ -116,14 +143,33 @@ class Batch:
     # -- the workers -------------------------------------------------------------------
 
     def open(self) -> None:
-        """Read and open the checkpoint (before the first item)."""
+        """Lock, read and open the checkpoint (before the first item).
+
+        Raises:
+            CheckpointError: it is held by another run, or unusable.
+        """
         if self.settings.checkpoint is not None and self.checkpoint is None:
-            self.checkpoint = Checkpoint.open(self.settings.checkpoint)
+            checkpoint = Checkpoint.open(self.settings.checkpoint)
+            self.checkpoint = checkpoint
+            self._content_keys = checkpoint.content_keys
+            self.reconciler = Reconciler(self.messages, self.settings, checkpoint)
 
     def close(self) -> None:
-        """Close the checkpoint (idempotent)."""
+        """Write the last lines and close the checkpoint (idempotent).
+
+        Raises:
+            CheckpointError: the last lines could not be written.
+        """
         if self.checkpoint is not None:
             self.checkpoint.close()
+
+    def stop(self, reason: KommunicateError) -> None:
+        """A fatal error: take no more items; those taken and not yet sent are
+        reported not attempted; the batch ends with a `BatchStoppedError`."""
+        if self.stopped is None:
+            self.stopped = BatchStoppedError(reason, next_index=self._index)
+            self.stopped.__cause__ = reason
+            self.fail(self.stopped)
 
     async def supervise(self) -> None:
         """Run `concurrency - 1` workers (the consumer is the last one, see
@@ -163,6 +209,9 @@ class Batch:
             if result is not None:
                 self.counts[result.status] += 1
                 self.attempts += result.attempts
+                error = result.error
+                if error is not None and result.attempts and is_fatal(error):
+                    self.stop(error)
                 return result
 
     async def _worker(self) -> None:
@@ -176,30 +225,52 @@ class Batch:
     # -- one item ----------------------------------------------------------------------
 
     async def _job(self, index: int, raw: object) -> ItemResult | None:
-        """Send one item; None when it is skipped (another shard's, or delivered)."""
-        job = self._prepare(index, raw)
+        """Send one item; None when it is skipped (another shard's, or delivered).
+
+        Whatever goes wrong is this item's result: bad input is `failed` with an
+        `InvalidRequestError`; a failure once the item may have left is
+        `ambiguous`. Only a cancel passes through.
+        """
+        try:
+            job = self._prepare(index, raw)
+        except Exception as exc:
+            return self._record(_refused(index, raw, exc))
         if not isinstance(job, _Job):
             return job  # skipped (None) or refused before sending (a failure)
-        checkpoint, earlier = self.checkpoint, None
-        if checkpoint is not None:
-            checkpoint.sending(job.key, index)
-            earlier = checkpoint.uncertain.get(job.hashed)
-        if earlier is not None or self.pacer is not None:
-            result = await self._deliver(job, earlier, None)
-        else:  # the common case: one attempt, one typed decode, no extra frames
-            try:
-                sent = await self.client.call(
-                    self.messages.send_route, SentMessage, body=job.body, max_retries=0
-                )
-            except KommunicateError as exc:
-                result = await self._deliver(job, None, exc)
-            else:
-                if sent is None:
-                    result = await self._deliver(job, None, _no_key())
-                else:
-                    self._learn_clock(sent)
-                    result = job.result(ItemStatus.DELIVERED, sent.key, None, 1)
+        if self.stopped is not None:  # taken, then the batch stopped: not sent
+            return self._record(job.result(ItemStatus.FAILED, None, self.stopped, 0))
+        checkpoint = self.checkpoint
+        try:
+            if checkpoint is not None:
+                checkpoint.sending(job.key, index)
+        except CheckpointError as exc:  # not marked, so not sent: a full disk
+            self.stop(exc)
+            return job.result(ItemStatus.FAILED, None, exc, 0)
+        try:
+            result = await self._send(job)
+        except Exception as exc:
+            error = KommunicateError(f"unexpected {type(exc).__name__}: {exc}")
+            error.ambiguous = True
+            result = job.result(ItemStatus.AMBIGUOUS, None, error, 1)
         return result if checkpoint is None else self._record(result)
+
+    async def _send(self, job: _Job) -> ItemResult:
+        checkpoint = self.checkpoint
+        earlier = None if checkpoint is None else checkpoint.uncertain.get(job.hashed)
+        if earlier is not None or self.pacer is not None:
+            return await self._deliver(job, earlier, None)
+        # the common case: one attempt, one typed decode, no extra frames
+        started = time.monotonic()
+        try:
+            sent = await self.client.call(
+                self.messages.send_route, SentMessage, body=job.body, max_retries=0
+            )
+        except KommunicateError as exc:
+            return await self._deliver(job, None, exc, started)
+        if sent is None:
+            return await self._deliver(job, None, _no_key(), started)
+        self.reconciler.learn(sent)
+        return job.result(ItemStatus.DELIVERED, sent.key, None, 1)
 
     def _prepare(self, index: int, raw: object) -> _Job | ItemResult | None:
         """The item's key and body; None to skip it; a failure for bad input."""
@@ -224,9 +295,13 @@ class Batch:
         return _Job(index, item, key, hashed, body)
 
     def _derive_key(self, index: int, raw: OutgoingMessage) -> str:
-        if self._stable_keys:
+        if not self._stable_keys:
+            return f"{self._run_id}{index:x}"
+        if not self._content_keys:  # a checkpoint an earlier version wrote
             return derive_dedupe_key(index, raw)
-        return f"{self._run_id}{index:x}"
+        digest = content_digest(raw)
+        seen = self._occurrences.seen(int.from_bytes(digest[:8], "big"))
+        return digest.hex() if seen == 1 else f"{digest.hex()}-{seen}"
 
     def _elsewhere(self, hashed: int) -> bool:
         """True for another shard's item, or one an earlier run delivered."""
@@ -238,12 +313,12 @@ class Batch:
     def _record(self, result: ItemResult) -> ItemResult:
         if self.checkpoint is not None:
             error = result.error
-            self.checkpoint.defer(
+            self._defer(
                 CheckpointLine(
                     result.item.dedupe_key or "",
                     result.status.value,
                     result.index,
-                    _now_ms(),
+                    now_ms(),
                     result.message_key,
                     None if error is None else f"{type(error).__name__}: {error}",
                     result.attempts,
@@ -251,30 +326,47 @@ class Batch:
             )
         return result
 
+    def _defer(self, line: CheckpointLine) -> None:
+        checkpoint = self.checkpoint
+        assert checkpoint is not None
+        try:
+            checkpoint.defer(line)
+        except CheckpointError as exc:  # the result is still returned: not lost
+            self.stop(exc)
+
     async def _deliver(
-        self, job: _Job, earlier_ms: int | None, error: KommunicateError | None
+        self,
+        job: _Job,
+        earlier: Uncertain | None,
+        error: KommunicateError | None,
+        started: float | None = None,
     ) -> ItemResult:
         """The one retry loop: reconcile what may have been sent, retry the rest.
 
-        `error` is the failure of an attempt already made; `earlier_ms` the time an
-        earlier run may have sent this item.
+        `error` is the failure of an attempt already made (begun at `started`,
+        monotonic); `earlier` the mark of an earlier run that may have sent it.
         """
         attempts = 0 if error is None else 1
-        if earlier_ms is not None:
-            settled = await self._reconcile(job, earlier_ms - _SKEW_MARGIN_MS, None, 0)
+        if earlier is not None:
+            since = self.reconciler.since_earlier(earlier)
+            settled = await self._reconcile(job, since, None, 0, None)
             if settled is not None:
                 return settled
         while True:
             if error is None:
                 attempts += 1
+                started = time.monotonic()
                 outcome = await self._send_once(job.body)
                 if isinstance(outcome, SentMessage):
                     return job.result(ItemStatus.DELIVERED, outcome.key, None, attempts)
                 error = outcome
+            if is_fatal(error):
+                return job.result(ItemStatus.FAILED, None, error, attempts)
             retryable = is_retryable(error, idempotent=False)
             if error.ambiguous:
-                since = self._since_failure()
-                settled = await self._reconcile(job, since, error, attempts)
+                begun = started if started is not None else time.monotonic()
+                since = self.reconciler.since_failure(_wall_ms(begun))
+                settled = await self._reconcile(job, since, error, attempts, begun)
                 if settled is not None:
                     return settled
                 retryable = True  # proven absent: sending again cannot duplicate
@@ -301,11 +393,16 @@ class Batch:
             return exc
         if sent is None:
             return _no_key()
-        self._learn_clock(sent)
+        self.reconciler.learn(sent)
         return sent
 
     async def _reconcile(
-        self, job: _Job, since_ms: int, error: KommunicateError | None, attempts: int
+        self,
+        job: _Job,
+        since_ms: int,
+        error: KommunicateError | None,
+        attempts: int,
+        failed_at: float | None,
     ) -> ItemResult | None:
         """The item's result if the conversation settles it; None when its key is
         absent there, so sending again cannot duplicate."""
@@ -316,40 +413,13 @@ class Batch:
                 )
                 error.ambiguous = True
             return job.result(ItemStatus.AMBIGUOUS, None, error, attempts)
-        found = await self._find(job.item, job.key, since_ms)
+        if failed_at is not None:  # let a slow commit land before reading
+            await self.reconciler.settle(failed_at)
+        found = await self.reconciler.find(job.item, job.key, since_ms)
         if isinstance(found, Message):
             return job.result(ItemStatus.DELIVERED, found.key, None, attempts)
-        if found is not None:  # could not look: still unknown, do not risk a copy
-            return job.result(ItemStatus.AMBIGUOUS, None, error or found, attempts)
-        return None
-
-    def _learn_clock(self, sent: SentMessage) -> None:
-        if self._offset_ms is None and sent.created_at is not None:
-            self._offset_ms = sent.created_at - _now_ms()  # the server's clock
-
-    def _since_failure(self) -> int:
-        """Server time before which a just-failed attempt cannot have landed.
-
-        The attempt started at most one attempt-timeout ago; the server's clock is
-        ours plus the offset seen on a delivered send (or unknown: look further).
-        """
-        started_ms = _now_ms() - int(self.attempt_timeout * 1000)
-        if self._offset_ms is None:
-            return started_ms - _UNKNOWN_SKEW_MS
-        return started_ms + self._offset_ms - _SKEW_MARGIN_MS
-
-    async def _find(
-        self, item: OutgoingMessage, key: str, since_ms: int
-    ) -> Message | KommunicateError | None:
-        """The message carrying `key`, None if absent, or the error that stopped us."""
-        try:
-            async for message in self.messages.list(item.conversation, page_size=50):
-                if message.metadata.get(_DEDUPE) == key:
-                    return message
-                if message.created_at and message.created_at < since_ms:
-                    return None
-        except KommunicateError as exc:
-            return exc
+        if found is not None:  # could not look, or a duplicate: do not hide it
+            return job.result(ItemStatus.AMBIGUOUS, None, found, attempts)
         return None
 
 
@@ -375,6 +445,26 @@ class _Job:
         attempts: int,
     ) -> ItemResult:
         return ItemResult(self.index, self.item, status, message_key, error, attempts)
+
+
+def _wall_ms(monotonic: float) -> int:
+    """Our wall clock (ms) at a past `time.monotonic()` reading."""
+    return now_ms() - int((time.monotonic() - monotonic) * 1000)
+
+
+def _refused(index: int, raw: object, exc: Exception) -> ItemResult:
+    """The failed result of an item that could not even be prepared."""
+    error = (
+        exc
+        if isinstance(exc, KommunicateError)
+        else InvalidRequestError(f"batch item {index}: {type(exc).__name__}: {exc}")
+    )
+    item = (
+        raw
+        if isinstance(raw, OutgoingMessage)
+        else OutgoingMessage(conversation=f"<item {index}>", text=repr(raw)[:200])
+    )
+    return ItemResult(index, item, ItemStatus.FAILED, error=error)
 
 
 def _no_key() -> ResponseValidationError:

@@ -8,6 +8,8 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Final
 
 from ._batch import DONE
+from ._errors import CheckpointError
+from ._logging import log
 from .models.batch import ItemResult
 
 if TYPE_CHECKING:
@@ -102,13 +104,23 @@ class BatchIterator:
 
     def _finish(self) -> None:
         self._finished = True
-        self._batch.close()
+        batch = self._batch
+        try:
+            batch.close()
+        except CheckpointError as exc:  # every result is out; their marks are not
+            batch.stop(exc)
         self._report_progress(force=True)
 
     def _stop_workers(self) -> None:
         if self._task is not None:
             self._task.cancel()
-        self._batch.close()
+        self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        try:
+            self._batch.close()
+        except CheckpointError as exc:  # already leaving with another outcome
+            log.warning("batch checkpoint not fully written: %s", exc)
 
     def progress(self) -> Progress:
         """Counts so far."""
@@ -131,7 +143,7 @@ class BatchIterator:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
-        self._batch.close()
+        self._close_quietly()
 
     async def __aenter__(self) -> BatchIterator:
         return self

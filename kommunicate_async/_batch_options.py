@@ -4,8 +4,12 @@ and the dedupe key of an item that brings none."""
 from __future__ import annotations
 
 import hashlib
+import math
+from array import array
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, Final, TypedDict
+
+import msgspec
 
 from ._errors import InvalidRequestError
 
@@ -15,7 +19,14 @@ if TYPE_CHECKING:
 
     from .models.batch import OutgoingMessage, Progress
 
-__all__ = ["BatchOptions", "BatchSettings", "derive_dedupe_key"]
+__all__ = [
+    "BatchOptions",
+    "BatchSettings",
+    "Occurrences",
+    "content_digest",
+    "content_key",
+    "derive_dedupe_key",
+]
 
 
 class BatchOptions(TypedDict, total=False):
@@ -34,6 +45,12 @@ class BatchOptions(TypedDict, total=False):
         shard: `(k, n)`: keep only the items whose dedupe key hashes to shard k of
             n, so n processes split one input with no overlap.
         max_attempts: send attempts per item (the session's `max_retries` + 1).
+        settle: seconds to let a send that may have reached the server land
+            before reconcile reads the conversation (3.0): a commit slower than
+            this can still be sent twice (then reported, see README).
+        reconcile_lookback: how far back (seconds) reconcile reads when the
+            server's clock offset is unknown (300.0); a server clock further
+            behind than this can hide a send.
     """
 
     concurrency: int
@@ -43,12 +60,87 @@ class BatchOptions(TypedDict, total=False):
     reconcile: bool
     shard: tuple[int, int] | None
     max_attempts: int | None
+    settle: float
+    reconcile_lookback: float
 
 
 def derive_dedupe_key(index: int, item: OutgoingMessage) -> str:
-    """The key of an item without one: stable for the same input in the same order."""
+    """The key of an item without one in a checkpoint an earlier version wrote:
+    stable for the same input in the same order (the position is part of it)."""
     material = f"{index}\x1f{item.conversation}\x1f{item.sender or ''}\x1f{item.text}"
     return hashlib.blake2b(material.encode(), digest_size=12).hexdigest()
+
+
+_SORTED: Final = msgspec.json.Encoder(order="sorted")
+
+
+def content_key(item: OutgoingMessage, occurrence: int) -> str:
+    """The key of an item without one: the same whatever the input's order.
+
+    blake2b of the conversation, the sender, the text and the metadata (keys
+    sorted), 24 hex digits; the n-th item with the same content (n >= 2) gets
+    "-n" appended, so identical messages stay distinct and interchangeable.
+    """
+    key = content_digest(item).hex()
+    return key if occurrence == 1 else f"{key}-{occurrence}"
+
+
+def content_digest(item: OutgoingMessage) -> bytes:
+    """The 12-byte blake2b digest behind `content_key`."""
+    try:
+        meta = _SORTED.encode(item.metadata) if item.metadata else b""
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        meta = repr(item.metadata).encode("utf-8", "backslashreplace")
+    text = f"{item.conversation}\x1f{item.sender or ''}\x1f{item.text}\x1f"
+    material = text.encode("utf-8", "surrogatepass") + meta
+    return hashlib.blake2b(material, digest_size=12).digest()
+
+
+class Occurrences:
+    """How many times each content hash has been seen (1 for the first time).
+
+    An open-addressing table in an `array` (16 bytes a distinct item at most,
+    not a set's ~60): a million-item campaign stays within its memory target.
+    Only repeated contents get a dict entry.
+    """
+
+    __slots__ = ("_mask", "_repeats", "_slots", "_used")
+
+    def __init__(self) -> None:
+        self._slots = array("Q", bytes(8 * 1024))
+        self._mask = 1023
+        self._used = 0
+        self._repeats: dict[int, int] = {}
+
+    def seen(self, value: int) -> int:
+        """Count `value` once more; how many times it has been seen, this one too."""
+        value |= 1  # 0 marks an empty slot
+        slots, mask = self._slots, self._mask
+        i = value & mask
+        while True:
+            found = slots[i]
+            if found == 0:
+                slots[i] = value
+                self._used += 1
+                if self._used * 2 > len(slots):
+                    self._grow()
+                return 1
+            if found == value:
+                count = self._repeats.get(value, 1) + 1
+                self._repeats[value] = count
+                return count
+            i = (i + 1) & mask
+
+    def _grow(self) -> None:
+        old = self._slots
+        self._slots = array("Q", bytes(16 * len(old)))
+        self._mask = len(self._slots) - 1
+        for value in old:
+            if value:
+                i = value & self._mask
+                while self._slots[i]:
+                    i = (i + 1) & self._mask
+                self._slots[i] = value
 
 
 def _positive_int(value: object) -> bool:
@@ -76,6 +168,8 @@ class BatchSettings:
     reconcile: bool = False
     shard: tuple[int, int] | None = None
     max_attempts: int = 3
+    settle: float = 3.0
+    reconcile_lookback: float = 300.0
 
     @classmethod
     def from_options(cls, options: BatchOptions, *, max_attempts: int) -> BatchSettings:
@@ -99,3 +193,11 @@ class BatchSettings:
             raise InvalidRequestError("shard must be (k, n) with 0 <= k < n")
         if not _positive_int(self.max_attempts):
             raise InvalidRequestError("max_attempts must be an int >= 1")
+        for name in ("settle", "reconcile_lookback"):
+            value: object = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (value >= 0 and math.isfinite(value))
+            ):
+                raise InvalidRequestError(f"{name} must be a number of seconds >= 0")

@@ -6,6 +6,8 @@
     ├── InvalidPayloadError           (also ValueError) an unusable bot/webhook request
     ├── SessionClosedError            (also RuntimeError) the session was closed
     ├── EventLoopError                (also RuntimeError) one session, two live loops
+    ├── CheckpointError               a checkpoint in use, unreadable or unwritable
+    ├── BatchStoppedError             a batch stopped early (`reason`: what stopped it)
     ├── ResponseValidationError       a reply we cannot decode (not JSON, wrong shape)
     ├── APIConnectionError            the request got no HTTP answer
     │   └── APITimeoutError
@@ -32,6 +34,8 @@ __all__ = [
     "APIError",
     "APITimeoutError",
     "AuthenticationError",
+    "BatchStoppedError",
+    "CheckpointError",
     "ConfigurationError",
     "ConflictError",
     "EventLoopError",
@@ -81,6 +85,35 @@ class EventLoopError(KommunicateError, RuntimeError):
     """
 
 
+class CheckpointError(KommunicateError):
+    """A batch checkpoint cannot be used: another run holds it (the message names
+    its pid), it is not a regular file, or reading or writing it failed (a full
+    disk). Raised before any send when found at the start."""
+
+
+class BatchStoppedError(KommunicateError):
+    """A batch stopped before its input ended, after every item already sent got
+    its result.
+
+    Attributes:
+        reason: what stopped it (also `__cause__`): an `AuthenticationError`,
+            `PermissionDeniedError`, `ConfigurationError`, an unknown host, or a
+            `CheckpointError` (a full disk).
+        next_index: the first input position never taken; it and every later
+            item were not attempted (a rerun with the same checkpoint resumes).
+        report: the `BatchReport` of what was done (set by `send_many`).
+    """
+
+    def __init__(self, reason: KommunicateError, *, next_index: int) -> None:
+        super().__init__(
+            f"batch stopped: {type(reason).__name__}: {reason} (items from input "
+            f"position {next_index} on were not attempted; a rerun resumes them)"
+        )
+        self.reason = reason
+        self.next_index = next_index
+        self.report: object = None
+
+
 class ResponseValidationError(KommunicateError):
     """The server answered, but the body is not the JSON shape we expect."""
 
@@ -97,9 +130,13 @@ class APIConnectionError(KommunicateError):
             (connect failed), so re-sending it cannot duplicate anything.
     """
 
-    def __init__(self, message: str, *, sent: bool = True) -> None:
+    def __init__(
+        self, message: str, *, sent: bool = True, host_unknown: bool = False
+    ) -> None:
         super().__init__(message)
         self.sent = sent
+        self.host_unknown = host_unknown
+        """True when the host name did not resolve (a configuration error)."""
 
 
 class APITimeoutError(APIConnectionError):

@@ -129,7 +129,9 @@ def _mapped(
     if isinstance(exc, aiohttp.ClientConnectorError):  # DNS, refused, TLS: not sent
         reason = secrets.redact(str(exc.os_error))
         error = APIConnectionError(
-            f"{what}: cannot connect to {URL(url).host}: {reason}", sent=False
+            f"{what}: cannot connect to {URL(url).host}: {reason}",
+            sent=False,
+            host_unknown=isinstance(exc, aiohttp.ClientConnectorDNSError),
         )
         return error, cause
     own = _own_error(exc)

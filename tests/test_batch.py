@@ -10,9 +10,15 @@ import msgspec
 import pytest
 
 import kommunicate_async._pacing as pacing
-from kommunicate_async import InvalidRequestError
+from kommunicate_async import CheckpointError, InvalidRequestError
 from kommunicate_async._batch import BatchSettings, derive_dedupe_key
-from kommunicate_async._checkpoint import Checkpoint, CheckpointLine, KeySet, key_hash
+from kommunicate_async._checkpoint import (
+    Checkpoint,
+    CheckpointLine,
+    KeySet,
+    Uncertain,
+    key_hash,
+)
 from kommunicate_async.models.batch import (
     BatchReport,
     ItemResult,
@@ -100,20 +106,25 @@ def test_checkpoint_load_keeps_the_last_word_per_key(tmp_path: Path) -> None:
             key_hash("done") in checkpoint.delivered
             and key_hash("later") in checkpoint.delivered
         )
-        assert checkpoint.uncertain == {key_hash("maybe"): 7, key_hash("crash"): 6}
+        uncertain = {h: mark.at for h, mark in checkpoint.uncertain.items()}
+        torn_at = uncertain.pop(key_hash("torn"))  # the torn line: in flight
+        assert uncertain == {key_hash("maybe"): 7, key_hash("crash"): 6}
+        assert torn_at > 10**12 and checkpoint.torn == '{"key":"torn","sta'
+        assert not checkpoint.content_keys  # written before content keys
         checkpoint.sending("new", 5)
     finally:
         checkpoint.close()
         checkpoint.close()
-    # The fixture's last line is torn (no newline): ours is glued onto it, the case
-    # the batch-durability issue (#10) is about. Ours is whole at the end.
+    # The torn fragment stays on a line of its own: nothing of ours is glued on.
+    tail = path.read_bytes().split(b'{"key":"torn","sta', 1)[1]
+    assert tail.startswith(b'\n{"key":"","status":"run"')
     assert re.search(
-        rb'\{"key":"new","status":"sending","index":5,"at":\d+\}\n$', path.read_bytes()
+        rb'\n\{"key":"new","status":"sending","index":5,"at":\d+\}\n$', tail
     )
 
 
 def test_checkpoint_errors_are_typed(tmp_path: Path) -> None:
-    with pytest.raises(InvalidRequestError, match="checkpoint"):
+    with pytest.raises(CheckpointError, match="not a regular file"):
         Checkpoint.open(tmp_path)  # a directory
 
 
@@ -161,10 +172,12 @@ def test_sending_lines_are_the_same_json_a_checkpoint_line_makes(
     checkpoint.sending('odd "key"\n', 7)
     checkpoint.defer(CheckpointLine("k2", "delivered", 8, 1, "5-x"))
     checkpoint.close()
-    first, second = path.read_bytes().splitlines()
+    run, first, second = path.read_bytes().splitlines()
+    assert msgspec.json.decode(run, type=CheckpointLine).status == "run"
     line = msgspec.json.decode(first, type=CheckpointLine)
     assert (line.key, line.status, line.index) == ('odd "key"\n', "sending", 7)
     assert msgspec.json.decode(second, type=CheckpointLine).message_key == "5-x"
     reread = Checkpoint.open(path)
     reread.close()
-    assert reread.uncertain == {key_hash('odd "key"\n'): line.at}
+    assert reread.uncertain == {key_hash('odd "key"\n'): Uncertain(line.at, None)}
+    assert reread.content_keys

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Final
 from .._errors import (
     APIConnectionError,
     APIError,
+    BatchStoppedError,
+    CheckpointError,
     ConfigurationError,
     InvalidRequestError,
     KommunicateError,
@@ -50,7 +52,9 @@ async def _dispatch(args: argparse.Namespace, out: Printer) -> int:
 
 
 def _exit_code(error: KommunicateError) -> int:
-    if isinstance(error, ConfigurationError):
+    if isinstance(error, BatchStoppedError):  # the code of what stopped it
+        return _exit_code(error.reason)
+    if isinstance(error, ConfigurationError | CheckpointError):
         return EXIT_CONFIG
     if isinstance(error, InvalidRequestError):
         return EXIT_USAGE
@@ -69,6 +73,7 @@ _SHELL_WORDS: Final = (
     ("rate_limit must be a number of requests/second > 0", "--rate must be > 0"),
     ("max_attempts must be an int >= 1", "--max-attempts must be at least 1"),
     ("shard must be (k, n) with 0 <= k < n", "--shard must be K/N with 0 <= K < N"),
+    ("settle must be a number of seconds >= 0", "--settle must be >= 0"),
 )
 """Library wording (Python spellings) and what a shell user types instead."""
 

@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Final
 
 import msgspec
 
-from .._errors import InvalidRequestError
+from .._errors import BatchStoppedError, InvalidRequestError
 from ..models.batch import BatchReport, ItemResult, OutgoingMessage, Progress
 from ._commands import session_from_args
 
@@ -134,7 +134,12 @@ async def run_send_batch(args: argparse.Namespace, out: Printer) -> int:
             if args.json or args.no_progress
             else ProgressBar(len(lines), sys.stderr)
         )
-        report = await _send(args, out, read_items(handle), lines, bar)
+        try:
+            report = await _send(args, out, read_items(handle), lines, bar)
+        except BatchStoppedError as stop:  # the summary first, then the reason
+            if isinstance(stop.report, BatchReport):
+                _summary(stop.report, lines, args, out)
+            raise
     _summary(report, lines, args, out)
     return 0 if report.ok else EXIT_INCOMPLETE
 
@@ -160,10 +165,16 @@ async def _send(
                 max_attempts=args.max_attempts,
                 on_progress=bar,
             ) as results:
-                async for result in results:
-                    report.add(result)
-                    out.document(_result_line(result, lines))
-                report.skipped = results.progress().skipped
+                try:
+                    async for result in results:
+                        report.add(result)
+                        out.document(_result_line(result, lines))
+                finally:
+                    report.skipped = results.progress().skipped
+                    report.duration = time.monotonic() - started
+        except BatchStoppedError as stop:
+            stop.report = report
+            raise
         finally:
             if bar is not None:
                 bar.close()

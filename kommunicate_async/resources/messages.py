@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Final
 from .._batch import Batch, BatchOptions, BatchSettings
 from .._batch_iterator import BatchIterator
 from .._codec import encode
-from .._errors import InvalidRequestError, ResponseValidationError
+from .._errors import BatchStoppedError, InvalidRequestError, ResponseValidationError
 from .._logging import log as _log
 from .._metadata import stringify_metadata
 from .._routing import Host, Route
@@ -245,6 +245,22 @@ class Messages(Resource):
         check_int(page_size, "page_size", minimum=1)
         if not isinstance(skip_read, bool):
             raise InvalidRequestError("skip_read must be a bool")
+        async for message in self.history(
+            ref, page_size=page_size, on_behalf_of=on_behalf_of, skip_read=skip_read
+        ):
+            yield message
+
+    async def history(
+        self,
+        ref: ConversationRef,
+        *,
+        page_size: int = 50,
+        on_behalf_of: str | None = None,
+        skip_read: bool = False,
+        max_retries: int | None = None,
+    ) -> AsyncIterator[Message]:
+        """`list`, with the retries of each page call set (the batch reconcile
+        reads with none: its reads count against the batch's retry budget)."""
         acting = self._ctx.acting(on_behalf_of)
         group_id = await self._ctx.group_id(ref, on_behalf_of=on_behalf_of)
         cursor = NewestFirstCursor[Message](_key, _created_at)
@@ -260,7 +276,11 @@ class Messages(Resource):
             if skip_read:
                 params["skipRead"] = "true"
             page: MessagePage | None = await self._ctx.client.call(
-                LIST, MessagePage, params=params, acting_as=acting
+                LIST,
+                MessagePage,
+                params=params,
+                acting_as=acting,
+                max_retries=max_retries,
             )
             messages = (
                 sorted(page.message, key=_created_at, reverse=True) if page else []
@@ -324,14 +344,27 @@ class Messages(Resource):
         items: Iterable[OutgoingMessage] | AsyncIterable[OutgoingMessage],
         **options: Unpack[BatchOptions],
     ) -> BatchReport:
-        """`iter_send` to the end, counted: a `BatchReport` with the problems listed."""
+        """`iter_send` to the end, counted: a `BatchReport` with the problems listed.
+
+        Raises:
+            BatchStoppedError: a fatal error (credentials, permissions, an unknown
+                host, a checkpoint that cannot be written) stopped the batch; its
+                `report` holds the results made before it stopped.
+            CheckpointError: the checkpoint is held by another run, or unusable.
+        """
         report = BatchReport()
         started = time.monotonic()
-        async with self.iter_send(items, **options) as results:
-            async for result in results:
-                report.add(result)
-            report.skipped = results.progress().skipped
-        report.duration = time.monotonic() - started
+        try:
+            async with self.iter_send(items, **options) as results:
+                try:
+                    async for result in results:
+                        report.add(result)
+                finally:
+                    report.skipped = results.progress().skipped
+                    report.duration = time.monotonic() - started
+        except BatchStoppedError as stop:  # what was done travels with the error
+            stop.report = report
+            raise
         return report
 
 

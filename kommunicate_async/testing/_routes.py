@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -177,6 +178,10 @@ class Routes:
         metadata = self.strings(body.metadata)
         group = self.group(body.group_id, body.client_group_id)
         self.state.ensure_user(body.from_user_name)
+        if self.fake.commit_delay:
+            # A slow commit: it lands whether or not the client is still waiting
+            # (aiohttp does not cancel a handler when its client goes away).
+            await asyncio.sleep(self.fake.commit_delay)
         message = self.state.send(
             group,
             body.from_user_name,

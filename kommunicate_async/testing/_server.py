@@ -65,6 +65,10 @@ class FakeKommunicate:
         faults: a `FaultPlan` (seeded, per route).
         keep_messages: messages kept per conversation (None: all).
         log_limit: requests kept in `fake.requests` (None: all; 0: none).
+        clock_skew_ms: added to the fake's clock (`createdAtTime` and every time
+            it reports): negative for a server behind the client.
+        commit_delay: seconds before a message send is stored and answered; the
+            send lands even if the client gave up waiting.
         routing_agent: who "the conversation rules" pick when a bot hands off
             with `KM_ASSIGN_TO: ""` (None: nobody).
     """
@@ -82,6 +86,8 @@ class FakeKommunicate:
         keep_messages: int | None = None,
         log_limit: int | None = 10_000,
         routing_agent: str | None = None,
+        clock_skew_ms: int = 0,
+        commit_delay: float = 0.0,
     ) -> None:
         self.api_key = api_key
         self.app_id = app_id
@@ -98,6 +104,10 @@ class FakeKommunicate:
         self._runner: web.AppRunner | None = None
         self._routes = Routes(self)
         self.routing_agent = routing_agent
+        self.state.clock_skew_ms = clock_skew_ms
+        self.commit_delay = commit_delay
+        """Seconds a message send takes to be stored (and answered): a slow commit
+        that a client's timeout may cut short while it still lands."""
         self.bots = BotDriver(self)
         """Bot deliveries: `deliver_bot_message`, `redeliver`, `deliver_webhook`."""
         self.deliver_bot_message = self.bots.deliver_bot_message

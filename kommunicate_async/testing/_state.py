@@ -159,10 +159,12 @@ class FakeState:
         self.message_count = 0
         self._group_ids = itertools.count(10_000_001)
         self._last_ms = 0
+        self.clock_skew_ms = 0
+        """Added to the wall clock: the fake's own clock error."""
 
     def now_ms(self) -> int:
         """Wall-clock milliseconds that never go backwards (several may be equal)."""
-        now = int(time.time() * 1000)
+        now = int(time.time() * 1000) + self.clock_skew_ms
         if now < self._last_ms:
             now = self._last_ms
         self._last_ms = now

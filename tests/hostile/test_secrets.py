@@ -115,6 +115,7 @@ async def test_echoed_secrets_are_cut_from_every_error(
         )
 
     hostile.on("POST", REGISTER, register)
+    last = ""
     async with session_for(hostile, max_retries=0) as km:
         await km.users.login("u-1", password=PASSWORD)
         for call in (
@@ -125,8 +126,9 @@ async def test_echoed_secrets_are_cut_from_every_error(
             with pytest.raises(KommunicateError) as caught:
                 await call()
             assert_clean(every_text(caught.value))
+            last = str(caught.value)
         if envelope and status < 500:  # the echo is still there, secrets cut out
-            assert "Api-Key=[redacted]" in str(caught.value)
+            assert "Api-Key=[redacted]" in last
 
 
 async def test_login_reply_that_echoes_the_password(hostile: HostileServer) -> None:

@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from kommunicate_async import (
+    CheckpointError,
     InvalidRequestError,
     ItemStatus,
     KommunicateSession,
@@ -58,7 +59,7 @@ async def test_earlier_doubt_settled_by_reconcile(
     results = {
         r.item.text: r
         async for r in km.messages.iter_send(
-            [landed, lost], checkpoint=checkpoint, reconcile=True
+            [landed, lost], checkpoint=checkpoint, reconcile=True, settle=0.1
         )
     }
     assert (results["landed"].status, results["landed"].attempts) == (
@@ -83,7 +84,7 @@ async def test_a_failed_lookup_leaves_the_item_ambiguous(
     (earlier,) = [
         r
         async for r in km.messages.iter_send(
-            [item], checkpoint=checkpoint, reconcile=True
+            [item], checkpoint=checkpoint, reconcile=True, settle=0.1
         )
     ]
     assert earlier.status is ItemStatus.AMBIGUOUS and isinstance(
@@ -94,7 +95,7 @@ async def test_a_failed_lookup_leaves_the_item_ambiguous(
     (now,) = [
         r
         async for r in km.messages.iter_send(
-            [OutgoingMessage(chat.id, "y")], reconcile=True
+            [OutgoingMessage(chat.id, "y")], reconcile=True, settle=0.1
         )
     ]
     assert now.status is ItemStatus.AMBIGUOUS and now.attempts == 1
@@ -119,8 +120,10 @@ async def test_bad_shard_and_unusable_checkpoint(
 ) -> None:
     with pytest.raises(InvalidRequestError, match="shard"):
         km.messages.iter_send([], shard="1/2")  # type: ignore[arg-type]
-    with pytest.raises(InvalidRequestError, match="checkpoint"):
+    with pytest.raises(CheckpointError, match="not a regular file"):
         await km.messages.send_many([OutgoingMessage(1, "x")], checkpoint=tmp_path)
+    with pytest.raises(CheckpointError, match="not a regular file"):  # it read zeros
+        await km.messages.send_many([OutgoingMessage(1, "x")], checkpoint="/dev/full")
 
 
 async def test_nested_exception_groups_from_the_input_unwrap(

@@ -145,8 +145,12 @@ async def test_options_and_item_types_are_checked(
 ) -> None:
     with pytest.raises(InvalidRequestError):
         km.messages.iter_send([], concurrency=0)
-    with pytest.raises(InvalidRequestError, match="OutgoingMessage"):
-        await km.messages.send_many([{"conversation": 1, "text": "x"}])  # type: ignore[list-item]
+    # One bad item is that item's failure, never the end of the batch.
+    report = await km.messages.send_many([{"conversation": 1, "text": "x"}])  # type: ignore[list-item]
+    assert report.failed == 1
+    (problem,) = report.problems
+    assert isinstance(problem.error, InvalidRequestError)
+    assert "OutgoingMessage" in str(problem.error)
     with pytest.raises(InvalidRequestError, match="iterable"):
         km.messages.iter_send(42)  # type: ignore[arg-type]
     assert fake.requests_to(SEND) == []
@@ -197,6 +201,7 @@ async def test_reconcile_resends_only_what_is_missing(
             [OutgoingMessage(cid, f"m{i}") for i in range(4)],
             concurrency=1,
             reconcile=True,
+            settle=0.1,
         )
     ]
     assert all(r.status is ItemStatus.DELIVERED for r in results)
@@ -224,7 +229,7 @@ async def test_retries_end_as_failed_with_the_reason(
     (cid,) = await conversations(km, 1)
     fake.faults.script(SEND, *[Fault.ERROR_503] * 3)
     report = await km.messages.send_many(
-        [OutgoingMessage(cid, "x")], reconcile=True, max_attempts=3
+        [OutgoingMessage(cid, "x")], reconcile=True, max_attempts=3, settle=0.1
     )
     (problem,) = report.problems
     assert problem.status is ItemStatus.FAILED and problem.attempts == 3
@@ -254,7 +259,12 @@ async def test_checkpoint_skips_what_was_delivered(
     first = await km.messages.send_many(items, checkpoint=checkpoint, concurrency=4)
     assert first.delivered == 20
     lines = [msgspec.json.decode(line) for line in checkpoint.read_bytes().splitlines()]
-    assert Counter(line["status"] for line in lines) == {"sending": 20, "delivered": 20}
+    assert Counter(line["status"] for line in lines) == {
+        "run": 1,  # who wrote it, and how keys are derived
+        "clock": 1,  # the server clock offset learned from createdAt
+        "sending": 20,
+        "delivered": 20,
+    }
     again = await km.messages.send_many(items, checkpoint=checkpoint, concurrency=4)
     assert (again.total, again.skipped) == (0, 20)
     assert len(fake.requests_to(SEND)) == 20
@@ -283,7 +293,7 @@ async def test_cancelled_batch_resumes_cleanly(
     cautious = await km.messages.send_many(items, checkpoint=checkpoint, concurrency=6)
     assert cautious.ambiguous >= 1  # in-flight at the cancel: not re-sent blindly
     resumed = await km.messages.send_many(
-        items, checkpoint=checkpoint, concurrency=6, reconcile=True
+        items, checkpoint=checkpoint, concurrency=6, reconcile=True, settle=0.1
     )
     assert resumed.ok
     keys = stored_keys(fake, ids)
@@ -335,16 +345,21 @@ async def test_fault_mix_every_item_one_result_no_copies() -> None:
         results = [
             r
             async for r in session.messages.iter_send(
-                items, concurrency=16, reconcile=True
+                items, concurrency=16, reconcile=True, settle=0.2
             )
         ]
         assert sorted(r.index for r in results) == list(range(300))
         delivered = {
             r.item.dedupe_key for r in results if r.status is ItemStatus.DELIVERED
         }
+        ambiguous = {
+            r.item.dedupe_key for r in results if r.status is ItemStatus.AMBIGUOUS
+        }
         keys = stored_keys(fake, ids)
         assert set(keys.values()) <= {1}  # no duplicates
-        assert delivered == set(keys)  # and what we call delivered is what is stored
+        # What we call delivered is stored; what is stored was called delivered or
+        # ambiguous (reconcile reads share the retry budget: some stay unknown).
+        assert delivered <= set(keys) <= delivered | ambiguous
         assert sum(r.attempts for r in results) / 300 <= 1.3
 
 

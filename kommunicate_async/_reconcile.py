@@ -1,0 +1,156 @@
+"""Reconcile: was a possibly-sent batch item stored? Read the conversation, by the
+server's clock, after the send had time to land, within the retry budget.
+
+Three ways a naive "look in the history" sends a message twice, each closed here:
+
+- **Clock skew.** "Since when" must be the server's time. The offset (server minus
+  us) is learned from `createdAt` of delivered sends, kept in the checkpoint for
+  reruns; with none known, reconcile reads back `reconcile_lookback` seconds.
+- **Late commits.** A send that timed out may still be committing: reconcile waits
+  until `settle` seconds after the attempt failed before it reads.
+- **Outages.** Each history page is read once (no retries of its own) and only
+  with a token from the session's retry budget; without one the item is left
+  `ambiguous`, so an outage costs about one request an item, not three.
+
+A key found twice is reported (the item is `ambiguous`, with both message keys in
+its error), never hidden.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Final
+
+import anyio
+
+from ._errors import KommunicateError
+from ._metadata import MetadataKey
+
+if TYPE_CHECKING:
+    from ._batch_options import BatchSettings
+    from ._checkpoint import Checkpoint, Uncertain
+    from ._client import ApiClient
+    from .models.batch import OutgoingMessage
+    from .models.message import Message, SentMessage
+    from .resources.messages import Messages
+
+__all__ = ["DuplicateSendError", "Reconciler", "now_ms"]
+
+_DEDUPE: Final = MetadataKey.DEDUPE_KEY.value
+_MARGIN_MS: Final = 2_000
+"""Slack on a known offset (its estimate and the server's own timestamps)."""
+_PAGE: Final = 50
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class DuplicateSendError(KommunicateError):
+    """The item's dedupe key is in the conversation more than once."""
+
+    ambiguous = True
+
+    def __init__(self, key: str, message_keys: list[str]) -> None:
+        super().__init__(
+            f"dedupe key {key!r} was found {len(message_keys)} times in the "
+            f"conversation (messages {', '.join(message_keys)}): sent more than once"
+        )
+        self.message_keys = message_keys
+
+
+class Reconciler:
+    """One batch's clock knowledge and history reads."""
+
+    __slots__ = (
+        "_checkpoint",
+        "_client",
+        "_lookback_ms",
+        "_messages",
+        "_settle",
+        "offset_ms",
+    )
+
+    def __init__(
+        self,
+        messages: Messages,
+        settings: BatchSettings,
+        checkpoint: Checkpoint | None,
+    ) -> None:
+        self._messages = messages
+        self._client: ApiClient = messages.client
+        self._settle = settings.settle
+        self._lookback_ms = int(settings.reconcile_lookback * 1000)
+        self._checkpoint = checkpoint
+        self.offset_ms: int | None = None
+        """The server's clock minus ours (ms), the smallest estimate seen: an
+        estimate can only be low by the reply's latency, and low reads further
+        back, which is safe."""
+
+    def learn(self, sent: SentMessage) -> None:
+        """Learn the server's clock from a delivered send's `createdAt`."""
+        created = sent.created_at
+        if created is None:
+            return
+        estimate = created - now_ms()
+        if self.offset_ms is None or estimate < self.offset_ms:
+            self.offset_ms = estimate
+            if self._checkpoint is not None:
+                self._checkpoint.clock(estimate)
+
+    def since_failure(self, started_ms: int) -> int:
+        """Server time before which an attempt started at `started_ms` (ours)
+        cannot have landed."""
+        if self.offset_ms is None:
+            return started_ms - self._lookback_ms
+        return started_ms + self.offset_ms - _MARGIN_MS
+
+    def since_earlier(self, mark: Uncertain) -> int:
+        """The same for an item an earlier run marked in flight: with that run's
+        offset when it had one (it may have run on another machine)."""
+        if mark.offset is None:
+            return mark.at - self._lookback_ms
+        return mark.at + mark.offset - _MARGIN_MS
+
+    async def settle(self, failed_at: float) -> None:
+        """Wait until `settle` seconds after `failed_at` (monotonic)."""
+        wait = failed_at + self._settle - time.monotonic()
+        if wait > 0:
+            await anyio.sleep(wait)
+
+    async def find(
+        self, item: OutgoingMessage, key: str, since_ms: int
+    ) -> Message | KommunicateError | None:
+        """The message carrying `key`; None if absent back to `since_ms` (server
+        time); or the error that stopped the search (then nobody knows)."""
+        found: list[Message] = []
+        budget = self._client.budget
+        if not budget.try_spend():  # a read is a retry's worth of traffic
+            return _no_budget()
+        try:
+            pages = self._messages.history(
+                item.conversation, page_size=_PAGE, max_retries=0
+            )
+            seen = 0
+            async for message in pages:
+                seen += 1
+                if seen % _PAGE == 1 and seen > _PAGE and not budget.try_spend():
+                    return _no_budget()  # each further page pays too
+                if message.metadata.get(_DEDUPE) == key:
+                    found.append(message)
+                if message.created_at and message.created_at < since_ms:
+                    break
+        except KommunicateError as exc:
+            return exc
+        if len(found) > 1:
+            return DuplicateSendError(key, [m.key for m in found])
+        return found[0] if found else None
+
+
+def _no_budget() -> KommunicateError:
+    error = KommunicateError(
+        "possibly sent; not reconciled: the session's retry budget is spent "
+        "(an outage?), rerun with reconcile=True later"
+    )
+    error.ambiguous = True
+    return error
