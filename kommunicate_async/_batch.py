@@ -193,7 +193,7 @@ class Batch:
 
     async def take(self) -> ItemResult | None:
         """The result of the next item to send, or None once the input is used up."""
-        while True:
+        while not self.exhausted:  # the input's end, or a stop
             if self._sync is not None:
                 raw = next(self._sync, None)
             else:
@@ -213,6 +213,7 @@ class Batch:
                 if error is not None and result.attempts and is_fatal(error):
                     self.stop(error)
                 return result
+        return None
 
     async def _worker(self) -> None:
         results = self.results
@@ -356,7 +357,7 @@ class Batch:
             if error is None:
                 attempts += 1
                 started = time.monotonic()
-                outcome = await self._send_once(job.body)
+                outcome = await self._send_once(job.body, first=attempts == 1)
                 if isinstance(outcome, SentMessage):
                     return job.result(ItemStatus.DELIVERED, outcome.key, None, attempts)
                 error = outcome
@@ -381,13 +382,20 @@ class Batch:
             await self.client.wait_before_retry(error, delay)
             error = None
 
-    async def _send_once(self, body: bytes) -> SentMessage | KommunicateError:
-        """One attempt (paced): the sent message, or the error, returned."""
+    async def _send_once(
+        self, body: bytes, *, first: bool
+    ) -> SentMessage | KommunicateError:
+        """One attempt (paced): the sent message, or the error, returned. A retry
+        (`first=False`) was paid for by the retry budget and adds nothing to it."""
         if self.pacer is not None:
             await self.pacer.wait()
         try:
             sent = await self.client.call(
-                self.messages.send_route, SentMessage, body=body, max_retries=0
+                self.messages.send_route,
+                SentMessage,
+                body=body,
+                max_retries=0,
+                first_attempt=first,
             )
         except KommunicateError as exc:
             return exc
@@ -415,7 +423,9 @@ class Batch:
             return job.result(ItemStatus.AMBIGUOUS, None, error, attempts)
         if failed_at is not None:  # let a slow commit land before reading
             await self.reconciler.settle(failed_at)
-        found = await self.reconciler.find(job.item, job.key, since_ms)
+        found = await self.reconciler.find(
+            job.item, job.key, since_ms, retry=failed_at is not None
+        )
         if isinstance(found, Message):
             return job.result(ItemStatus.DELIVERED, found.key, None, attempts)
         if found is not None:  # could not look, or a duplicate: do not hide it

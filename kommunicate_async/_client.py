@@ -147,14 +147,18 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         max_retries: int | None = None,
         deadline: Deadline | None = None,
+        first_attempt: bool = True,
     ) -> T | None:
         """Send `route`; decode the first 2xx reply as `result_type`.
 
         None is a success envelope without a `response`. `max_retries` overrides
         the session's for this call (the batch retries at its own level);
-        `deadline` shares one budget between the calls of one method.
+        `deadline` shares one budget between the calls of one method;
+        `first_attempt=False` for a call that is itself paid for by the retry
+        budget (a batch's reconcile read): it then adds nothing to the budget.
         """
-        self.budget.record_attempt()
+        if first_attempt:
+            self.budget.record_attempt()
         if params is not None:
             _check_params(params)
         limit = self._config.max_retries if max_retries is None else max_retries

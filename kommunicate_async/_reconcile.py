@@ -119,22 +119,35 @@ class Reconciler:
             await anyio.sleep(wait)
 
     async def find(
-        self, item: OutgoingMessage, key: str, since_ms: int
+        self, item: OutgoingMessage, key: str, since_ms: int, *, retry: bool = True
     ) -> Message | KommunicateError | None:
         """The message carrying `key`; None if absent back to `since_ms` (server
-        time); or the error that stopped the search (then nobody knows)."""
+        time); or the error that stopped the search (then nobody knows).
+
+        `retry`: the read follows a failed send, so it is paid for by the retry
+        budget (an outage must not multiply traffic). An earlier run's item is
+        read as this run's first request for it (`retry=False`).
+        """
         found: list[Message] = []
         budget = self._client.budget
-        if not budget.try_spend():  # a read is a retry's worth of traffic
+        if retry and not budget.try_spend():  # a read is a retry's worth
             return _no_budget()
         try:
             pages = self._messages.history(
-                item.conversation, page_size=_PAGE, max_retries=0
+                item.conversation,
+                page_size=_PAGE,
+                max_retries=0,
+                first_attempt=not retry,
             )
             seen = 0
             async for message in pages:
                 seen += 1
-                if seen % _PAGE == 1 and seen > _PAGE and not budget.try_spend():
+                if (
+                    retry
+                    and seen % _PAGE == 1
+                    and seen > _PAGE
+                    and not budget.try_spend()
+                ):
                     return _no_budget()  # each further page pays too
                 if message.metadata.get(_DEDUPE) == key:
                     found.append(message)

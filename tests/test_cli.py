@@ -356,3 +356,23 @@ def test_progress_bar_draws_on_a_terminal() -> None:
     quiet = io.StringIO()
     ProgressBar(10, quiet)(Progress(1, 1, 0, 0, 0, 1, 1.0))
     assert quiet.getvalue() == ""  # not a terminal: a status line only every 10 s
+
+
+def test_send_batch_with_a_revoked_key_stops_and_exits_1(
+    capsys: pytest.CaptureFixture[str],
+    fake: FakeKommunicate,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Before: every line got its own 401 and the CLI exited 5 ("items failed").
+    run(capsys, "conversation", "create", "--member", "u1", "--client-id", "c1")
+    rows = [{"conversation": "c1", "text": f"m{i}"} for i in range(500)]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    monkeypatch.setenv("KOMMUNICATE_API_KEY", "a-revoked-key")
+    code, out, err = run(capsys, "send-batch", source, "--no-progress")
+    assert code == 1  # the API refused: AuthenticationError's own code
+    assert "BatchStoppedError" in err and "AuthenticationError" in err
+    assert "a rerun resumes them" in err
+    assert "items in" in out  # the summary of what was done comes first
+    sends = [r for r in fake.requests if r.path == "/rest/ws/message/v2/send"]
+    assert len(sends) <= 32

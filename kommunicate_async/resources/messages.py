@@ -258,9 +258,11 @@ class Messages(Resource):
         on_behalf_of: str | None = None,
         skip_read: bool = False,
         max_retries: int | None = None,
+        first_attempt: bool = True,
     ) -> AsyncIterator[Message]:
-        """`list`, with the retries of each page call set (the batch reconcile
-        reads with none: its reads count against the batch's retry budget)."""
+        """`list`, with the retries of each page call set. The batch's reconcile
+        reads with `max_retries=0, first_attempt=False`: each page is paid for by
+        the session's retry budget and adds nothing to it."""
         acting = self._ctx.acting(on_behalf_of)
         group_id = await self._ctx.group_id(ref, on_behalf_of=on_behalf_of)
         cursor = NewestFirstCursor[Message](_key, _created_at)
@@ -281,6 +283,7 @@ class Messages(Resource):
                 params=params,
                 acting_as=acting,
                 max_retries=max_retries,
+                first_attempt=first_attempt,
             )
             messages = (
                 sorted(page.message, key=_created_at, reverse=True) if page else []

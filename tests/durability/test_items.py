@@ -1,0 +1,114 @@
+"""Per-item isolation, fatal errors that stop early, and keys that do not depend on
+the input's order (issue #10)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from kommunicate_async import (
+    AuthenticationError,
+    BatchReport,
+    BatchStoppedError,
+    InvalidRequestError,
+    ItemStatus,
+    OutgoingMessage,
+)
+from kommunicate_async._batch_options import content_key
+from tests.durability.conftest import SEND, session, stored
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from kommunicate_async.testing import FakeKommunicate
+
+
+def _cyclic() -> dict[str, Any]:
+    loop: dict[str, Any] = {}
+    loop["me"] = loop
+    return loop
+
+
+def _deep(levels: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+BAD = {
+    10: OutgoingMessage(0, "surrogate \udc00 text"),
+    20: OutgoingMessage(0, "ok", metadata={"loop": _cyclic()}),
+    30: OutgoingMessage(0, "ok", metadata={"deep": _deep(10_000)}),
+    40: OutgoingMessage(0, "ok", sender="bad\r\nsender"),
+}
+
+
+@pytest.mark.parametrize("checkpoint", [False, True], ids=["plain", "checkpoint"])
+async def test_one_bad_item_never_ends_the_batch(
+    fake: FakeKommunicate, tmp_path: Path, checkpoint: bool
+) -> None:
+    # Before: UnicodeEncodeError / RecursionError out of iter_send after 44-47 of
+    # 100 results, 7 sends never reported.
+    async with session(fake) as km:
+        cid = (await km.conversations.create(["u"])).id
+        items = [
+            OutgoingMessage(cid, BAD[i].text, BAD[i].sender, BAD[i].metadata)
+            if i in BAD
+            else OutgoingMessage(cid, f"m{i}")
+            for i in range(100)
+        ]
+        path = tmp_path / "cp.jsonl" if checkpoint else None
+        results = [r async for r in km.messages.iter_send(items, checkpoint=path)]
+    assert sorted(r.index for r in results) == list(range(100))
+    failed = {r.index: r for r in results if r.status is ItemStatus.FAILED}
+    assert set(failed) == set(BAD)
+    assert all(isinstance(r.error, InvalidRequestError) for r in failed.values())
+    assert len(fake.messages(cid)) == 96
+
+
+async def test_a_revoked_key_stops_after_the_first_answer(
+    fake: FakeKommunicate, tmp_path: Path
+) -> None:
+    # Before: a million-line campaign made a million 401s, and the CLI exited 5.
+    async with session(fake) as km:
+        cid = (await km.conversations.create(["u"])).id
+    path = tmp_path / "cp.jsonl"
+    items = (OutgoingMessage(cid, f"m{i}") for i in range(1_000_000))
+    async with session(fake, api_key="a-revoked-key") as km:
+        with pytest.raises(BatchStoppedError) as caught:
+            await km.messages.send_many(items, checkpoint=path, concurrency=8)
+    stop = caught.value
+    assert isinstance(stop.reason, AuthenticationError)
+    assert isinstance(stop.report, BatchReport)
+    assert stop.next_index <= 16
+    assert len(fake.requests_to(SEND)) <= 8  # the ones already in flight
+    not_sent = [r for r in stop.report.problems if r.attempts == 0]
+    assert all(r.error is stop for r in not_sent)  # "not attempted", and why
+
+
+async def test_content_keys_do_not_depend_on_the_input_order(
+    fake: FakeKommunicate, tmp_path: Path
+) -> None:
+    async with session(fake) as km:
+        cid = (await km.conversations.create(["u"])).id
+        items = [OutgoingMessage(cid, f"m{i}") for i in range(10)]
+        items += [OutgoingMessage(cid, "same"), OutgoingMessage(cid, "same")]
+        path = tmp_path / "cp.jsonl"
+        first = await km.messages.send_many(items[:6], checkpoint=path)
+        # The rest of the campaign, reordered and mixed with what was sent:
+        again = await km.messages.send_many(list(reversed(items)), checkpoint=path)
+    assert (first.delivered, again.delivered, again.skipped) == (6, 6, 6)
+    keys = stored(fake, [cid])
+    assert len(keys) == 12 and set(keys.values()) == {1}  # both "same" kept
+    same = OutgoingMessage(cid, "same")
+    assert {content_key(same, 1), content_key(same, 2)} <= set(keys)
+
+
+def test_the_content_key_rule() -> None:
+    a = OutgoingMessage(7, "hi", "bot", {"b": 1, "a": [1, 2]})
+    b = OutgoingMessage(7, "hi", "bot", {"a": [1, 2], "b": 1})  # keys reordered
+    assert content_key(a, 1) == content_key(b, 1)
+    assert len(content_key(a, 1)) == 24 and content_key(a, 3).endswith("-3")
+    assert content_key(a, 1) != content_key(OutgoingMessage(7, "hi", "agent"), 1)

@@ -1,0 +1,156 @@
+"""Reconcile cannot duplicate: a skewed server clock, late commits, outages, keys
+seen twice (issue #10)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from kommunicate_async import ItemStatus, OutgoingMessage
+from kommunicate_async._checkpoint import CheckpointLine
+from kommunicate_async._reconcile import DuplicateSendError
+from kommunicate_async.testing import RouteFaults
+from tests.durability.conftest import SEND, session, stored, write_lines
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from kommunicate_async.testing import FakeKommunicate
+
+SKEW_MS = -10_000  # the server's clock 10 s behind ours
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+async def _killed_run(
+    fake: FakeKommunicate, cid: int, path: Path, *, offset: int | None
+) -> list[OutgoingMessage]:
+    """What a run killed mid-flight leaves: 20 items stored by the server, marked
+    `sending` in the checkpoint, no final lines (and the run's clock line, if it had
+    learned one)."""
+    items = [OutgoingMessage(cid, f"m{i}", dedupe_key=f"k{i}") for i in range(20)]
+    group = fake.conversation(cid)
+    at = now_ms()
+    for item in items:
+        fake.state.send(group, "bot", item.text, {"kmDedupeKey": item.dedupe_key or ""})
+    lines = [CheckpointLine("", "run", -1, at, pid=1, host="h", keys="content")]
+    if offset is not None:
+        lines.append(CheckpointLine("", "clock", -1, at, offset=offset))
+    lines += [
+        CheckpointLine(i.dedupe_key or "", "sending", n, at)
+        for n, i in enumerate(items)
+    ]
+    write_lines(path, *lines)
+    return items
+
+
+async def test_a_skewed_server_clock_never_causes_a_resend(
+    fake: FakeKommunicate, tmp_path: Path
+) -> None:
+    # Before: since = our clock - 2 s, and 13 of 20 went out twice with the server
+    # 10 s behind. Now the run's learned offset travels in the checkpoint.
+    fake.state.clock_skew_ms = SKEW_MS
+    async with session(fake) as km:
+        cid = (await km.conversations.create(["u"])).id
+        path = tmp_path / "cp.jsonl"
+        items = await _killed_run(fake, cid, path, offset=SKEW_MS)
+        report = await km.messages.send_many(
+            items, checkpoint=path, reconcile=True, reconcile_lookback=0
+        )
+    assert report.delivered == 20 and report.attempts == 0
+    assert set(stored(fake, [cid]).values()) == {1}
+    assert fake.requests_to(SEND) == []
+
+
+async def test_without_a_known_offset_it_looks_back_far_enough(
+    fake: FakeKommunicate, tmp_path: Path
+) -> None:
+    fake.state.clock_skew_ms = SKEW_MS
+    async with session(fake) as km:
+        cid = (await km.conversations.create(["u"])).id
+        path = tmp_path / "cp.jsonl"
+        items = await _killed_run(fake, cid, path, offset=None)
+        report = await km.messages.send_many(items, checkpoint=path, reconcile=True)
+    assert report.delivered == 20 and fake.requests_to(SEND) == []
+    assert set(stored(fake, [cid]).values()) == {1}
+
+
+async def test_the_clock_offset_is_learned_and_kept(
+    fake: FakeKommunicate, tmp_path: Path
+) -> None:
+    fake.state.clock_skew_ms = SKEW_MS
+    path = tmp_path / "cp.jsonl"
+    async with session(fake) as km:
+        cid = (await km.conversations.create(["u"])).id
+        await km.messages.send_many([OutgoingMessage(cid, "a")], checkpoint=path)
+    clock = [line for line in path.read_text().splitlines() if '"clock"' in line]
+    assert len(clock) == 1
+    offset = int(clock[0].split('"offset":')[1].rstrip("}"))
+    assert -11_000 < offset <= SKEW_MS + 50  # createdAt minus our clock at the reply
+
+
+async def test_a_late_commit_is_found_after_the_settle_period(
+    fake: FakeKommunicate,
+) -> None:
+    # Before: with a 1.5 s commit and a 1 s attempt timeout, reconcile read at once,
+    # found nothing, sent again: every item stored twice and called delivered.
+    fake.commit_delay = 1.5
+    async with session(fake, attempt=1.0) as km:
+        cid = (await km.conversations.create(["u"])).id
+        items = [OutgoingMessage(cid, f"m{i}") for i in range(10)]
+        results = [
+            r
+            async for r in km.messages.iter_send(
+                items, concurrency=10, reconcile=True, settle=2.5
+            )
+        ]
+    assert {r.status for r in results} == {ItemStatus.DELIVERED}
+    keys = stored(fake, [cid])
+    assert len(keys) == 10 and set(keys.values()) == {1}
+    assert len(fake.requests_to(SEND)) == 10  # none sent twice
+
+
+async def test_a_key_stored_twice_is_reported_not_hidden(
+    fake: FakeKommunicate, tmp_path: Path
+) -> None:
+    async with session(fake) as km:
+        cid = (await km.conversations.create(["u"])).id
+        group = fake.conversation(cid)
+        for _ in range(2):  # an earlier, careless sender stored it twice
+            fake.state.send(group, "bot", "dup", {"kmDedupeKey": "twice"})
+        path = tmp_path / "cp.jsonl"
+        write_lines(path, CheckpointLine("twice", "sending", 0, now_ms()))
+        (result,) = [
+            r
+            async for r in km.messages.iter_send(
+                [OutgoingMessage(cid, "dup", dedupe_key="twice")],
+                checkpoint=path,
+                reconcile=True,
+            )
+        ]
+    assert result.status is ItemStatus.AMBIGUOUS
+    assert isinstance(result.error, DuplicateSendError)
+    assert len(result.error.message_keys) == 2
+    assert fake.requests_to(SEND) == []
+
+
+async def test_an_outage_costs_at_most_1_2_requests_an_item(
+    fake: FakeKommunicate,
+) -> None:
+    # Before: 2.42 requests an item (history reads outside the retry budget).
+    # Now reads and retries share the session's budget: 0.2 a first attempt, plus
+    # its fixed reserve of 20 (so 1.2 + 20/n an item).
+    fake.faults.routes[SEND] = RouteFaults(error_503=1.0)
+    n = 500
+    async with session(fake) as km:
+        cid = (await km.conversations.create(["u"])).id
+        before = len(fake.requests)
+        items = [OutgoingMessage(cid, f"m{i}") for i in range(n)]
+        report = await km.messages.send_many(
+            items, concurrency=16, reconcile=True, settle=0.05
+        )
+        made = len(fake.requests) - before
+    assert report.total == n and report.delivered == 0
+    assert made / n <= 1.2 + 20 / n, f"{made / n:.3f} requests an item"
