@@ -366,7 +366,9 @@ def test_send_batch_with_a_revoked_key_stops_and_exits_1(
 ) -> None:
     # Before: every line got its own 401 and the CLI exited 5 ("items failed").
     run(capsys, "conversation", "create", "--member", "u1", "--client-id", "c1")
-    rows = [{"conversation": "c1", "text": f"m{i}"} for i in range(500)]
+    rows: list[dict[str, object]] = [
+        {"conversation": "c1", "text": f"m{i}"} for i in range(500)
+    ]
     source = write_jsonl(tmp_path / "in.jsonl", rows)
     monkeypatch.setenv("KOMMUNICATE_API_KEY", "a-revoked-key")
     code, out, err = run(capsys, "send-batch", source, "--no-progress")

@@ -9,12 +9,13 @@ import msgspec
 import pytest
 
 from kommunicate_async import KommunicateSession, Timeouts
-from kommunicate_async._checkpoint import CheckpointLine
 from kommunicate_async.testing import FakeKommunicate
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
+
+    from kommunicate_async._checkpoint import CheckpointLine
 
 SEND = "POST /rest/ws/message/v2/send"
 LIST = "GET /rest/ws/message/list"

@@ -143,7 +143,7 @@ async def test_a_full_disk_stops_the_batch_and_loses_no_result(
             async for result in km.messages.iter_send(
                 items, checkpoint=tmp_path / "cp.jsonl", concurrency=8
             ):
-                results.append(result)
+                results.append(result)  # noqa: PERF401 - kept as the error hits
     assert isinstance(caught.value.reason, CheckpointError)
     assert "No space left" in str(caught.value.reason)
     sent = {m.metadata["kmDedupeKey"] for m in fake.messages(cid)}
