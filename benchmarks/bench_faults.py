@@ -9,7 +9,13 @@ what the fake actually stored:
   phantom     items reported delivered that are not (must be 0)
   duplicates  dedupe keys stored more than once (must be 0 with reconcile)
 
+Two more scenarios (issue #10), with reconcile: `skew` runs the same faults with the
+server's clock 10 s behind ours; `late` has no faults but every send commits 1.5 s
+after it arrives, past the client's 1 s attempt timeout (the settle period, 3 s by
+default, lets each land before reconcile reads).
+
     python -m benchmarks.bench_faults [--count 10000] [--seed 1]
+        [--scenarios faults,skew,late] [--late-count 1000]
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import time
 from collections import Counter
 
 from benchmarks._common import emit, table
+from kommunicate_async import Timeouts
 from kommunicate_async.models.batch import ItemResult, ItemStatus, OutgoingMessage
 from kommunicate_async.testing import FakeKommunicate, FaultPlan, RouteFaults
 
@@ -45,14 +52,22 @@ def plan(seed: int, retry_after: float) -> FaultPlan:
 
 
 async def run(
-    count: int, seed: int, reconcile: bool, retry_after: float
+    count: int, seed: int, reconcile: bool, retry_after: float, scenario: str = "faults"
 ) -> dict[str, object]:
+    late = scenario == "late"
+    timeout = Timeouts(connect=5, attempt=1.0 if late else 30.0, total=90.0)
     async with (
         FakeKommunicate(faults=FaultPlan(), log_limit=0) as fake,
-        fake.session() as km,
+        fake.session(timeout=timeout) as km,
     ):
         ids = [(await km.conversations.create([f"u{i}"])).id for i in range(50)]
-        fake.faults = plan(seed, retry_after)  # setup above runs fault-free
+        # setup above runs fault-free
+        if late:
+            fake.commit_delay = 1.5
+        else:
+            fake.faults = plan(seed, retry_after)
+        if scenario == "skew":
+            fake.state.clock_skew_ms = -10_000
         items = (OutgoingMessage(ids[i % 50], f"m{i}") for i in range(count))
         started = time.perf_counter()
         batch = km.messages.iter_send(items, concurrency=64, reconcile=reconcile)
@@ -67,6 +82,7 @@ async def run(
             for status in ItemStatus
         }
         return {
+            "scenario": scenario,
             "reconcile": reconcile,
             "results": len(results),
             "without_result": count - len({r.index for r in results}),
@@ -83,10 +99,16 @@ async def run(
         }
 
 
-async def main(count: int, seed: int, retry_after: float) -> None:
-    runs = [
-        await run(count, seed, reconcile, retry_after) for reconcile in (False, True)
-    ]
+async def main(
+    count: int, seed: int, retry_after: float, scenarios: list[str], late_count: int
+) -> None:
+    runs: list[dict[str, object]] = []
+    if "faults" in scenarios:
+        runs += [await run(count, seed, r, retry_after) for r in (False, True)]
+    if "skew" in scenarios:
+        runs.append(await run(count, seed, True, retry_after, "skew"))
+    if "late" in scenarios:
+        runs.append(await run(late_count, seed, True, retry_after, "late"))
     fields = [
         "results",
         "without_result",
@@ -102,12 +124,16 @@ async def main(count: int, seed: int, retry_after: float) -> None:
     ]
     print(
         table(
-            ["reconcile", *fields],
-            [[r["reconcile"], *(r[f] for f in fields)] for r in runs],
+            ["scenario", "reconcile", *fields],
+            [[r["scenario"], r["reconcile"], *(r[f] for f in fields)] for r in runs],
         )
     )
-    print("injected faults:", runs[1]["faults"])
-    emit("faults", {"count": count, "seed": seed, "without": runs[0], "with": runs[1]})
+    for r in runs:
+        print(
+            f"injected faults ({r['scenario']}, reconcile={r['reconcile']}):",
+            r["faults"],
+        )
+    emit("faults", {"count": count, "seed": seed, "runs": runs})
 
 
 if __name__ == "__main__":
@@ -120,5 +146,15 @@ if __name__ == "__main__":
         default=0.1,
         help="seconds in the 429s' Retry-After",
     )
+    parser.add_argument("--scenarios", default="faults,skew,late")
+    parser.add_argument("--late-count", type=int, default=1000)
     args = parser.parse_args()
-    asyncio.run(main(args.count, args.seed, args.retry_after))
+    asyncio.run(
+        main(
+            args.count,
+            args.seed,
+            args.retry_after,
+            args.scenarios.split(","),
+            args.late_count,
+        )
+    )

@@ -208,6 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="send attempts per item (default: 3)",
     )
+    batch.add_argument(
+        "--settle",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="with --reconcile: wait this long for a possibly-sent message to land "
+        "before looking for it (default: 3)",
+    )
     batch.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     rich = sub.add_parser("rich", help="check rich-message templates")

@@ -163,6 +163,7 @@ async def _send(
                 reconcile=args.reconcile,
                 shard=args.shard,
                 max_attempts=args.max_attempts,
+                settle=args.settle,
                 on_progress=bar,
             ) as results:
                 try:
