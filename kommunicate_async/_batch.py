@@ -22,6 +22,7 @@ result, with a `BatchStoppedError`.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import time
 from collections.abc import AsyncIterable, Iterable, Iterator
@@ -44,9 +45,11 @@ from ._errors import (
     BatchStoppedError,
     CheckpointError,
     ConfigurationError,
+    CoordinationError,
     InvalidRequestError,
     KommunicateError,
     PermissionDeniedError,
+    RateLimitError,
     ResponseValidationError,
 )
 from ._metadata import MetadataKey
@@ -59,6 +62,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from .resources.messages import Messages
+    from .scaleout import BatchStore, RateLimiter
 
 __all__ = ["DONE", "Batch", "BatchOptions", "BatchSettings", "derive_dedupe_key"]
 
@@ -71,7 +75,7 @@ def is_fatal(error: KommunicateError) -> bool:
     """An error every later item would meet too: stop instead of repeating it."""
     if isinstance(error, AuthenticationError | PermissionDeniedError):
         return True
-    if isinstance(error, ConfigurationError | CheckpointError):
+    if isinstance(error, ConfigurationError | CheckpointError | CoordinationError):
         return True
     return isinstance(error, APIConnectionError) and error.host_unknown
 
@@ -90,11 +94,14 @@ class Batch:
         self.default_sender = messages.default_sender
         self.settings = settings
         self.attempt_timeout = self.client.config.timeouts.attempt
-        self.pacer = None
-        if settings.rate_limit is not None:
+        self.pacer: RateLimiter | None = None
+        limit = settings.rate_limit
+        if isinstance(limit, int | float):
             from ._pacing import Pacer
 
-            self.pacer = Pacer(settings.rate_limit)
+            self.pacer = Pacer(limit)
+        elif limit is not None:
+            self.pacer = limit  # shared by the campaign's workers
         self.results: asyncio.Queue[object] = asyncio.Queue(settings.concurrency * 2)
         self.finished = settings.concurrency == 1  # no background workers at all
         """True once every background worker has stopped."""
@@ -105,10 +112,13 @@ class Batch:
         self.skipped = 0
         self.attempts = 0
         self.checkpoint: Checkpoint | None = None
+        self.store: BatchStore | None = None
+        """A shared checkpoint (`scaleout.BatchStore`), instead of the file."""
         self.reconciler = Reconciler(messages, settings, None)
         self.stopped: BatchStoppedError | None = None
         """Set once a fatal error stopped the batch."""
         self._occurrences = Occurrences()
+        self._stored_offset: int | None = None
         self._content_keys = True
         self._index = 0
         # Only a checkpoint or a shard needs a key that a rerun derives again; for
@@ -142,17 +152,24 @@ class Batch:
 
     # -- the workers -------------------------------------------------------------------
 
-    def open(self) -> None:
+    async def open(self) -> None:
         """Lock, read and open the checkpoint (before the first item).
 
         Raises:
             CheckpointError: it is held by another run, or unusable.
+            CoordinationError: a shared store cannot be reached.
         """
-        if self.settings.checkpoint is not None and self.checkpoint is None:
-            checkpoint = Checkpoint.open(self.settings.checkpoint)
+        target = self.settings.checkpoint
+        if target is None or self.checkpoint is not None or self.store is not None:
+            return
+        if isinstance(target, str | os.PathLike):
+            checkpoint = Checkpoint.open(target)
             self.checkpoint = checkpoint
             self._content_keys = checkpoint.content_keys
             self.reconciler = Reconciler(self.messages, self.settings, checkpoint)
+        else:
+            await target.open()
+            self.store = target
 
     def close(self) -> None:
         """Write the last lines and close the checkpoint (idempotent).
@@ -162,6 +179,15 @@ class Batch:
         """
         if self.checkpoint is not None:
             self.checkpoint.close()
+
+    async def aclose(self) -> None:
+        """`close`, and release a shared store."""
+        store, self.store = self.store, None
+        try:
+            self.close()
+        finally:
+            if store is not None:
+                await store.close()
 
     def stop(self, reason: KommunicateError) -> None:
         """A fatal error: take no more items; those taken and not yet sent are
@@ -207,6 +233,8 @@ class Batch:
             self._index += 1
             result = await self._job(index, raw)
             if result is not None:
+                if self.store is not None:
+                    await self._store_finish(result)
                 self.counts[result.status] += 1
                 self.attempts += result.attempts
                 error = result.error
@@ -240,6 +268,8 @@ class Batch:
             return job  # skipped (None) or refused before sending (a failure)
         if self.stopped is not None:  # taken, then the batch stopped: not sent
             return self._record(job.result(ItemStatus.FAILED, None, self.stopped, 0))
+        if self.store is not None:
+            return await self._store_job(job)
         checkpoint = self.checkpoint
         try:
             if checkpoint is not None:
@@ -255,9 +285,42 @@ class Batch:
             result = job.result(ItemStatus.AMBIGUOUS, None, error, 1)
         return result if checkpoint is None else self._record(result)
 
-    async def _send(self, job: _Job) -> ItemResult:
+    async def _store_job(self, job: _Job) -> ItemResult | None:
+        """`_job` with a shared store: one `begin` decides skip, reconcile or send."""
+        store = self.store
+        assert store is not None
+        try:
+            begun = await store.begin(job.key, job.index)
+        except KommunicateError as exc:  # not marked, so not sent
+            self.stop(exc)
+            return job.result(ItemStatus.FAILED, None, exc, 0)
+        if begun == "delivered":
+            self.skipped += 1
+            return None
+        earlier = begun if isinstance(begun, Uncertain) else None
+        try:
+            return await self._send(job, earlier)
+        except Exception as exc:
+            error = KommunicateError(f"unexpected {type(exc).__name__}: {exc}")
+            error.ambiguous = True
+            return job.result(ItemStatus.AMBIGUOUS, None, error, 1)
+
+    async def _store_finish(self, result: ItemResult) -> None:
+        store = self.store
+        assert store is not None
+        try:
+            await store.finish(_line(result))
+            offset = self.reconciler.offset_ms
+            if offset is not None and offset != self._stored_offset:
+                self._stored_offset = offset
+                await store.clock(offset)
+        except KommunicateError as exc:  # the result still goes out: not lost
+            self.stop(exc)
+
+    async def _send(self, job: _Job, earlier: Uncertain | None = None) -> ItemResult:
         checkpoint = self.checkpoint
-        earlier = None if checkpoint is None else checkpoint.uncertain.get(job.hashed)
+        if checkpoint is not None:
+            earlier = checkpoint.uncertain.get(job.hashed)
         if earlier is not None or self.pacer is not None:
             return await self._deliver(job, earlier, None)
         # the common case: one attempt, one typed decode, no extra frames
@@ -313,18 +376,7 @@ class Batch:
 
     def _record(self, result: ItemResult) -> ItemResult:
         if self.checkpoint is not None:
-            error = result.error
-            self._defer(
-                CheckpointLine(
-                    result.item.dedupe_key or "",
-                    result.status.value,
-                    result.index,
-                    now_ms(),
-                    result.message_key,
-                    None if error is None else f"{type(error).__name__}: {error}",
-                    result.attempts,
-                )
-            )
+            self._defer(_line(result))
         return result
 
     def _defer(self, line: CheckpointLine) -> None:
@@ -379,6 +431,8 @@ class Batch:
             )
             if delay is None:
                 return job.result(ItemStatus.FAILED, None, error, attempts)
+            if isinstance(error, RateLimitError) and self.pacer is not None:
+                await self.pacer.pause(delay)  # every worker of the campaign
             await self.client.wait_before_retry(error, delay)
             error = None
 
@@ -455,6 +509,20 @@ class _Job:
         attempts: int,
     ) -> ItemResult:
         return ItemResult(self.index, self.item, status, message_key, error, attempts)
+
+
+def _line(result: ItemResult) -> CheckpointLine:
+    """The final checkpoint line of `result`."""
+    error = result.error
+    return CheckpointLine(
+        result.item.dedupe_key or "",
+        result.status.value,
+        result.index,
+        now_ms(),
+        result.message_key,
+        None if error is None else f"{type(error).__name__}: {error}",
+        result.attempts,
+    )
 
 
 def _wall_ms(monotonic: float) -> int:

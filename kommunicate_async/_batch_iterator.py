@@ -8,7 +8,7 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Final
 
 from ._batch import DONE
-from ._errors import CheckpointError
+from ._errors import CheckpointError, CoordinationError
 from ._logging import log
 from .models.batch import ItemResult
 
@@ -45,14 +45,14 @@ class BatchIterator:
         if self._finished:
             raise StopAsyncIteration
         if self._started == 0.0:
-            self._start()
+            await self._start()
         try:
             got = await self._next_result()
         except BaseException:
             self._stop_workers()  # our consumer is gone: stop the workers too
             raise
         if got is DONE:
-            self._finish()
+            await self._finish()
             if batch.error is not None:
                 raise batch.error
             raise StopAsyncIteration
@@ -72,9 +72,9 @@ class BatchIterator:
                 return result
         return await self._wait()
 
-    def _start(self) -> None:
+    async def _start(self) -> None:
         self._started = time.monotonic()
-        self._batch.open()
+        await self._batch.open()
         if self._batch.settings.concurrency > 1:
             loop = asyncio.get_running_loop()
             self._task = loop.create_task(self._batch.supervise())
@@ -102,12 +102,12 @@ class BatchIterator:
             return DONE
         return await batch.results.get()
 
-    def _finish(self) -> None:
+    async def _finish(self) -> None:
         self._finished = True
         batch = self._batch
         try:
-            batch.close()
-        except CheckpointError as exc:  # every result is out; their marks are not
+            await batch.aclose()
+        except (CheckpointError, CoordinationError) as exc:  # results out, marks not
             batch.stop(exc)
         self._report_progress(force=True)
 
@@ -143,7 +143,10 @@ class BatchIterator:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
-        self._close_quietly()
+        try:
+            await self._batch.aclose()
+        except (CheckpointError, CoordinationError) as exc:
+            log.warning("batch checkpoint not fully written: %s", exc)
 
     async def __aenter__(self) -> BatchIterator:
         return self

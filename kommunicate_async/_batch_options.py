@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .models.batch import OutgoingMessage, Progress
+    from .scaleout import BatchStore, RateLimiter
 
 __all__ = [
     "BatchOptions",
@@ -34,10 +35,12 @@ class BatchOptions(TypedDict, total=False):
 
     Attributes:
         concurrency: sends in flight at once (32).
-        rate_limit: at most this many send attempts per second (client side). A
-            429 from the server also pauses every worker until its Retry-After.
+        rate_limit: at most this many send attempts per second (client side), or
+            a `scaleout.RateLimiter` shared by many workers (one limit, one 429
+            pause for all). A 429 also pauses every worker until its Retry-After.
         checkpoint: a JSONL file; each item's outcome is appended, and a rerun
-            with the same input and file skips the items already delivered.
+            with the same input and file skips the items already delivered. Or a
+            `scaleout.BatchStore` shared by many workers (e.g. on Redis).
         on_progress: called with a `Progress` at most every 0.1 s, and at the end.
         reconcile: when a send's outcome is ambiguous, read the conversation's
             recent messages and send again only if the item's dedupe key is not
@@ -54,8 +57,8 @@ class BatchOptions(TypedDict, total=False):
     """
 
     concurrency: int
-    rate_limit: float | None
-    checkpoint: str | os.PathLike[str] | None
+    rate_limit: float | RateLimiter | None
+    checkpoint: str | os.PathLike[str] | BatchStore | None
     on_progress: Callable[[Progress], object] | None
     reconcile: bool
     shard: tuple[int, int] | None
@@ -162,8 +165,8 @@ class BatchSettings:
     """`BatchOptions`, checked, with their defaults filled in."""
 
     concurrency: int = 32
-    rate_limit: float | None = None
-    checkpoint: str | os.PathLike[str] | None = None
+    rate_limit: float | RateLimiter | None = None
+    checkpoint: str | os.PathLike[str] | BatchStore | None = None
     on_progress: Callable[[Progress], object] | None = None
     reconcile: bool = False
     shard: tuple[int, int] | None = None
@@ -185,7 +188,16 @@ class BatchSettings:
         if not _positive_int(self.concurrency):
             raise InvalidRequestError("concurrency must be an int >= 1")
         rate: object = self.rate_limit
-        if rate is not None and not (isinstance(rate, int | float) and rate > 0):
+        shared = hasattr(rate, "wait") and hasattr(rate, "pause")
+        if (
+            rate is not None
+            and not shared
+            and not (
+                isinstance(rate, int | float)
+                and not isinstance(rate, bool)
+                and rate > 0
+            )
+        ):
             raise InvalidRequestError(
                 "rate_limit must be a number of requests/second > 0"
             )

@@ -8,6 +8,7 @@
     ├── EventLoopError                (also RuntimeError) one session, two live loops
     ├── CheckpointError               a checkpoint in use, unreadable or unwritable
     ├── BatchStoppedError             a batch stopped early (`reason`: what stopped it)
+    ├── CoordinationError             a shared rate limit or checkpoint (Redis) failed
     ├── ResponseValidationError       a reply we cannot decode (not JSON, wrong shape)
     ├── APIConnectionError            the request got no HTTP answer
     │   └── APITimeoutError
@@ -38,6 +39,7 @@ __all__ = [
     "CheckpointError",
     "ConfigurationError",
     "ConflictError",
+    "CoordinationError",
     "EventLoopError",
     "InvalidPayloadError",
     "InvalidRequestError",
@@ -89,6 +91,12 @@ class CheckpointError(KommunicateError):
     """A batch checkpoint cannot be used: another run holds it (the message names
     its pid), it is not a regular file, or reading or writing it failed (a full
     disk). Raised before any send when found at the start."""
+
+
+class CoordinationError(KommunicateError):
+    """The state a campaign's workers share (a Redis rate limit, pause or
+    checkpoint) cannot be reached or read. A batch stops on it: without the shared
+    limit or checkpoint, going on could break the rate or send twice."""
 
 
 class BatchStoppedError(KommunicateError):

@@ -31,3 +31,6 @@ class Pacer:
         self._next = slot + self._interval
         if slot > now:
             await anyio.sleep(slot - now)
+
+    async def pause(self, seconds: float) -> None:
+        """Nothing to share: a 429 already pauses this process's whole session."""

@@ -40,6 +40,8 @@ class LoggedRequest:
     at: float
     peer: str = ""
     """The client's "host:port": one per pooled connection."""
+    fault: str = "none"
+    """The `Fault` the plan dealt this request ("none", "429", ...)."""
 
     @property
     def route(self) -> str:
@@ -212,6 +214,7 @@ class FakeKommunicate:
     ) -> web.StreamResponse:
         body = await request.read()
         route = f"{request.method} {request.path}"
+        fault = self.faults.decide(route, request.query_string.encode() + b"\0" + body)
         if self._log:
             peer = (
                 request.transport.get_extra_info("peername")
@@ -227,9 +230,9 @@ class FakeKommunicate:
                     body,
                     time.time(),
                     f"{peer[0]}:{peer[1]}" if peer else "",
+                    fault.value,
                 )
             )
-        fault = self.faults.decide(route, request.query_string.encode() + b"\0" + body)
         if fault is Fault.DELAY:
             await asyncio.sleep(self.faults.settings(route).delay_seconds)
         elif fault in (Fault.ERROR_500, Fault.ERROR_503):

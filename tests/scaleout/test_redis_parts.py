@@ -1,0 +1,162 @@
+"""The Redis rate limit, 429 pause and checkpoint, each on a real redis-server."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import anyio
+import pytest
+
+from kommunicate_async import (
+    BatchStoppedError,
+    CoordinationError,
+    ItemStatus,
+    OutgoingMessage,
+)
+from kommunicate_async._checkpoint import CheckpointLine, Uncertain
+from kommunicate_async.scaleout import BatchStore, RateLimiter
+from kommunicate_async.scaleout.redis import RedisBatchStore, RedisRateLimit
+from kommunicate_async.testing import FakeKommunicate, RouteFaults
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from tests.scaleout.conftest import RedisProcess
+
+SEND = "POST /rest/ws/message/v2/send"
+
+
+def test_they_satisfy_the_protocols(redis: Redis, campaign: str) -> None:
+    assert isinstance(RedisRateLimit(redis, campaign, rate=10), RateLimiter)
+    assert isinstance(RedisBatchStore(redis, campaign), BatchStore)
+
+
+async def test_the_limit_holds_across_limiters(redis: Redis, campaign: str) -> None:
+    # Four "workers" (four limiters on one campaign) take as fast as they can.
+    limiters = [RedisRateLimit(redis, campaign, rate=200) for _ in range(4)]
+    starts: list[float] = []
+
+    async def worker(limiter: RedisRateLimit) -> None:
+        for _ in range(50):
+            await limiter.wait()
+            starts.append(time.monotonic())
+
+    async with anyio.create_task_group() as tg:
+        for limiter in limiters:
+            tg.start_soon(worker, limiter)
+    starts.sort()
+    took = starts[-1] - starts[0]
+    assert 199 / 200 * 0.9 <= took  # 200 sends at 200/s: about a second
+    window = max(sum(1 for t in starts if s <= t < s + 0.5) for s in starts)
+    assert window <= 100 * 1.1 + 1  # no half-second over the rate
+
+
+async def test_a_pause_holds_every_worker(redis: Redis, campaign: str) -> None:
+    one, other = (RedisRateLimit(redis, campaign, rate=1000) for _ in range(2))
+    await one.pause(0.4)
+    started = time.monotonic()
+    await other.wait()  # another worker's next send waits the pause out
+    assert time.monotonic() - started >= 0.35
+
+
+def test_bad_settings(redis: Redis, campaign: str) -> None:
+    with pytest.raises(ValueError, match="rate"):
+        RedisRateLimit(redis, campaign, rate=0)
+    with pytest.raises(ValueError, match="burst"):
+        RedisRateLimit(redis, campaign, rate=1, burst=0)
+
+
+async def test_the_store_has_the_file_s_semantics(redis: Redis, campaign: str) -> None:
+    store = RedisBatchStore(redis, campaign)
+    await store.open()
+    assert await store.begin("a", 0) == "new"
+    await store.finish(CheckpointLine("a", "delivered", 0, 1, "5-a"))
+    assert await store.begin("a", 0) == "delivered"
+    assert await store.begin("b", 1) == "new"  # and now in flight
+    await store.clock(-10_000)
+    later = RedisBatchStore(redis, campaign)  # another worker, a retried job
+    await later.open()
+    mark = await later.begin("b", 1)
+    assert isinstance(mark, Uncertain) and mark.offset is None  # b began unknown
+    assert await later.begin("c", 2) == "new"
+    again = RedisBatchStore(redis, campaign)
+    await again.open()
+    c_mark = await again.begin("c", 2)
+    assert isinstance(c_mark, Uncertain) and c_mark.offset == -10_000
+    await again.finish(CheckpointLine("c", "failed", 2, 1))
+    assert await again.begin("c", 2) == "new"  # failed: send again
+    await again.finish(CheckpointLine("b", "ambiguous", 1, 5))
+    outcomes = await again.outcomes()
+    assert outcomes == {"a": "delivered", "b": "ambiguous", "c": "sending"}
+
+
+async def test_a_batch_on_the_shared_parts(redis: Redis, campaign: str) -> None:
+    async with FakeKommunicate() as fake, fake.session() as km:
+        cid = (await km.conversations.create(["u"])).id
+        items = [OutgoingMessage(cid, f"m{i}") for i in range(60)]
+        shards = [
+            km.messages.send_many(
+                items,
+                shard=(k, 3),
+                rate_limit=RedisRateLimit(redis, campaign, rate=500),
+                checkpoint=RedisBatchStore(redis, campaign),
+            )
+            for k in range(3)
+        ]
+        reports = [await shard for shard in shards]
+        again = await km.messages.send_many(
+            items, checkpoint=RedisBatchStore(redis, campaign)
+        )
+    assert sum(r.delivered for r in reports) == 60
+    assert (again.total, again.skipped) == (0, 60)
+    stored = Counter(m.metadata["kmDedupeKey"] for m in fake.messages(cid))
+    assert len(stored) == 60 and set(stored.values()) == {1}
+
+
+async def test_a_429_pauses_the_campaign(redis: Redis, campaign: str) -> None:
+    async with FakeKommunicate() as fake, fake.session() as km:
+        km._client._backoff.base = 0.0  # pyright: ignore[reportPrivateUsage]
+        cid = (await km.conversations.create(["u"])).id
+        fake.faults.seed = 3
+        fake.faults.routes[SEND] = RouteFaults(rate_limit=0.05, retry_after=0.3)
+        limiter = RedisRateLimit(redis, campaign, rate=2000)
+        report = await km.messages.send_many(
+            [OutgoingMessage(cid, f"m{i}") for i in range(100)],
+            rate_limit=limiter,
+            concurrency=8,
+        )
+        assert report.delivered == 100
+        assert await redis.exists(f"kommunicate:{campaign}:pause") in (0, 1)
+        limited = [r.at for r in fake.requests_to(SEND) if r.fault == "429"]
+        assert limited
+        sends = [r.at for r in fake.requests_to(SEND)]
+    first = limited[0]
+    # Nothing but what was already on the wire arrives during the pause.
+    during = [t for t in sends if first + 0.05 < t < first + 0.25]
+    assert during == []
+
+
+async def test_redis_going_away_stops_the_batch_and_loses_nothing(
+    redis: Redis, redis_server: RedisProcess, campaign: str
+) -> None:
+    results = []
+    async with FakeKommunicate() as fake, fake.session() as km:
+        cid = (await km.conversations.create(["u"])).id
+        items = [OutgoingMessage(cid, f"m{i}") for i in range(2000)]
+        with pytest.raises(BatchStoppedError) as caught:
+            async for result in km.messages.iter_send(
+                items,
+                concurrency=8,
+                rate_limit=RedisRateLimit(redis, campaign, rate=1000),
+                checkpoint=RedisBatchStore(redis, campaign),
+            ):
+                results.append(result)
+                if len(results) == 100:
+                    redis_server.stop()  # Redis goes away mid-campaign
+        sent = {m.metadata["kmDedupeKey"] for m in fake.messages(cid)}
+    assert isinstance(caught.value.reason, CoordinationError)
+    delivered = {r.item.dedupe_key for r in results if r.status is ItemStatus.DELIVERED}
+    assert sent == delivered  # every send that happened has its result
+    assert len(results) < 2000
