@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -31,7 +32,7 @@ REDIS = RedisSettings.from_dsn(os.environ.get("REDIS_URL", "redis://localhost:63
 JOB_TIMEOUT = 30  # seconds; a killed worker's job is retried this + 10 s after it began
 
 
-def read_items(path: str):
+def read_items(path: str) -> Iterator[OutgoingMessage]:
     decoder = msgspec.json.Decoder(OutgoingMessage)
     with open(path, "rb") as lines:
         yield from (decoder.decode(line) for line in lines if line.strip())

@@ -24,7 +24,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 try:
     from celery import Celery, group
 except ImportError:  # pragma: no cover - Celery is the user's, not ours
-    Celery = None  # type: ignore[assignment,misc]
+    Celery = None
 
 app: Any = None if Celery is None else Celery("campaign", broker=REDIS_URL)
 
@@ -67,4 +67,5 @@ if app is not None:  # acks_late: a task whose worker died is delivered again
 
 
 def start(path: str, campaign: str, shards: int, rate: float) -> Any:
-    return group(send_shard.s(path, campaign, k, shards, rate) for k in range(shards))()
+    task: Any = send_shard  # a Celery task once `app` exists
+    return group(task.s(path, campaign, k, shards, rate) for k in range(shards))()

@@ -10,7 +10,9 @@ Three ways a naive "look in the history" sends a message twice, each closed here
   until `settle` seconds after the attempt failed before it reads.
 - **Outages.** Each history page is read once (no retries of its own) and only
   with a token from the session's retry budget; without one the item is left
-  `ambiguous`, so an outage costs about one request an item, not three.
+  `ambiguous`, so an outage costs about one request an item, not three. A read
+  that finds the message gives its token back: it settled the item (a slow but
+  working server is read as often as it needs).
 
 A key found twice is reported (the item is `ambiguous`, with both message keys in
 its error), never hidden.
@@ -157,7 +159,11 @@ class Reconciler:
             return exc
         if len(found) > 1:
             return DuplicateSendError(key, [m.key for m in found])
-        return found[0] if found else None
+        if not found:
+            return None
+        if retry:  # the read settled the item: traffic that made progress
+            budget.refund()
+        return found[0]
 
 
 def _no_budget() -> KommunicateError:

@@ -111,6 +111,11 @@ class RetryBudget:
         """Note a first attempt (not a retry)."""
         self.balance = min(self.capacity, self.balance + self.ratio)
 
+    def refund(self) -> None:
+        """Give back a token whose retry made progress (a reconcile read that
+        found the message: the item is settled, no resend follows)."""
+        self.balance = min(self.capacity, self.balance + 1.0)
+
     def try_spend(self) -> bool:
         """Take one token for a retry; False when the budget is spent."""
         if self.balance >= 1.0 - 1e-9:  # ten deposits of 0.1 sum to 0.999…

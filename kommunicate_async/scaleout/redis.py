@@ -113,7 +113,7 @@ class RedisRateLimit:
             raise ValueError("rate must be a number of sends a second > 0")
         if burst < 1:
             raise ValueError("burst must be >= 1")
-        self._redis = redis
+        self._redis: Any = redis  # redis-py types its results sync-or-async
         self._interval_ms = 1000.0 / rate
         self._burst = burst - 1
         self._keys = [f"{_PREFIX}{campaign}:tat", f"{_PREFIX}{campaign}:pause"]
@@ -165,7 +165,7 @@ class RedisBatchStore:
     def __init__(
         self, redis: Redis, campaign: str, *, ttl: float | None = 7 * 24 * 3600
     ) -> None:
-        self._redis = redis
+        self._redis: Any = redis  # redis-py types its results sync-or-async
         self._items = f"{_PREFIX}{campaign}:items"
         self._meta = f"{_PREFIX}{campaign}:meta"
         self._ttl_ms = None if ttl is None else int(ttl * 1000)
@@ -218,7 +218,7 @@ class RedisBatchStore:
             return
         self._offset = offset
         try:
-            await self._redis.hset(self._meta, "offset", offset)
+            await self._redis.hset(self._meta, "offset", str(offset))
         except RedisError as exc:
             raise _failure("the shared checkpoint", exc) from None
 
@@ -229,7 +229,7 @@ class RedisBatchStore:
         """Every item's state ("delivered", "failed", "ambiguous", "sending"),
         for reports and tests."""
         try:
-            raw = await self._redis.hgetall(self._items)
+            raw: dict[bytes | str, bytes | str] = await self._redis.hgetall(self._items)
         except RedisError as exc:
             raise _failure("the shared checkpoint", exc) from None
         names = {"d": "delivered", "f": "failed", "a": "ambiguous", "s": "sending"}
