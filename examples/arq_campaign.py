@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from arq import create_pool, run_worker
@@ -27,6 +26,9 @@ from arq.worker import func
 
 from kommunicate_async import KommunicateSession, OutgoingMessage
 from kommunicate_async.scaleout.redis import RedisBatchStore, RedisRateLimit
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 REDIS = RedisSettings.from_dsn(os.environ.get("REDIS_URL", "redis://localhost:6379/0"))
 JOB_TIMEOUT = 30  # seconds; a killed worker's job is retried this + 10 s after it began
