@@ -26,11 +26,20 @@ import os
 import secrets
 import time
 from collections.abc import AsyncIterable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import anyio
 import msgspec
 
+from ._batch_job import (
+    Job,
+    first_leaf,
+    is_fatal,
+    line_of,
+    no_key,
+    refused,
+    wall_ms,
+)
 from ._batch_options import (
     BatchOptions,
     BatchSettings,
@@ -40,20 +49,14 @@ from ._batch_options import (
 )
 from ._checkpoint import Checkpoint, CheckpointLine, Uncertain, key_hash
 from ._errors import (
-    APIConnectionError,
-    AuthenticationError,
     BatchStoppedError,
     CheckpointError,
-    ConfigurationError,
-    CoordinationError,
     InvalidRequestError,
     KommunicateError,
-    PermissionDeniedError,
     RateLimitError,
-    ResponseValidationError,
 )
 from ._metadata import MetadataKey
-from ._reconcile import Reconciler, now_ms
+from ._reconcile import Reconciler
 from ._retry import is_retryable
 from .models.batch import ItemResult, ItemStatus, OutgoingMessage, Progress
 from .models.message import Message, SentMessage
@@ -69,15 +72,6 @@ __all__ = ["DONE", "Batch", "BatchOptions", "BatchSettings", "derive_dedupe_key"
 DONE: Final = object()
 """The end-of-results marker the supervisor puts last."""
 _DEDUPE: Final = MetadataKey.DEDUPE_KEY.value
-
-
-def is_fatal(error: KommunicateError) -> bool:
-    """An error every later item would meet too: stop instead of repeating it."""
-    if isinstance(error, AuthenticationError | PermissionDeniedError):
-        return True
-    if isinstance(error, ConfigurationError | CheckpointError | CoordinationError):
-        return True
-    return isinstance(error, APIConnectionError) and error.host_unknown
 
 
 class Batch:
@@ -215,7 +209,7 @@ class Batch:
         """Stop taking items; `error` (its first leaf, for a group) ends the batch."""
         self.exhausted = True
         if self.error is None:
-            self.error = _first(error)
+            self.error = first_leaf(error)
 
     async def take(self) -> ItemResult | None:
         """The result of the next item to send, or None once the input is used up."""
@@ -263,8 +257,8 @@ class Batch:
         try:
             job = self._prepare(index, raw)
         except Exception as exc:
-            return self._record(_refused(index, raw, exc))
-        if not isinstance(job, _Job):
+            return self._record(refused(index, raw, exc))
+        if not isinstance(job, Job):
             return job  # skipped (None) or refused before sending (a failure)
         if self.stopped is not None:  # taken, then the batch stopped: not sent
             return self._record(job.result(ItemStatus.FAILED, None, self.stopped, 0))
@@ -285,7 +279,7 @@ class Batch:
             result = job.result(ItemStatus.AMBIGUOUS, None, error, 1)
         return result if checkpoint is None else self._record(result)
 
-    async def _store_job(self, job: _Job) -> ItemResult | None:
+    async def _store_job(self, job: Job) -> ItemResult | None:
         """`_job` with a shared store: one `begin` decides skip, reconcile or send."""
         store = self.store
         assert store is not None
@@ -309,7 +303,7 @@ class Batch:
         store = self.store
         assert store is not None
         try:
-            await store.finish(_line(result))
+            await store.finish(line_of(result))
             offset = self.reconciler.offset_ms
             if offset is not None and offset != self._stored_offset:
                 self._stored_offset = offset
@@ -317,7 +311,7 @@ class Batch:
         except KommunicateError as exc:  # the result still goes out: not lost
             self.stop(exc)
 
-    async def _send(self, job: _Job, earlier: Uncertain | None = None) -> ItemResult:
+    async def _send(self, job: Job, earlier: Uncertain | None = None) -> ItemResult:
         checkpoint = self.checkpoint
         if checkpoint is not None:
             earlier = checkpoint.uncertain.get(job.hashed)
@@ -332,11 +326,11 @@ class Batch:
         except KommunicateError as exc:
             return await self._deliver(job, None, exc, started)
         if sent is None:
-            return await self._deliver(job, None, _no_key(), started)
+            return await self._deliver(job, None, no_key(), started)
         self.reconciler.learn(sent)
         return job.result(ItemStatus.DELIVERED, sent.key, None, 1)
 
-    def _prepare(self, index: int, raw: object) -> _Job | ItemResult | None:
+    def _prepare(self, index: int, raw: object) -> Job | ItemResult | None:
         """The item's key and body; None to skip it; a failure for bad input."""
         if not isinstance(raw, OutgoingMessage):
             raise InvalidRequestError(
@@ -356,7 +350,7 @@ class Batch:
             )
         except InvalidRequestError as exc:
             return self._record(ItemResult(index, item, ItemStatus.FAILED, error=exc))
-        return _Job(index, item, key, hashed, body)
+        return Job(index, item, key, hashed, body)
 
     def _derive_key(self, index: int, raw: OutgoingMessage) -> str:
         if not self._stable_keys:
@@ -376,7 +370,7 @@ class Batch:
 
     def _record(self, result: ItemResult) -> ItemResult:
         if self.checkpoint is not None:
-            self._defer(_line(result))
+            self._defer(line_of(result))
         return result
 
     def _defer(self, line: CheckpointLine) -> None:
@@ -389,7 +383,7 @@ class Batch:
 
     async def _deliver(
         self,
-        job: _Job,
+        job: Job,
         earlier: Uncertain | None,
         error: KommunicateError | None,
         started: float | None = None,
@@ -418,7 +412,7 @@ class Batch:
             retryable = is_retryable(error, idempotent=False)
             if error.ambiguous:
                 begun = started if started is not None else time.monotonic()
-                since = self.reconciler.since_failure(_wall_ms(begun))
+                since = self.reconciler.since_failure(wall_ms(begun))
                 settled = await self._reconcile(job, since, error, attempts, begun)
                 if settled is not None:
                     return settled
@@ -454,13 +448,13 @@ class Batch:
         except KommunicateError as exc:
             return exc
         if sent is None:
-            return _no_key()
+            return no_key()
         self.reconciler.learn(sent)
         return sent
 
     async def _reconcile(
         self,
-        job: _Job,
+        job: Job,
         since_ms: int,
         error: KommunicateError | None,
         attempts: int,
@@ -485,76 +479,3 @@ class Batch:
         if found is not None:  # could not look, or a duplicate: do not hide it
             return job.result(ItemStatus.AMBIGUOUS, None, found, attempts)
         return None
-
-
-class _Job:
-    """One item on its way: its position, key, key hash and request body."""
-
-    __slots__ = ("body", "hashed", "index", "item", "key")
-
-    def __init__(
-        self, index: int, item: OutgoingMessage, key: str, hashed: int, body: bytes
-    ) -> None:
-        self.index = index
-        self.item = item
-        self.key = key
-        self.hashed = hashed
-        self.body = body
-
-    def result(
-        self,
-        status: ItemStatus,
-        message_key: str | None,
-        error: KommunicateError | None,
-        attempts: int,
-    ) -> ItemResult:
-        return ItemResult(self.index, self.item, status, message_key, error, attempts)
-
-
-def _line(result: ItemResult) -> CheckpointLine:
-    """The final checkpoint line of `result`."""
-    error = result.error
-    return CheckpointLine(
-        result.item.dedupe_key or "",
-        result.status.value,
-        result.index,
-        now_ms(),
-        result.message_key,
-        None if error is None else f"{type(error).__name__}: {error}",
-        result.attempts,
-    )
-
-
-def _wall_ms(monotonic: float) -> int:
-    """Our wall clock (ms) at a past `time.monotonic()` reading."""
-    return now_ms() - int((time.monotonic() - monotonic) * 1000)
-
-
-def _refused(index: int, raw: object, exc: Exception) -> ItemResult:
-    """The failed result of an item that could not even be prepared."""
-    error = (
-        exc
-        if isinstance(exc, KommunicateError)
-        else InvalidRequestError(f"batch item {index}: {type(exc).__name__}: {exc}")
-    )
-    item = (
-        raw
-        if isinstance(raw, OutgoingMessage)
-        else OutgoingMessage(conversation=f"<item {index}>", text=repr(raw)[:200])
-    )
-    return ItemResult(index, item, ItemStatus.FAILED, error=error)
-
-
-def _no_key() -> ResponseValidationError:
-    error = ResponseValidationError("send returned no messageKey", status=200)
-    error.ambiguous = True
-    return error
-
-
-def _first(error: BaseException) -> BaseException:
-    """The first leaf of an exception group (anyio wraps worker errors in one)."""
-    first = error
-    while isinstance(first, BaseExceptionGroup):
-        nested: BaseExceptionGroup[Any] = first  # pyright: ignore[reportUnknownVariableType]
-        first = nested.exceptions[0]
-    return first

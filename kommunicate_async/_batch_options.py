@@ -120,6 +120,12 @@ class Occurrences:
         value |= 1  # 0 marks an empty slot
         slots, mask = self._slots, self._mask
         i = value & mask
+        if slots[i] == 0:  # the common case: a new content, its slot free
+            slots[i] = value
+            self._used += 1
+            if self._used * 2 > len(slots):
+                self._grow()
+            return 1
         while True:
             found = slots[i]
             if found == 0:

@@ -291,7 +291,15 @@ class Checkpoint:
         fd = self._fd
         if fd is None:
             return
-        view = memoryview(data)
+        try:
+            done = os.write(fd, data)
+        except OSError as exc:
+            raise CheckpointError(
+                f"cannot write checkpoint {self.path!r}: {exc.strerror}"
+            ) from None
+        if done == len(data):  # the common case: one whole write
+            return
+        view = memoryview(data)[done:]
         while view:
             try:
                 done = os.write(fd, view)

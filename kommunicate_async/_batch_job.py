@@ -1,0 +1,115 @@
+"""One batch item on its way, and the small decisions about it: which errors stop
+a batch, the checkpoint line of a result, the result of an item that could not even
+be prepared."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ._checkpoint import CheckpointLine
+from ._errors import (
+    APIConnectionError,
+    AuthenticationError,
+    CheckpointError,
+    ConfigurationError,
+    CoordinationError,
+    InvalidRequestError,
+    KommunicateError,
+    PermissionDeniedError,
+    ResponseValidationError,
+)
+from ._reconcile import now_ms
+from .models.batch import ItemResult, ItemStatus, OutgoingMessage
+
+__all__ = [
+    "Job",
+    "first_leaf",
+    "is_fatal",
+    "line_of",
+    "no_key",
+    "refused",
+    "wall_ms",
+]
+
+
+def is_fatal(error: KommunicateError) -> bool:
+    """An error every later item would meet too: stop instead of repeating it."""
+    if isinstance(error, AuthenticationError | PermissionDeniedError):
+        return True
+    if isinstance(error, ConfigurationError | CheckpointError | CoordinationError):
+        return True
+    return isinstance(error, APIConnectionError) and error.host_unknown
+
+
+class Job:
+    """One item on its way: its position, key, key hash and request body."""
+
+    __slots__ = ("body", "hashed", "index", "item", "key")
+
+    def __init__(
+        self, index: int, item: OutgoingMessage, key: str, hashed: int, body: bytes
+    ) -> None:
+        self.index = index
+        self.item = item
+        self.key = key
+        self.hashed = hashed
+        self.body = body
+
+    def result(
+        self,
+        status: ItemStatus,
+        message_key: str | None,
+        error: KommunicateError | None,
+        attempts: int,
+    ) -> ItemResult:
+        return ItemResult(self.index, self.item, status, message_key, error, attempts)
+
+
+def line_of(result: ItemResult) -> CheckpointLine:
+    """The final checkpoint line of `result`."""
+    error = result.error
+    return CheckpointLine(
+        result.item.dedupe_key or "",
+        result.status.value,
+        result.index,
+        now_ms(),
+        result.message_key,
+        None if error is None else f"{type(error).__name__}: {error}",
+        result.attempts,
+    )
+
+
+def wall_ms(monotonic: float) -> int:
+    """Our wall clock (ms) at a past `time.monotonic()` reading."""
+    return now_ms() - int((time.monotonic() - monotonic) * 1000)
+
+
+def refused(index: int, raw: object, exc: Exception) -> ItemResult:
+    """The failed result of an item that could not even be prepared."""
+    error = (
+        exc
+        if isinstance(exc, KommunicateError)
+        else InvalidRequestError(f"batch item {index}: {type(exc).__name__}: {exc}")
+    )
+    item = (
+        raw
+        if isinstance(raw, OutgoingMessage)
+        else OutgoingMessage(conversation=f"<item {index}>", text=repr(raw)[:200])
+    )
+    return ItemResult(index, item, ItemStatus.FAILED, error=error)
+
+
+def no_key() -> ResponseValidationError:
+    error = ResponseValidationError("send returned no messageKey", status=200)
+    error.ambiguous = True
+    return error
+
+
+def first_leaf(error: BaseException) -> BaseException:
+    """The first leaf of an exception group (anyio wraps worker errors in one)."""
+    first = error
+    while isinstance(first, BaseExceptionGroup):
+        nested: BaseExceptionGroup[Any] = first  # pyright: ignore[reportUnknownVariableType]
+        first = nested.exceptions[0]
+    return first
