@@ -291,25 +291,24 @@ class Checkpoint:
         fd = self._fd
         if fd is None:
             return
+        done = self._write_some(fd, data)
+        if done == len(data):  # the common case: one whole write
+            return
+        view = memoryview(data)[done:]
+        while view:
+            view = view[self._write_some(fd, view) :]
+
+    def _write_some(self, fd: int, data: bytes | memoryview) -> int:
+        """One `os.write`; how much it wrote, or a CheckpointError (a full disk)."""
         try:
             done = os.write(fd, data)
         except OSError as exc:
             raise CheckpointError(
                 f"cannot write checkpoint {self.path!r}: {exc.strerror}"
             ) from None
-        if done == len(data):  # the common case: one whole write
-            return
-        view = memoryview(data)[done:]
-        while view:
-            try:
-                done = os.write(fd, view)
-            except OSError as exc:
-                raise CheckpointError(
-                    f"cannot write checkpoint {self.path!r}: {exc.strerror}"
-                ) from None
-            if done <= 0:  # pragma: no cover - os.write raises instead
-                raise CheckpointError(f"cannot write checkpoint {self.path!r}")
-            view = view[done:]
+        if done <= 0:  # pragma: no cover - os.write raises instead
+            raise CheckpointError(f"cannot write checkpoint {self.path!r}")
+        return done
 
     def defer(self, line: CheckpointLine) -> None:
         """Append `line` with the next write (or at close).

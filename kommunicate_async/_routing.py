@@ -106,16 +106,8 @@ class Targets:
         """Admin/bot credentials on the chat host (`chat_auth`)."""
         auth = self._config.chat_auth
         assert auth is not None
-        headers = {
-            **auth.headers(self._config.app_id or ""),
-            "Accept": ACCEPT,
-            "User-Agent": USER_AGENT,
-        }
-        if with_body:
-            headers["Content-Type"] = JSON
-        if acting_as is not None:
-            headers["Of-User-Id"] = acting_as
-        return frozen_headers(headers)
+        headers = auth.headers(self._config.app_id or "")
+        return frozen_headers(_completed(headers, acting_as, with_body=with_body))
 
     def key_headers(
         self, acting_as: str | None, *, with_body: bool
@@ -123,15 +115,9 @@ class Targets:
         cache_key = (acting_as, with_body)
         found = self._header_cache.get(cache_key)
         if found is None:
-            headers = {
-                "Api-Key": self._config.api_key,
-                "Accept": ACCEPT,
-                "User-Agent": USER_AGENT,
-            }
-            if with_body:
-                headers["Content-Type"] = JSON
-            if acting_as is not None:
-                headers["Of-User-Id"] = acting_as
+            headers = _completed(
+                {"Api-Key": self._config.api_key}, acting_as, with_body=with_body
+            )
             if len(self._header_cache) >= _CACHE_LIMIT:
                 self._header_cache.clear()
             found = self._header_cache[cache_key] = frozen_headers(headers)
@@ -156,6 +142,19 @@ class Targets:
         if self._config.app_id:
             headers["Application-Key"] = self._config.app_id
         return headers
+
+
+def _completed(
+    headers: dict[str, str], acting_as: str | None, *, with_body: bool
+) -> dict[str, str]:
+    """`headers` (the credentials) plus what every session-credential call sends."""
+    headers["Accept"] = ACCEPT
+    headers["User-Agent"] = USER_AGENT
+    if with_body:
+        headers["Content-Type"] = JSON
+    if acting_as is not None:
+        headers["Of-User-Id"] = acting_as
+    return headers
 
 
 def chat_hint(config: SessionConfig) -> str:

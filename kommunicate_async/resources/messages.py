@@ -233,9 +233,9 @@ class Messages(Resource):
         Pages with the `endTime` cursor, whether the server treats it as inclusive
         or not (UNCERTAIN): no gaps, no repeats (see `_paging.py`). If more than a
         page of messages share one millisecond, `startIndex` steps through them.
-        A server that ignores the cursor ends the listing after two pages with
-        nothing new (logged as a warning), never an endless loop. Each page has
-        the session's total timeout.
+        A server that ignores the cursor ends the listing after a few pages with
+        nothing new (logged as a warning, see `_paging.py`), never an endless
+        loop. Each page has the session's total timeout.
 
         Args:
             skip_read: send `skipRead=true`, so that reading as an end user
