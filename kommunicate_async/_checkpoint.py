@@ -273,9 +273,12 @@ class Checkpoint:
     def clock(self, offset: int) -> None:
         """Record the server's clock offset (when it is new or moved by > 1 s)."""
         known = self._written_offset
-        if known is None or abs(known - offset) > 1000:
+        if self._fd is not None and (known is None or abs(known - offset) > 1000):
             self._written_offset = offset
-            self.defer(CheckpointLine("", CLOCK, -1, _now_ms(), offset=offset))
+            # Goes out with the next write, never now: learning the clock must not
+            # fail the send it was learned from.
+            line = CheckpointLine("", CLOCK, -1, _now_ms(), offset=offset)
+            self._pending.append(_ENCODE(line) + b"\n")
 
     def _write(self, data: bytes) -> None:
         """Append `data` now, with the deferred lines before it, in one write."""

@@ -16,9 +16,9 @@ client). Every worker of a campaign names the same Redis and the same `campaign`
     )
 
 Both use Redis's own clock (`TIME`), so the workers' clocks never matter, and each
-operation is one atomic script: one round trip a send for the limit, one for
-`begin` and one for `finish`. When Redis cannot be reached the batch stops with a
-`CoordinationError` (items already sent get their results first); it never goes on
+operation is one atomic script: one round trip a send for the limit, and one for
+`begin` (which carries the final states of earlier items along). When Redis cannot
+be reached the batch stops with a `CoordinationError` (items already sent get their results first); it never goes on
 without the shared limit or checkpoint.
 """
 
@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 __all__ = ["RedisBatchStore", "RedisRateLimit"]
 
 _PREFIX: Final = "kommunicate:"
+_MAX_PENDING: Final = 64
+"""Final states written at the latest when this many wait."""
 
 # GCRA: `tat` is when the next send may start; each call reserves one slot
 # `interval` after the last, never before the campaign's pause ends, and answers
@@ -171,6 +173,7 @@ class RedisBatchStore:
         self._ttl_ms = None if ttl is None else int(ttl * 1000)
         self._begin: Any = redis.register_script(_BEGIN)
         self._offset: int | None = None
+        self._pending: dict[str, str] = {}
 
     async def open(self) -> None:
         """Check Redis answers and read the campaign's clock offset."""
@@ -182,11 +185,21 @@ class RedisBatchStore:
 
     async def begin(self, key: str, index: int) -> Begin:  # noqa: ARG002 - protocol
         """Skip a delivered item; mark any other in flight (returning an earlier
-        run's mark, to reconcile)."""
+        run's mark, to reconcile). Final states waiting to be written go in the
+        same round trip."""
         at = _now_ms()
         offset = "" if self._offset is None else str(self._offset)
+        pending, self._pending = self._pending, {}
         try:
-            found = await self._begin(keys=[self._items], args=[key, at, offset])
+            if pending:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    self._write(pipe, pending)
+                    await self._begin(
+                        keys=[self._items], args=[key, at, offset], client=pipe
+                    )
+                    found = (await pipe.execute())[-1]
+            else:
+                found = await self._begin(keys=[self._items], args=[key, at, offset])
         except RedisError as exc:
             raise _failure("the shared checkpoint", exc) from None
         text = found.decode() if isinstance(found, bytes) else str(found)
@@ -195,7 +208,9 @@ class RedisBatchStore:
         return _mark(text)
 
     async def finish(self, line: CheckpointLine) -> None:
-        """Record the item's final status."""
+        """Record the item's final status: with the next `begin`, or at `close`
+        (as the JSONL file defers its final lines: a crash before then leaves the
+        item in flight, to be reconciled, never assumed either way)."""
         if line.status == "delivered":
             value = f"d:{line.message_key or ''}"
         elif line.status == "failed":
@@ -203,14 +218,26 @@ class RedisBatchStore:
         else:
             offset = "" if self._offset is None else str(self._offset)
             value = f"a:{line.at}:{offset}"
+        self._pending[line.key] = value
+        if len(self._pending) >= _MAX_PENDING:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write the final states still waiting."""
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.hset(self._items, line.key, value)
-                if self._ttl_ms is not None:
-                    pipe.pexpire(self._items, self._ttl_ms)
+                self._write(pipe, pending)
                 await pipe.execute()
         except RedisError as exc:
             raise _failure("the shared checkpoint", exc) from None
+
+    def _write(self, pipe: Any, pending: dict[str, str]) -> None:
+        pipe.hset(self._items, mapping=pending)
+        if self._ttl_ms is not None:
+            pipe.pexpire(self._items, self._ttl_ms)
 
     async def clock(self, offset: int) -> None:
         """Keep the smallest clock offset any worker learned."""
@@ -223,7 +250,8 @@ class RedisBatchStore:
             raise _failure("the shared checkpoint", exc) from None
 
     async def close(self) -> None:
-        """Nothing to release (the Redis client is the caller's)."""
+        """Write what waits (the Redis client itself is the caller's)."""
+        await self.flush()
 
     async def outcomes(self) -> dict[str, str]:
         """Every item's state ("delivered", "failed", "ambiguous", "sending"),
