@@ -18,8 +18,8 @@ client). Every worker of a campaign names the same Redis and the same `campaign`
 Both use Redis's own clock (`TIME`), so the workers' clocks never matter, and each
 operation is one atomic script: one round trip a send for the limit, and one for
 `begin` (which carries the final states of earlier items along). When Redis cannot
-be reached the batch stops with a `CoordinationError` (items already sent get their results first); it never goes on
-without the shared limit or checkpoint.
+be reached the batch stops with a `CoordinationError` (items already sent get
+their results first); it never goes on without the shared limit or checkpoint.
 """
 
 from __future__ import annotations
