@@ -35,7 +35,14 @@ from ._errors import (
 )
 from ._http import HttpReply
 from ._logging import log
-from ._reply import REPLY_DECODERS, error_from_body, excerpt, is_html, reply_decoder
+from ._reply import (
+    REPLY_DECODERS,
+    ReplyDecoder,
+    error_from_body,
+    excerpt,
+    is_html,
+    reply_decoder,
+)
 from ._retry import (
     MAX_RETRY_AFTER,
     Backoff,
@@ -377,7 +384,7 @@ class ApiClient:
     def _redacted(
         self,
         exc: APIError | ResponseValidationError,
-        decoder: object,
+        decoder: ReplyDecoder[object],
         reply: HttpReply,
         route: Route,
     ) -> KommunicateError:
@@ -386,9 +393,7 @@ class ApiClient:
         error: KommunicateError = exc
         if secrets.found_in(reply.body):
             try:
-                getattr(decoder, "decode")(  # noqa: B009 (typed above as object)
-                    secrets.redact_bytes(reply.body), reply.status
-                )
+                decoder.decode(secrets.redact_bytes(reply.body), reply.status)
             except KommunicateError as rebuilt:
                 error = rebuilt
             except Exception:

@@ -32,16 +32,20 @@ def _forms(value: str) -> tuple[str, ...]:
 class Secrets:
     """Values that must never appear in an error's text."""
 
-    __slots__ = ("_lasting", "_retired")
+    __slots__ = ("_lasting", "_retired", "_sorted")
 
     def __init__(self) -> None:
         self._lasting: dict[str, None] = {}
         self._retired: deque[str] = deque(maxlen=_RETIRED)
+        self._sorted: tuple[list[str], list[bytes]] | None = None
+        """The secrets longest first, as text and bytes: sorted once per change,
+        not on every error (an outage raises many)."""
 
     def add(self, value: str | None, *, lasting: bool = True) -> None:
         """Remember `value`; `lasting=False` keeps it among the recent ones only."""
         if not value or len(value) < _MIN_LENGTH:
             return
+        self._sorted = None
         for form in _forms(value):
             if lasting:
                 self._lasting[form] = None
@@ -51,24 +55,28 @@ class Secrets:
     def retire(self, value: str | None) -> None:
         """`value` is no longer in use (a refreshed token) but may still be echoed."""
         if value and value in self._lasting:
+            self._sorted = None
             for form in _forms(value):
                 self._lasting.pop(form, None)
         self.add(value, lasting=False)
 
-    def _all(self) -> list[str]:
-        # Longest first: a secret that contains another is cut out whole.
-        return sorted({*self._lasting, *self._retired}, key=len, reverse=True)
+    def _all(self) -> tuple[list[str], list[bytes]]:
+        found = self._sorted
+        if found is None:
+            # Longest first: a secret that contains another is cut out whole.
+            text = sorted({*self._lasting, *self._retired}, key=len, reverse=True)
+            found = self._sorted = (text, [t.encode() for t in text])
+        return found
 
     def found_in(self, body: bytes) -> bool:
         """Whether any secret occurs in `body`."""
-        return any(s.encode() in body for s in self._all())
+        return any(secret in body for secret in self._all()[1])
 
     def redact_bytes(self, body: bytes) -> bytes:
         """`body` with every secret replaced by "[redacted]"."""
-        for secret in self._all():
-            encoded = secret.encode()
-            if encoded in body:
-                body = body.replace(encoded, _REDACTED_BYTES)
+        for secret in self._all()[1]:
+            if secret in body:
+                body = body.replace(secret, _REDACTED_BYTES)
         return body
 
     def scrub(self, error: BaseException) -> None:
@@ -83,7 +91,7 @@ class Secrets:
 
     def redact(self, text: str) -> str:
         """`text` with every secret replaced by "[redacted]"."""
-        for secret in self._all():
+        for secret in self._all()[0]:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         return text
