@@ -23,7 +23,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from benchmarks._common import emit, table
-from kommunicate_async._reply import reply_decoder
+from kommunicate_async._pipeline.reply import reply_decoder
 from kommunicate_async.models._base import Envelope
 from kommunicate_async.models.conversation import ConversationPage
 from kommunicate_async.models.message import MessagePage

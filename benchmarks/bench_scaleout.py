@@ -74,7 +74,7 @@ def _run_all(scripts: list[list[str]]) -> float:
 async def _cost(redis_url: str, count: int) -> dict[str, float]:
     from redis.asyncio import Redis
 
-    from kommunicate_async._checkpoint import CheckpointLine
+    from kommunicate_async._batch.checkpoint import CheckpointLine
     from kommunicate_async.scaleout.redis import RedisBatchStore, RedisRateLimit
 
     redis = Redis.from_url(redis_url)

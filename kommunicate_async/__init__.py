@@ -7,7 +7,7 @@ async with KommunicateSession() as km:
 
 from msgspec import Struct as _Struct
 
-from ._batch import BatchOptions as BatchOptions
+from ._batch.batch import BatchOptions as BatchOptions
 from ._chat_auth import ChatAuth as ChatAuth
 from ._config import ConversationDefaults as ConversationDefaults, Timeouts as Timeouts
 from ._errors import (

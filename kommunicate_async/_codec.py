@@ -4,7 +4,7 @@ Replies come in several shapes (docs/wire.md#replies): the
 `{status, generatedAt, response}`
 envelope, an error envelope (sometimes inside HTTP 200), or a bare body. Which
 endpoint is enveloped on which host is UNCERTAIN, so every reply decoder accepts
-both, in one pass where msgspec allows it (see `_reply.py`).
+both, in one pass where msgspec allows it (see `_pipeline/reply.py`).
 """
 
 from __future__ import annotations

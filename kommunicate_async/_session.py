@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._client import ApiClient
 from ._compat import override
 from ._config import (
     DEFAULT_MAX_CONNECTIONS,
@@ -17,8 +16,9 @@ from ._config import (
     resolve_config,
 )
 from ._errors import ConfigurationError, SessionClosedError
-from ._http import HttpTransport, env_proxy
 from ._logging import setup_from_env
+from ._pipeline.client import ApiClient
+from ._pipeline.transport import HttpTransport, env_proxy
 from .resources import Assignees, Conversations, Messages, Unread, Users
 from .resources._base import Context
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from ._chat_auth import ChatAuth
-    from ._http import ClientSession
+    from ._pipeline.transport import ClientSession
 
 __all__ = ["KommunicateSession"]
 

@@ -6,7 +6,7 @@ import anyio
 import msgspec
 import pytest
 
-from kommunicate_async._auth import TokenStore, UserCredential, token_expiry
+from kommunicate_async._pipeline.tokens import TokenStore, UserCredential, token_expiry
 
 
 def jwt(claims: dict[str, object]) -> str:  # exact claims, none added

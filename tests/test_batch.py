@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import msgspec
 import pytest
 
-import kommunicate_async._pacing as pacing
+import kommunicate_async._batch.pacing as pacing
 from kommunicate_async import CheckpointError, InvalidRequestError
-from kommunicate_async._batch import BatchSettings, derive_dedupe_key
-from kommunicate_async._checkpoint import (
+from kommunicate_async._batch.batch import BatchSettings, derive_dedupe_key
+from kommunicate_async._batch.checkpoint import (
     Checkpoint,
     CheckpointLine,
     KeySet,
@@ -151,8 +151,10 @@ async def test_pacer_spaces_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     async def fake_sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr("kommunicate_async._pacing.time.monotonic", lambda: clock[0])
-    monkeypatch.setattr("kommunicate_async._pacing.anyio.sleep", fake_sleep)
+    monkeypatch.setattr(
+        "kommunicate_async._batch.pacing.time.monotonic", lambda: clock[0]
+    )
+    monkeypatch.setattr("kommunicate_async._batch.pacing.anyio.sleep", fake_sleep)
     pacer = pacing.Pacer(10)
     for _ in range(4):
         await pacer.wait()

@@ -13,7 +13,12 @@ from kommunicate_async import (
     ServerError,
     User,
 )
-from kommunicate_async._reply import NoResult, error_from_body, excerpt, reply_decoder
+from kommunicate_async._pipeline.reply import (
+    NoResult,
+    error_from_body,
+    excerpt,
+    reply_decoder,
+)
 from kommunicate_async.models.message import SentMessage
 
 SENT_BARE = b'{"messageKey":"5-k","createdAt":17}'

@@ -13,7 +13,7 @@ from kommunicate_async import (
     RateLimitError,
     ServerError,
 )
-from kommunicate_async._retry import (
+from kommunicate_async._pipeline.retry import (
     Backoff,
     RetryBudget,
     is_retryable,

@@ -17,8 +17,8 @@ from kommunicate_async import (
     Timeouts,
 )
 from kommunicate_async._compat import override
-from kommunicate_async._retry import RetryBudget
-from kommunicate_async._watchdog import Watch, Watchdog
+from kommunicate_async._pipeline.retry import RetryBudget
+from kommunicate_async._pipeline.watchdog import Watch, Watchdog
 from tests.mockapi import API_KEY, BASE_URL, CHAT_URL, MockApi
 from tests.payloads import load
 
@@ -305,7 +305,7 @@ async def test_chat_url_is_used_only_with_a_user_token(
 
 
 def test_header_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("kommunicate_async._routing._CACHE_LIMIT", 3)
+    monkeypatch.setattr("kommunicate_async._pipeline.routing._CACHE_LIMIT", 3)
     km = KommunicateSession("k")
     targets = km._client.targets  # pyright: ignore[reportPrivateUsage]
     for user in ["a", "b", "c", "d"]:
@@ -342,7 +342,7 @@ async def test_with_options_is_a_light_view_sharing_the_pool(api: MockApi) -> No
 def test_proxies_come_from_the_environment_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from kommunicate_async._http import env_proxy
+    from kommunicate_async._pipeline.transport import env_proxy
 
     for name in (
         "HTTPS_PROXY",

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from kommunicate_async._watchdog import Watchdog
+from kommunicate_async._pipeline.watchdog import Watchdog
 
 
 async def test_an_overdue_task_is_cancelled_and_marked() -> None:

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Final
 
 from .._config import ConversationDefaults
 from .._errors import InvalidRequestError, NotFoundError
-from .._routing import Host, Route
+from .._pipeline.routing import Host, Route
 from .._validate import check_header_value, check_id
 from ..models.conversation import Conversation
 
 if TYPE_CHECKING:
-    from .._call_state import Deadline
-    from .._client import ApiClient
+    from .._pipeline.call_state import Deadline
+    from .._pipeline.client import ApiClient
     from ..models.conversation import ConversationRef
 
 __all__ = ["GROUP_INFO", "Context", "Resource", "check_ref", "ref_params"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, cast
 
 from .._errors import InvalidRequestError
-from .._http import Upload
+from .._pipeline.transport import Upload
 from .._validate import check_id
 
 if TYPE_CHECKING:

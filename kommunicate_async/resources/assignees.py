@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from .._errors import InvalidRequestError, ResponseValidationError
-from .._routing import Route
+from .._pipeline.routing import Route
 from .._validate import check_id
 from ..models.assignee import AssignOutcome
 from ..models.user import User

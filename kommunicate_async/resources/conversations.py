@@ -14,8 +14,8 @@ from .._errors import (
     ResponseValidationError,
 )
 from .._metadata import MetadataKey, merge_info
-from .._reply import NoResult
-from .._routing import Host, Route
+from .._pipeline.reply import NoResult
+from .._pipeline.routing import Host, Route
 from .._validate import check_id, check_ids, check_int
 from ..models.conversation import (
     Conversation,
@@ -37,8 +37,8 @@ from ._paging import NewestFirstCursor
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
 
-    from .._call_state import Deadline
     from .._config import ConversationDefaults
+    from .._pipeline.call_state import Deadline
 
 __all__ = ["Conversations", "single_conversation_id"]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Final
 
-from .._batch import Batch, BatchOptions, BatchSettings
-from .._batch_iterator import BatchIterator
+from .._batch.batch import Batch, BatchOptions, BatchSettings
+from .._batch.iterator import BatchIterator
 from .._codec import encode
 from .._errors import BatchStoppedError, InvalidRequestError, ResponseValidationError
 from .._logging import log as _log
 from .._metadata import stringify_metadata
-from .._routing import Host, Route
+from .._pipeline.routing import Host, Route
 from .._validate import check_id, check_int, check_text
 from ..models._base import UNSET
 from ..models.batch import BatchReport, OutgoingMessage
@@ -32,8 +32,8 @@ from ._paging import NewestFirstCursor
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 
-    from .._client import ApiClient
     from .._compat import Unpack
+    from .._pipeline.client import ApiClient
     from ..models.conversation import ConversationRef
 
 __all__ = ["Messages", "send_body"]

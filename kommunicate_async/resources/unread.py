@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from .._errors import NotFoundError
-from .._reply import NoResult
-from .._routing import Host, Route
+from .._pipeline.reply import NoResult
+from .._pipeline.routing import Host, Route
 from .._validate import check_header_value, check_id, check_ids
 from ._base import Resource
 from .users import fetch_users

@@ -14,8 +14,8 @@ from .._errors import (
     ResponseValidationError,
 )
 from .._metadata import stringify_metadata
-from .._reply import NoResult
-from .._routing import Host, Route
+from .._pipeline.reply import NoResult
+from .._pipeline.routing import Host, Route
 from .._validate import check_header_value, check_id, check_ids
 from ..models._base import UNSET
 from ..models.auth import AuthenticationType, RegisterBody, Registration
@@ -25,7 +25,7 @@ from ._base import Context, Resource
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from .._call_state import Deadline
+    from .._pipeline.call_state import Deadline
 
 __all__ = ["Users", "fetch_users"]
 

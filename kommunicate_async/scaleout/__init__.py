@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal, Protocol, runtime_checkable
 
-from .._checkpoint import CheckpointLine, Uncertain
+from .._batch.checkpoint import CheckpointLine, Uncertain
 from .._errors import CoordinationError
 
 __all__ = [

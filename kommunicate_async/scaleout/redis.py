@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
-from .._checkpoint import CheckpointLine, Uncertain
+from .._batch.checkpoint import CheckpointLine, Uncertain
 from .._errors import CoordinationError
 
 try:

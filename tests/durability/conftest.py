@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-    from kommunicate_async._checkpoint import CheckpointLine
+    from kommunicate_async._batch.checkpoint import CheckpointLine
 
 SEND = "POST /rest/ws/message/v2/send"
 LIST = "GET /rest/ws/message/list"

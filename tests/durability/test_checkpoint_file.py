@@ -18,7 +18,7 @@ from kommunicate_async import (
     ItemStatus,
     OutgoingMessage,
 )
-from kommunicate_async._checkpoint import Checkpoint, CheckpointLine
+from kommunicate_async._batch.checkpoint import Checkpoint, CheckpointLine
 from tests.durability.conftest import SEND, session, stored, write_lines
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ async def test_two_processes_on_one_file_never_both_send(
         textwrap.dedent(
             """
             import sys, time
-            from kommunicate_async._checkpoint import Checkpoint
+            from kommunicate_async._batch.checkpoint import Checkpoint
             checkpoint = Checkpoint.open(sys.argv[1])
             print("holding", flush=True)
             time.sleep(30)
@@ -134,7 +134,7 @@ async def test_a_full_disk_stops_the_batch_and_loses_no_result(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_write(fd, data)
 
-    monkeypatch.setattr("kommunicate_async._checkpoint.os.write", filling)
+    monkeypatch.setattr("kommunicate_async._batch.checkpoint.os.write", filling)
     results = []
     async with session(fake) as km:
         cid = (await km.conversations.create(["u"])).id
@@ -161,7 +161,7 @@ async def test_short_writes_are_finished(
         view = memoryview(data)
         return real_write(fd, view[: max(1, len(view) // 2)])
 
-    monkeypatch.setattr("kommunicate_async._checkpoint.os.write", halves)
+    monkeypatch.setattr("kommunicate_async._batch.checkpoint.os.write", halves)
     path = tmp_path / "cp.jsonl"
     async with session(fake) as km:
         cid = (await km.conversations.create(["u"])).id

@@ -15,7 +15,7 @@ from kommunicate_async import (
     ItemStatus,
     OutgoingMessage,
 )
-from kommunicate_async._batch_options import content_key
+from kommunicate_async._batch.options import content_key
 from tests.durability.conftest import SEND, session, stored
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ import time
 from typing import TYPE_CHECKING
 
 from kommunicate_async import ItemStatus, OutgoingMessage
-from kommunicate_async._checkpoint import CheckpointLine
-from kommunicate_async._reconcile import DuplicateSendError
+from kommunicate_async._batch.checkpoint import CheckpointLine
+from kommunicate_async._batch.reconcile import DuplicateSendError
 from kommunicate_async.testing import RouteFaults
 from tests.durability.conftest import SEND, session, stored, write_lines
 

@@ -17,8 +17,8 @@ from kommunicate_async import (
     ResponseValidationError,
     ServerError,
 )
-from kommunicate_async._batch import derive_dedupe_key
-from kommunicate_async._checkpoint import CheckpointLine
+from kommunicate_async._batch.batch import derive_dedupe_key
+from kommunicate_async._batch.checkpoint import CheckpointLine
 from kommunicate_async.testing import Fault, RouteFaults
 
 if TYPE_CHECKING:

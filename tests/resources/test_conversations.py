@@ -16,7 +16,7 @@ from kommunicate_async import (
     KommunicateSession,
     NotFoundError,
 )
-from kommunicate_async._routing import USER_AGENT
+from kommunicate_async._pipeline.routing import USER_AGENT
 from kommunicate_async.resources._conversation_create import single_conversation_id
 from tests.mockapi import API_KEY, MockApi
 from tests.payloads import load

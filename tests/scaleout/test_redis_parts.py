@@ -15,7 +15,7 @@ from kommunicate_async import (
     ItemStatus,
     OutgoingMessage,
 )
-from kommunicate_async._checkpoint import CheckpointLine, Uncertain
+from kommunicate_async._batch.checkpoint import CheckpointLine, Uncertain
 from kommunicate_async.scaleout import BatchStore, RateLimiter
 from kommunicate_async.scaleout.redis import RedisBatchStore, RedisRateLimit
 from kommunicate_async.testing import FakeKommunicate, RouteFaults

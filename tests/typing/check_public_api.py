@@ -26,8 +26,8 @@ from kommunicate_async.bots import BotApp, BotContext, BotRequest, BotResponse, 
 from kommunicate_async.rich import RichContent
 
 if TYPE_CHECKING:
-    from kommunicate_async._client import ApiClient
-    from kommunicate_async._routing import Route
+    from kommunicate_async._pipeline.client import ApiClient
+    from kommunicate_async._pipeline.routing import Route
 
 
 async def resources(km: KommunicateSession) -> None:

@@ -7,8 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ._checkpoint import CheckpointLine
-from ._errors import (
+from .._errors import (
     APIConnectionError,
     AuthenticationError,
     CheckpointError,
@@ -19,8 +18,9 @@ from ._errors import (
     PermissionDeniedError,
     ResponseValidationError,
 )
-from ._reconcile import now_ms
-from .models.batch import ItemResult, ItemStatus, OutgoingMessage
+from ..models.batch import ItemResult, ItemStatus, OutgoingMessage
+from .checkpoint import CheckpointLine
+from .reconcile import now_ms
 
 __all__ = [
     "Job",

@@ -3,7 +3,7 @@
 `HttpTransport.send()` makes exactly one HTTP attempt and either returns the reply or
 raises `APIConnectionError` / `APITimeoutError`, marked `sent=False` only when the
 request certainly never left this process (the connection could not be opened).
-Retries, auth and decoding live above it, in `_client.py`.
+Retries, auth and decoding live above it, in `client.py`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from ._config import DEFAULT_MAX_RESPONSE_BYTES
-from ._errors import (
+from .._config import DEFAULT_MAX_RESPONSE_BYTES
+from .._errors import (
     APIConnectionError,
     APITimeoutError,
     EventLoopError,
@@ -29,13 +29,13 @@ from ._errors import (
     ResponseValidationError,
     SessionClosedError,
 )
-from ._secrets import Secrets
-from ._watchdog import Watch, Watchdog
+from .._secrets import Secrets
+from .watchdog import Watch, Watchdog
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 
-    from ._config import Timeouts
+    from .._config import Timeouts
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -283,7 +283,7 @@ class HttpTransport:
             session = self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections),
                 timeout=self._timeout,
-                # We never follow redirects blindly (see _client.py); nothing to
+                # We never follow redirects blindly (see client.py); nothing to
                 # auto-decompress we did not ask for; no cookies are part of the API.
                 cookie_jar=aiohttp.DummyCookieJar(),
                 # HTTPS_PROXY / NO_PROXY, read once (aiohttp's trust_env=True reads

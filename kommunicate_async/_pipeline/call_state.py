@@ -1,4 +1,4 @@
-"""What one call carries between the layers of `_client.py`: its deadline, its
+"""What one call carries between the layers of `client.py`: its deadline, its
 request and where it stands, and the session's 429 pause."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ._auth import UserCredential
-    from ._http import URL, Upload
-    from ._routing import Route
+    from .routing import Route
+    from .tokens import UserCredential
+    from .transport import URL, Upload
 
 __all__ = ["Deadline", "Exchange", "Pause"]
 

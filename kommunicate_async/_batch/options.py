@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 import msgspec
 
-from ._errors import InvalidRequestError
+from .._errors import InvalidRequestError
 
 if TYPE_CHECKING:
     import os
     from collections.abc import Callable
 
-    from .models.batch import OutgoingMessage, Progress
-    from .scaleout import BatchStore, RateLimiter
+    from ..models.batch import OutgoingMessage, Progress
+    from ..scaleout import BatchStore, RateLimiter
 
 __all__ = [
     "BatchOptions",

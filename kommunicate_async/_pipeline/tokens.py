@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Final
 import anyio
 import msgspec
 
-from ._codec import decode
-from ._errors import APITimeoutError, KommunicateError, ResponseValidationError
-from ._secrets import Secrets
+from .._codec import decode
+from .._errors import APITimeoutError, KommunicateError, ResponseValidationError
+from .._secrets import Secrets
 
 if TYPE_CHECKING:
-    from ._call_state import Deadline
+    from .call_state import Deadline
 
 __all__ = [
     "REFRESH_BACKOFF",

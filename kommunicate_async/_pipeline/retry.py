@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Final
 
-from ._errors import (
+from .._errors import (
     APIConnectionError,
     KommunicateError,
     RateLimitError,

@@ -25,16 +25,16 @@ from typing import TYPE_CHECKING, Final
 
 import anyio
 
-from ._errors import KommunicateError
-from ._metadata import MetadataKey
+from .._errors import KommunicateError
+from .._metadata import MetadataKey
 
 if TYPE_CHECKING:
-    from ._batch_options import BatchSettings
-    from ._checkpoint import Checkpoint, Uncertain
-    from ._client import ApiClient
-    from .models.batch import OutgoingMessage
-    from .models.message import Message, SentMessage
-    from .resources.messages import Messages
+    from .._pipeline.client import ApiClient
+    from ..models.batch import OutgoingMessage
+    from ..models.message import Message, SentMessage
+    from ..resources.messages import Messages
+    from .checkpoint import Checkpoint, Uncertain
+    from .options import BatchSettings
 
 __all__ = ["DuplicateSendError", "Reconciler", "now_ms"]
 

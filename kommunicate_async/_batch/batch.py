@@ -13,7 +13,7 @@ per-run dedupe key, 25k instructions a message at concurrency 1, benchmarks/READ
 One item is one job: build the body (bad input is that item's failure), send it,
 and on failure one retry loop (`_deliver`) that reuses the client's retry decision
 and, with `reconcile`, looks in the conversation before sending again
-(`_reconcile.py`). Whatever goes wrong with one item is that item's result; only a
+(`reconcile.py`). Whatever goes wrong with one item is that item's result; only a
 fatal error (credentials, permissions, configuration, an unknown host, a checkpoint
 that cannot be written) stops the batch, after every item already sent got its
 result, with a `BatchStoppedError`.
@@ -31,7 +31,19 @@ from typing import TYPE_CHECKING, Final
 import anyio
 import msgspec
 
-from ._batch_job import (
+from .._errors import (
+    BatchStoppedError,
+    CheckpointError,
+    InvalidRequestError,
+    KommunicateError,
+    RateLimitError,
+)
+from .._metadata import MetadataKey
+from .._pipeline.retry import is_retryable
+from ..models.batch import ItemResult, ItemStatus, OutgoingMessage, Progress
+from ..models.message import Message, SentMessage
+from .checkpoint import Checkpoint, CheckpointLine, Uncertain, key_hash
+from .job import (
     Job,
     first_leaf,
     is_fatal,
@@ -40,32 +52,20 @@ from ._batch_job import (
     refused,
     wall_ms,
 )
-from ._batch_options import (
+from .options import (
     BatchOptions,
     BatchSettings,
     Occurrences,
     content_digest,
     derive_dedupe_key,
 )
-from ._checkpoint import Checkpoint, CheckpointLine, Uncertain, key_hash
-from ._errors import (
-    BatchStoppedError,
-    CheckpointError,
-    InvalidRequestError,
-    KommunicateError,
-    RateLimitError,
-)
-from ._metadata import MetadataKey
-from ._reconcile import Reconciler
-from ._retry import is_retryable
-from .models.batch import ItemResult, ItemStatus, OutgoingMessage, Progress
-from .models.message import Message, SentMessage
+from .reconcile import Reconciler
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from .resources.messages import Messages
-    from .scaleout import BatchStore, RateLimiter
+    from ..resources.messages import Messages
+    from ..scaleout import BatchStore, RateLimiter
 
 __all__ = ["DONE", "Batch", "BatchOptions", "BatchSettings", "derive_dedupe_key"]
 
@@ -91,7 +91,7 @@ class Batch:
         self.pacer: RateLimiter | None = None
         limit = settings.rate_limit
         if isinstance(limit, int | float):
-            from ._pacing import Pacer
+            from .pacing import Pacer
 
             self.pacer = Pacer(limit)
         elif limit is not None:

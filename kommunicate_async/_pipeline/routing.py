@@ -5,15 +5,15 @@ from __future__ import annotations
 from enum import Enum
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from ._errors import APIError
-from ._http import URL, frozen_headers
-from ._version import __version__
+from .._errors import APIError
+from .._version import __version__
+from .transport import URL, frozen_headers
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ._config import SessionConfig
-    from ._http import HttpReply
+    from .._config import SessionConfig
+    from .transport import HttpReply
 
 __all__ = [
     "ACCEPT",

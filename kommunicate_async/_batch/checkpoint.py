@@ -33,7 +33,7 @@ from typing import Final
 
 import msgspec
 
-from ._errors import CheckpointError
+from .._errors import CheckpointError
 
 __all__ = ["Checkpoint", "CheckpointLine", "KeySet", "Uncertain", "key_hash"]
 

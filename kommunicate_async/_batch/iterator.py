@@ -7,14 +7,14 @@ import time
 from contextlib import suppress
 from typing import TYPE_CHECKING, Final
 
-from ._batch import DONE
-from ._errors import CheckpointError, CoordinationError
-from ._logging import log
-from .models.batch import ItemResult
+from .._errors import CheckpointError, CoordinationError
+from .._logging import log
+from ..models.batch import ItemResult
+from .batch import DONE
 
 if TYPE_CHECKING:
-    from ._batch import Batch
-    from .models.batch import Progress
+    from ..models.batch import Progress
+    from .batch import Batch
 
 __all__ = ["BatchIterator"]
 

@@ -20,10 +20,8 @@ from urllib.parse import quote
 import anyio
 import msgspec
 
-from ._auth import TokenStore, UserCredential, check_credential
-from ._call_state import Deadline, Exchange, Pause
-from ._codec import encode
-from ._errors import (
+from .._codec import encode
+from .._errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
@@ -33,9 +31,11 @@ from ._errors import (
     ServerError,
     api_error,
 )
-from ._http import HttpReply
-from ._logging import log
-from ._reply import (
+from .._logging import log
+from .._validate import check_encodable
+from ..models.auth import RefreshTokenBody
+from .call_state import Deadline, Exchange, Pause
+from .reply import (
     REPLY_DECODERS,
     ReplyDecoder,
     error_from_body,
@@ -43,14 +43,14 @@ from ._reply import (
     is_html,
     reply_decoder,
 )
-from ._retry import (
+from .retry import (
     MAX_RETRY_AFTER,
     Backoff,
     RetryBudget,
     is_retryable,
     parse_retry_after,
 )
-from ._routing import (
+from .routing import (
     ACCEPT,
     JSON,
     USER_AGENT,
@@ -60,14 +60,14 @@ from ._routing import (
     chat_hint,
     redirect_target,
 )
-from ._validate import check_encodable
-from .models.auth import RefreshTokenBody
+from .tokens import TokenStore, UserCredential, check_credential
+from .transport import HttpReply
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ._config import SessionConfig
-    from ._http import HttpTransport, Upload
+    from .._config import SessionConfig
+    from .transport import HttpTransport, Upload
 
 __all__ = ["ApiClient", "Deadline", "Host", "Route"]
 

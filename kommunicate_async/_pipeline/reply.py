@@ -13,9 +13,9 @@ from typing import Any, Final, Generic, TypeVar, cast
 
 import msgspec
 
-from ._codec import decoder, decoder_for
-from ._errors import APIError, ResponseValidationError, api_error
-from .models._base import UNSET, Envelope, ErrorItem, LooseEnvelope
+from .._codec import decoder, decoder_for
+from .._errors import APIError, ResponseValidationError, api_error
+from ..models._base import UNSET, Envelope, ErrorItem, LooseEnvelope
 
 __all__ = [
     "REPLY_DECODERS",
