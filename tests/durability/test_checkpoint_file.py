@@ -102,15 +102,68 @@ async def test_a_torn_last_line_is_reconciled_not_lost(
     assert len(fake.requests_to(SEND)) == 1  # only kb was ever sent
 
 
-async def test_a_torn_line_without_a_key_stops_before_sending(
+async def test_a_torn_outcome_line_resumes_from_its_sending_line(
     fake: FakeKommunicate, tmp_path: Path
 ) -> None:
+    """#18 defect 4. Before: a last line cut inside its key ("{"ke") made every
+    rerun refuse ("check that item by hand") and send nothing. A torn line is either
+    the `sending` line of an item never sent (the send follows the whole write) or
+    the outcome of an item whose complete `sending` line precedes it, already in
+    flight: reconciled, never assumed either way."""
     path = tmp_path / "cp.jsonl"
-    path.write_bytes(b'{"key":"k0","status":"sending","index":0,"at":1}\n{"ke')
     async with session(fake) as km:
-        with pytest.raises(CheckpointError, match="torn line"):
-            await km.messages.send_many([OutgoingMessage(1, "x")], checkpoint=path)
-    assert fake.requests_to(SEND) == []
+        cid = (await km.conversations.create(["u"])).id
+        group = fake.conversation(cid)
+        fake.state.send(group, "bot", "a", {"kmDedupeKey": "k0"})  # k0 landed
+        path.write_bytes(
+            b'{"key":"k0","status":"sending","index":0,"at":1}\n'
+            b'{"key":"k1","status":"sending","index":1,"at":1}\n{"ke'
+        )
+        items = [
+            OutgoingMessage(cid, "a", dedupe_key="k0"),
+            OutgoingMessage(cid, "b", dedupe_key="k1"),
+            OutgoingMessage(cid, "c", dedupe_key="k2"),
+        ]
+        report = await km.messages.send_many(
+            items, checkpoint=path, reconcile=True, reconcile_lookback=10**9
+        )
+    assert report.delivered == 3 and report.ambiguous == 0
+    assert stored(fake, [cid]) == {"k0": 1, "k1": 1, "k2": 1}
+    assert len(fake.requests_to(SEND)) == 2  # k1 and k2; k0 was found
+    assert b'\n{"ke\n' in path.read_bytes()  # our lines start on a line of their own
+
+
+async def test_a_failed_write_leaves_no_partial_line_and_a_rerun_resumes(
+    fake: FakeKommunicate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#18 defect 4. Before: a full disk cut the last line inside its key and
+    every later rerun refused. Now the library truncates its own partial line."""
+    real_write = os.write
+    writes = 0
+
+    def filling(fd: int, data: bytes | memoryview) -> int:
+        nonlocal writes
+        writes += 1
+        if writes == 12:  # a short write that ends inside the first key...
+            return real_write(fd, memoryview(data)[:12])
+        if writes > 12:  # ...and then the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    path = tmp_path / "cp.jsonl"
+    monkeypatch.setattr("kommunicate_async._batch.checkpoint.os.write", filling)
+    async with session(fake) as km:
+        cid = (await km.conversations.create(["u"])).id
+        items = [OutgoingMessage(cid, f"m{i}") for i in range(40)]
+        with pytest.raises(BatchStoppedError):
+            await km.messages.send_many(items, checkpoint=path, concurrency=1)
+        assert path.read_bytes().endswith(b"\n")  # no partial line left behind
+        monkeypatch.undo()
+        again = await km.messages.send_many(items, checkpoint=path, reconcile=True)
+    assert again.ambiguous == again.failed == 0
+    assert again.delivered + again.skipped == 40
+    keys = stored(fake, [cid])
+    assert len(keys) == 40 and set(keys.values()) == {1}  # 0 lost, 0 doubled
 
 
 @pytest.mark.parametrize("target", ["/dev/full", "/dev/null"])

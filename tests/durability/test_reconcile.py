@@ -6,11 +6,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+import pytest
+
+import kommunicate_async._batch.reconcile as reconcile_module
 from kommunicate_async import ItemStatus, OutgoingMessage
 from kommunicate_async._batch.checkpoint import CheckpointLine
 from kommunicate_async._batch.reconcile import DuplicateSendError
 from kommunicate_async.testing import RouteFaults
-from tests.durability.conftest import SEND, session, stored, write_lines
+from tests.durability.conftest import LIST, SEND, session, stored, write_lines
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -154,3 +157,32 @@ async def test_an_outage_costs_at_most_1_2_requests_an_item(
         made = len(fake.requests) - before
     assert report.total == n and report.delivered == 0
     assert made / n <= 1.2 + 20 / n, f"{made / n:.3f} requests an item"
+
+
+async def test_an_outage_never_settles_for_a_read_it_cannot_pay_for(
+    fake: FakeKommunicate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#18 defect 3. Before: in a full 503 outage every ambiguous item slept
+    `settle` before a reconcile read that the spent retry budget then refused
+    (1,000 items: 60 s instead of under 1 s). Now it sleeps only for a read that
+    will happen. The settle sleeps are counted, not slept."""
+    settles: list[float] = []
+
+    async def counted(seconds: float) -> None:
+        settles.append(seconds)
+
+    monkeypatch.setattr(
+        reconcile_module, "anyio", type("Clock", (), {"sleep": staticmethod(counted)})
+    )
+    fake.faults.routes[SEND] = RouteFaults(error_503=1.0)
+    n = 300
+    async with session(fake) as km:
+        cid = (await km.conversations.create(["u"])).id
+        items = [OutgoingMessage(cid, f"m{i}") for i in range(n)]
+        report = await km.messages.send_many(
+            items, concurrency=16, reconcile=True, settle=30
+        )
+    assert report.total == n and report.delivered == 0
+    reads = len(fake.requests_to(LIST))
+    assert reads < n / 4  # the budget ran out: most items were never read for
+    assert len(settles) <= reads, f"{len(settles)} settle sleeps for {reads} reads"
