@@ -84,7 +84,7 @@ def test_key_set() -> None:
     assert len(keys) == 2
 
 
-def test_checkpoint_load_keeps_the_last_word_per_key(tmp_path: Path) -> None:
+async def test_checkpoint_load_keeps_the_last_word_per_key(tmp_path: Path) -> None:
     path = tmp_path / "cp.jsonl"
     lines = [
         CheckpointLine("done", "sending", 0, 1),
@@ -100,7 +100,7 @@ def test_checkpoint_load_keeps_the_last_word_per_key(tmp_path: Path) -> None:
     path.write_bytes(
         b"".join(msgspec.json.encode(x) + b"\n" for x in lines) + b'{"key":"torn","sta'
     )
-    checkpoint = Checkpoint.open(path)
+    checkpoint = Checkpoint.opened(path)
     try:
         assert (
             key_hash("done") in checkpoint.delivered
@@ -111,10 +111,10 @@ def test_checkpoint_load_keeps_the_last_word_per_key(tmp_path: Path) -> None:
         assert uncertain == {key_hash("maybe"): 7, key_hash("crash"): 6}
         assert torn_at > 10**12 and checkpoint.torn == '{"key":"torn","sta'
         assert not checkpoint.content_keys  # written before content keys
-        checkpoint.sending("new", 5)
+        assert await checkpoint.begin("new", 5) == "new"
     finally:
-        checkpoint.close()
-        checkpoint.close()
+        checkpoint.close_now()
+        checkpoint.close_now()
     # The torn fragment stays on a line of its own: nothing of ours is glued on.
     tail = path.read_bytes().split(b'{"key":"torn","sta', 1)[1]
     assert tail.startswith(b'\n{"key":"","status":"run"')
@@ -125,7 +125,7 @@ def test_checkpoint_load_keeps_the_last_word_per_key(tmp_path: Path) -> None:
 
 def test_checkpoint_errors_are_typed(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="not a regular file"):
-        Checkpoint.open(tmp_path)  # a directory
+        Checkpoint.opened(tmp_path)  # a directory
 
 
 def test_report_counts() -> None:
@@ -166,20 +166,20 @@ async def test_pacer_spaces_starts(monkeypatch: pytest.MonkeyPatch) -> None:
         pacing.Pacer(0)
 
 
-def test_sending_lines_are_the_same_json_a_checkpoint_line_makes(
+async def test_sending_lines_are_the_same_json_a_checkpoint_line_makes(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "cp.jsonl"
-    checkpoint = Checkpoint.open(path)
-    checkpoint.sending('odd "key"\n', 7)
-    checkpoint.defer(CheckpointLine("k2", "delivered", 8, 1, "5-x"))
-    checkpoint.close()
+    checkpoint = Checkpoint.opened(path)
+    assert await checkpoint.begin('odd "key"\n', 7) == "new"
+    await checkpoint.finish(CheckpointLine("k2", "delivered", 8, 1, "5-x"))
+    checkpoint.close_now()
     run, first, second = path.read_bytes().splitlines()
     assert msgspec.json.decode(run, type=CheckpointLine).status == "run"
     line = msgspec.json.decode(first, type=CheckpointLine)
     assert (line.key, line.status, line.index) == ('odd "key"\n', "sending", 7)
     assert msgspec.json.decode(second, type=CheckpointLine).message_key == "5-x"
-    reread = Checkpoint.open(path)
-    reread.close()
+    reread = Checkpoint.opened(path)
+    reread.close_now()
     assert reread.uncertain == {key_hash('odd "key"\n'): Uncertain(line.at, None)}
     assert reread.content_keys

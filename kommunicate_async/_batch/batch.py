@@ -10,13 +10,22 @@ is the last worker: while it waits for a result it sends the next item itself, s
 the common case hands results over with no task switch at all (with the cheap
 per-run dedupe key, 25k instructions a message at concurrency 1, benchmarks/README.md).
 
-One item is one job: build the body (bad input is that item's failure), send it,
-and on failure one retry loop (`_deliver`) that reuses the client's retry decision
-and, with `reconcile`, looks in the conversation before sending again
-(`reconcile.py`). Whatever goes wrong with one item is that item's result; only a
-fatal error (credentials, permissions, configuration, an unknown host, a checkpoint
-that cannot be written) stops the batch, after every item already sent got its
-result, with a `BatchStoppedError`.
+Never more workers than the session's pool has connections (`max_connections`): a
+send waiting for a connection would hold a worker for nothing (aiohttp's pool is
+not first-come-first-served), so `concurrency` above it means the pool's size.
+
+One item is one job: build the body (bad input is that item's failure), mark it in
+the ledger (`ledger.begin`: the JSONL `Checkpoint` or a `scaleout.BatchStore`, one
+face), then one send loop (`_deliver`): its attempts, the client's retry decision,
+and, with `reconcile`, a look in the conversation before sending again
+(`reconcile.py`). An item an earlier run may have sent is resumed in one place
+(`_resume_in_flight`). Whatever goes wrong with one item is that item's result;
+only a fatal error (credentials, permissions, configuration, an unknown host, a
+ledger that cannot be written) stops the batch, after every item already sent got
+its result, with a `BatchStoppedError`.
+
+The batch never imports `Messages`: what it needs of the session comes in a
+`MessageWire` (`_message_wire.py`), so imports point one way.
 """
 
 from __future__ import annotations
@@ -33,25 +42,17 @@ import msgspec
 
 from .._errors import (
     BatchStoppedError,
-    CheckpointError,
     InvalidRequestError,
     KommunicateError,
     RateLimitError,
 )
+from .._message_wire import SEND, no_key, send_body
 from .._metadata import MetadataKey
 from .._pipeline.retry import is_retryable
 from ..models.batch import ItemResult, ItemStatus, OutgoingMessage, Progress
 from ..models.message import Message, SentMessage
-from .checkpoint import Checkpoint, CheckpointLine, Uncertain, key_hash
-from .job import (
-    Job,
-    first_leaf,
-    is_fatal,
-    line_of,
-    no_key,
-    refused,
-    wall_ms,
-)
+from .checkpoint import Checkpoint, Uncertain, key_hash
+from .job import Job, first_leaf, is_fatal, line_of, refused, wall_ms
 from .options import (
     BatchOptions,
     BatchSettings,
@@ -64,62 +65,69 @@ from .reconcile import Reconciler
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from ..resources.messages import Messages
+    from .._message_wire import MessageWire
     from ..scaleout import BatchStore, RateLimiter
 
 __all__ = ["DONE", "Batch", "BatchOptions", "BatchSettings", "derive_dedupe_key"]
 
 DONE: Final = object()
 """The end-of-results marker the supervisor puts last."""
+_END: Final = object()
+"""The end of the input (None is an item: a bad one)."""
 _DEDUPE: Final = MetadataKey.DEDUPE_KEY.value
 
 
+def _ledger(target: str | os.PathLike[str] | BatchStore | None) -> BatchStore | None:
+    """The one ledger of a batch: the JSONL file of a path, or a shared store."""
+    if target is None or not isinstance(target, str | os.PathLike):
+        return target
+    return Checkpoint(target)
+
+
+def _pacer(limit: float | RateLimiter | None) -> RateLimiter | None:
+    if isinstance(limit, int | float):
+        from .pacing import Pacer
+
+        return Pacer(limit)
+    return limit  # shared by the campaign's workers, or None
+
+
 class Batch:
-    """One batch: its input, its settings, its workers' results and its counts."""
+    """One batch: its input, its settings, its ledger, its workers' results and
+    its counts."""
 
     def __init__(
         self,
-        messages: Messages,
+        wire: MessageWire,
         items: Iterable[OutgoingMessage] | AsyncIterable[OutgoingMessage],
         settings: BatchSettings,
     ) -> None:
-        self.messages = messages
-        self.client = messages.client
-        self.default_sender = messages.default_sender
+        self.wire = wire
+        self.client = wire.client
         self.settings = settings
-        self.attempt_timeout = self.client.config.timeouts.attempt
-        self.pacer: RateLimiter | None = None
-        limit = settings.rate_limit
-        if isinstance(limit, int | float):
-            from .pacing import Pacer
-
-            self.pacer = Pacer(limit)
-        elif limit is not None:
-            self.pacer = limit  # shared by the campaign's workers
-        self.results: asyncio.Queue[object] = asyncio.Queue(settings.concurrency * 2)
-        self.finished = settings.concurrency == 1  # no background workers at all
-        """True once every background worker has stopped."""
+        self.pacer = _pacer(settings.rate_limit)
+        self.workers = min(settings.concurrency, self.client.config.max_connections)
+        """Sends in flight at most: `concurrency`, capped by the pool's size."""
+        self.results: asyncio.Queue[object] = asyncio.Queue(self.workers * 2)
+        # How a batch ends: the input is used up or a stop took no more items
+        # (`exhausted`), the background workers stopped (`finished`), and the
+        # error it ends with, if any (`error`; a `BatchStoppedError` for a stop).
         self.exhausted = False
-        """True once the input has no more items."""
+        self.finished = self.workers == 1  # no background workers at all
         self.error: BaseException | None = None
         self.counts = dict.fromkeys(ItemStatus, 0)
         self.skipped = 0
         self.attempts = 0
-        self.checkpoint: Checkpoint | None = None
-        self.store: BatchStore | None = None
-        """A shared checkpoint (`scaleout.BatchStore`), instead of the file."""
-        self.reconciler = Reconciler(messages, settings, None)
-        self.stopped: BatchStoppedError | None = None
-        """Set once a fatal error stopped the batch."""
+        self.ledger = _ledger(settings.checkpoint)
+        """Where items are marked in flight and finished: file or shared store."""
+        self.reconciler = Reconciler(wire, settings)
+        self._clock_kept: int | None = None
         self._occurrences = Occurrences()
-        self._stored_offset: int | None = None
         self._content_keys = True
         self._index = 0
-        # Only a checkpoint or a shard needs a key that a rerun derives again; for
+        # Only a ledger or a shard needs a key that a rerun derives again; for
         # one run's reconcile, unique is enough (a counter, not a blake2b hash).
-        self._stable_keys = (
-            settings.checkpoint is not None or settings.shard is not None
-        )
+        self._stable_keys = self.ledger is not None or settings.shard is not None
         self._run_id = f"r{secrets.token_hex(6)}-"
         self._sync: Iterator[OutgoingMessage] | None = None
         self._async: AsyncIterator[OutgoingMessage] | None = None
@@ -130,6 +138,12 @@ class Batch:
             self._sync = iter(items)
         else:
             raise InvalidRequestError("items must be an iterable or async iterable")
+
+    @property
+    def stopped(self) -> BatchStoppedError | None:
+        """The stop a fatal error made, if one did."""
+        error = self.error
+        return error if isinstance(error, BatchStoppedError) else None
 
     def progress(self, started: float) -> Progress:
         """The counts so far."""
@@ -144,59 +158,70 @@ class Batch:
             elapsed=time.monotonic() - started if started else 0.0,
         )
 
-    # -- the workers -------------------------------------------------------------------
+    # -- the ledger --------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Lock, read and open the checkpoint (before the first item).
+        """Open the ledger (before the first item): lock and read a checkpoint
+        file, or reach a shared store.
 
         Raises:
-            CheckpointError: it is held by another run, or unusable.
+            CheckpointError: the file is held by another run, or unusable.
             CoordinationError: a shared store cannot be reached.
         """
-        target = self.settings.checkpoint
-        if target is None or self.checkpoint is not None or self.store is not None:
-            return
-        if isinstance(target, str | os.PathLike):
-            checkpoint = Checkpoint.open(target)
-            self.checkpoint = checkpoint
-            self._content_keys = checkpoint.content_keys
-            self.reconciler = Reconciler(self.messages, self.settings, checkpoint)
-        else:
-            await target.open()
-            self.store = target
+        ledger = self.ledger
+        if ledger is not None:
+            await ledger.open()
+            # A file an earlier version wrote derives keys from positions.
+            self._content_keys = getattr(ledger, "content_keys", True)
 
-    def close(self) -> None:
-        """Write the last lines and close the checkpoint (idempotent).
+    async def aclose(self) -> None:
+        """Write the ledger's last lines and release it (idempotent).
+
+        Raises:
+            CheckpointError | CoordinationError: the last lines could not be
+                written.
+        """
+        if self.ledger is not None:
+            await self.ledger.close()
+
+    def close_now(self) -> None:
+        """`aclose` for a consumer already leaving (no await left): a file's
+        last lines are written; a shared store's wait for a later run (its items
+        stay in flight there: reconciled, never assumed either way).
 
         Raises:
             CheckpointError: the last lines could not be written.
         """
-        if self.checkpoint is not None:
-            self.checkpoint.close()
+        if isinstance(self.ledger, Checkpoint):
+            self.ledger.close_now()
 
-    async def aclose(self) -> None:
-        """`close`, and release a shared store."""
-        store, self.store = self.store, None
+    async def _keep(self, ledger: BatchStore, result: ItemResult) -> None:
+        """The item's final line, and the server's clock when it moved."""
         try:
-            self.close()
-        finally:
-            if store is not None:
-                await store.close()
+            await ledger.finish(line_of(result))
+            offset = self.reconciler.offset_ms
+            if offset is not None and offset != self._clock_kept:
+                self._clock_kept = offset
+                await ledger.clock(offset)
+        except KommunicateError as exc:  # the result still goes out: not lost
+            self.stop(exc)
+
+    # -- the workers -------------------------------------------------------------------
 
     def stop(self, reason: KommunicateError) -> None:
         """A fatal error: take no more items; those taken and not yet sent are
         reported not attempted; the batch ends with a `BatchStoppedError`."""
-        if self.stopped is None:
-            self.stopped = BatchStoppedError(reason, next_index=self._index)
-            self.stopped.__cause__ = reason
-            self.fail(self.stopped)
+        if self.error is None:
+            stopped = BatchStoppedError(reason, next_index=self._index)
+            stopped.__cause__ = reason
+            self.fail(stopped)
 
     async def supervise(self) -> None:
-        """Run `concurrency - 1` workers (the consumer is the last one, see
+        """Run `workers - 1` workers (the consumer is the last one, see
         `BatchIterator`); leave `DONE` when they stop and nothing is queued."""
         try:
             async with anyio.create_task_group() as tg:
-                for _ in range(self.settings.concurrency - 1):
+                for _ in range(self.workers - 1):
                     tg.start_soon(self._worker)
         except Exception as exc:  # a bug in a worker: handed to the consumer, not lost
             self.fail(exc)
@@ -215,27 +240,33 @@ class Batch:
         """The result of the next item to send, or None once the input is used up."""
         while not self.exhausted:  # the input's end, or a stop
             if self._sync is not None:
-                raw = next(self._sync, None)
+                raw = next(self._sync, _END)
             else:
-                assert self._async is not None
-                async with self._pull_lock:  # an async generator runs once at a time
-                    raw = await anext(self._async, None)
-            if raw is None:
+                raw = await self._pull()
+            if raw is _END:
                 self.exhausted = True
                 return None
             index = self._index
             self._index += 1
             result = await self._job(index, raw)
             if result is not None:
-                if self.store is not None:
-                    await self._store_finish(result)
-                self.counts[result.status] += 1
-                self.attempts += result.attempts
-                error = result.error
-                if error is not None and result.attempts and is_fatal(error):
-                    self.stop(error)
+                if self.ledger is not None:
+                    await self._keep(self.ledger, result)
+                self._count(result)
                 return result
         return None
+
+    async def _pull(self) -> object:
+        assert self._async is not None
+        async with self._pull_lock:  # an async generator runs once at a time
+            return await anext(self._async, _END)
+
+    def _count(self, result: ItemResult) -> None:
+        self.counts[result.status] += 1
+        self.attempts += result.attempts
+        error = result.error
+        if error is not None and result.attempts and is_fatal(error):
+            self.stop(error)
 
     async def _worker(self) -> None:
         results = self.results
@@ -257,78 +288,30 @@ class Batch:
         try:
             job = self._prepare(index, raw)
         except Exception as exc:
-            return self._record(refused(index, raw, exc))
+            return refused(index, raw, exc)
         if not isinstance(job, Job):
             return job  # skipped (None) or refused before sending (a failure)
-        if self.stopped is not None:  # taken, then the batch stopped: not sent
-            return self._record(job.result(ItemStatus.FAILED, None, self.stopped, 0))
-        if self.store is not None:
-            return await self._store_job(job)
-        checkpoint = self.checkpoint
+        stopped = self.stopped
+        if stopped is not None:  # taken, then the batch stopped: not sent
+            return job.result(ItemStatus.FAILED, None, stopped, 0)
+        begun: object = "new"
+        if self.ledger is not None:
+            try:
+                begun = await self.ledger.begin(job.key, index)
+            except KommunicateError as exc:  # not marked, so not sent: a full disk
+                self.stop(exc)
+                return job.result(ItemStatus.FAILED, None, exc, 0)
+            if begun == "delivered":
+                self.skipped += 1
+                return None
         try:
-            if checkpoint is not None:
-                checkpoint.sending(job.key, index)
-        except CheckpointError as exc:  # not marked, so not sent: a full disk
-            self.stop(exc)
-            return job.result(ItemStatus.FAILED, None, exc, 0)
-        try:
-            result = await self._send(job)
-        except Exception as exc:
-            error = KommunicateError(f"unexpected {type(exc).__name__}: {exc}")
-            error.ambiguous = True
-            result = job.result(ItemStatus.AMBIGUOUS, None, error, 1)
-        return result if checkpoint is None else self._record(result)
-
-    async def _store_job(self, job: Job) -> ItemResult | None:
-        """`_job` with a shared store: one `begin` decides skip, reconcile or send."""
-        store = self.store
-        assert store is not None
-        try:
-            begun = await store.begin(job.key, job.index)
-        except KommunicateError as exc:  # not marked, so not sent
-            self.stop(exc)
-            return job.result(ItemStatus.FAILED, None, exc, 0)
-        if begun == "delivered":
-            self.skipped += 1
-            return None
-        earlier = begun if isinstance(begun, Uncertain) else None
-        try:
-            return await self._send(job, earlier)
+            if isinstance(begun, Uncertain):
+                return await self._resume_in_flight(job, begun)
+            return await self._deliver(job)
         except Exception as exc:
             error = KommunicateError(f"unexpected {type(exc).__name__}: {exc}")
             error.ambiguous = True
             return job.result(ItemStatus.AMBIGUOUS, None, error, 1)
-
-    async def _store_finish(self, result: ItemResult) -> None:
-        store = self.store
-        assert store is not None
-        try:
-            await store.finish(line_of(result))
-            offset = self.reconciler.offset_ms
-            if offset is not None and offset != self._stored_offset:
-                self._stored_offset = offset
-                await store.clock(offset)
-        except KommunicateError as exc:  # the result still goes out: not lost
-            self.stop(exc)
-
-    async def _send(self, job: Job, earlier: Uncertain | None = None) -> ItemResult:
-        checkpoint = self.checkpoint
-        if checkpoint is not None:
-            earlier = checkpoint.uncertain.get(job.hashed)
-        if earlier is not None or self.pacer is not None:
-            return await self._deliver(job, earlier, None)
-        # the common case: one attempt, one typed decode, no extra frames
-        started = time.monotonic()
-        try:
-            sent = await self.client.call(
-                self.messages.send_route, SentMessage, body=job.body, max_retries=0
-            )
-        except KommunicateError as exc:
-            return await self._deliver(job, None, exc, started)
-        if sent is None:
-            return await self._deliver(job, None, no_key(), started)
-        self.reconciler.learn(sent)
-        return job.result(ItemStatus.DELIVERED, sent.key, None, 1)
 
     def _prepare(self, index: int, raw: object) -> Job | ItemResult | None:
         """The item's key and body; None to skip it; a failure for bad input."""
@@ -337,20 +320,20 @@ class Batch:
                 f"batch item {index} is a {type(raw).__name__}, not an OutgoingMessage"
             )
         key = raw.dedupe_key or self._derive_key(index, raw)
-        hashed = key_hash(key) if self._stable_keys else 0
-        if self._stable_keys and self._elsewhere(hashed):
-            self.skipped += 1
+        shard = self.settings.shard
+        if shard is not None and key_hash(key) % shard[1] != shard[0]:
+            self.skipped += 1  # another shard's
             return None
         item = raw if raw.dedupe_key else msgspec.structs.replace(raw, dedupe_key=key)
         metadata: dict[str, object] = {**raw.metadata} if raw.metadata else {}
         metadata[_DEDUPE] = key
         try:
-            body = self.messages.send_body(
-                raw.conversation, raw.text, raw.sender or self.default_sender, metadata
+            body = send_body(
+                raw.conversation, raw.text, raw.sender or self.wire.sender, metadata
             )
         except InvalidRequestError as exc:
-            return self._record(ItemResult(index, item, ItemStatus.FAILED, error=exc))
-        return Job(index, item, key, hashed, body)
+            return ItemResult(index, item, ItemStatus.FAILED, error=exc)
+        return Job(index, item, key, body)
 
     def _derive_key(self, index: int, raw: OutgoingMessage) -> str:
         if not self._stable_keys:
@@ -361,121 +344,98 @@ class Batch:
         seen = self._occurrences.seen(int.from_bytes(digest[:8], "big"))
         return digest.hex() if seen == 1 else f"{digest.hex()}-{seen}"
 
-    def _elsewhere(self, hashed: int) -> bool:
-        """True for another shard's item, or one an earlier run delivered."""
-        shard, checkpoint = self.settings.shard, self.checkpoint
-        if shard is not None and hashed % shard[1] != shard[0]:
-            return True
-        return checkpoint is not None and hashed in checkpoint.delivered
+    async def _resume_in_flight(self, job: Job, earlier: Uncertain) -> ItemResult:
+        """How a batch resumes an item an earlier run may have sent.
 
-    def _record(self, result: ItemResult) -> ItemResult:
-        if self.checkpoint is not None:
-            self._defer(line_of(result))
-        return result
-
-    def _defer(self, line: CheckpointLine) -> None:
-        checkpoint = self.checkpoint
-        assert checkpoint is not None
-        try:
-            checkpoint.defer(line)
-        except CheckpointError as exc:  # the result is still returned: not lost
-            self.stop(exc)
-
-    async def _deliver(
-        self,
-        job: Job,
-        earlier: Uncertain | None,
-        error: KommunicateError | None,
-        started: float | None = None,
-    ) -> ItemResult:
-        """The one retry loop: reconcile what may have been sent, retry the rest.
-
-        `error` is the failure of an attempt already made (begun at `started`,
-        monotonic); `earlier` the mark of an earlier run that may have sent it.
+        The walk: `open` read the ledger (the file's lines, or the shared store);
+        `ledger.begin` skipped the delivered items and handed back, for an item
+        marked in flight (a crash, a kill, a cancel, a torn last line) or left
+        `ambiguous`, that run's mark: when it was sent and the server's clock
+        offset it knew. Here: without `reconcile` the item is `ambiguous`, never
+        sent again; with it, the conversation is read back to that run's send
+        (by the server's clock): found is `delivered` (not sent again), a key
+        found twice or an unreadable history `ambiguous`, absent is sent now.
         """
-        attempts = 0 if error is None else 1
-        if earlier is not None:
-            since = self.reconciler.since_earlier(earlier)
-            settled = await self._reconcile(job, since, None, 0, None)
+        if not self.settings.reconcile:
+            error = KommunicateError(
+                "possibly sent by an earlier run; rerun with reconcile=True to see"
+            )
+            error.ambiguous = True
+            return job.result(ItemStatus.AMBIGUOUS, None, error, 0)
+        since = self.reconciler.since_earlier(earlier)
+        found = await self.reconciler.find(job.item, job.key, since)
+        settled = _settled(job, found, 0)
+        return settled if settled is not None else await self._deliver(job)
+
+    async def _deliver(self, job: Job) -> ItemResult:
+        """The one send loop: attempt, and on a failure reconcile what may have
+        landed, retry the rest (`_after_failure`)."""
+        client, pacer, body = self.client, self.pacer, job.body
+        attempts = 0
+        while True:
+            attempts += 1
+            if pacer is not None:
+                await pacer.wait()
+            started = time.monotonic()
+            try:  # a retry was paid for by the budget and adds nothing to it
+                sent: SentMessage | None = await client.call(
+                    SEND,
+                    SentMessage,
+                    body=body,
+                    max_retries=0,
+                    first_attempt=attempts == 1,
+                )
+            except KommunicateError as exc:
+                error: KommunicateError = exc
+            else:
+                if sent is not None:
+                    self.reconciler.learn(sent)
+                    return job.result(ItemStatus.DELIVERED, sent.key, None, attempts)
+                error = no_key()
+            final = await self._after_failure(job, error, attempts, started)
+            if final is not None:
+                return final
+
+    async def _after_failure(
+        self, job: Job, error: KommunicateError, attempts: int, started: float
+    ) -> ItemResult | None:
+        """The item's result after a failed attempt (begun at `started`,
+        monotonic), or None to send again (after the wait the retry needs)."""
+        if is_fatal(error):
+            return job.result(ItemStatus.FAILED, None, error, attempts)
+        retryable = is_retryable(error, idempotent=False)
+        if error.ambiguous:
+            if not self.settings.reconcile:
+                return job.result(ItemStatus.AMBIGUOUS, None, error, attempts)
+            since = self.reconciler.since_failure(wall_ms(started))
+            found = await self.reconciler.find(
+                job.item, job.key, since, failed_at=started
+            )
+            settled = _settled(job, found, attempts)
             if settled is not None:
                 return settled
-        while True:
-            if error is None:
-                attempts += 1
-                started = time.monotonic()
-                outcome = await self._send_once(job.body, first=attempts == 1)
-                if isinstance(outcome, SentMessage):
-                    return job.result(ItemStatus.DELIVERED, outcome.key, None, attempts)
-                error = outcome
-            if is_fatal(error):
-                return job.result(ItemStatus.FAILED, None, error, attempts)
-            retryable = is_retryable(error, idempotent=False)
-            if error.ambiguous:
-                begun = started if started is not None else time.monotonic()
-                since = self.reconciler.since_failure(wall_ms(begun))
-                settled = await self._reconcile(job, since, error, attempts, begun)
-                if settled is not None:
-                    return settled
-                retryable = True  # proven absent: sending again cannot duplicate
-            delay = self.client.plan_retry(
-                error,
-                retryable=retryable,
-                retries_done=attempts - 1,
-                max_retries=self.settings.max_attempts - 1,
-            )
-            if delay is None:
-                return job.result(ItemStatus.FAILED, None, error, attempts)
-            if isinstance(error, RateLimitError) and self.pacer is not None:
-                await self.pacer.pause(delay)  # every worker of the campaign
-            await self.client.wait_before_retry(error, delay)
-            error = None
-
-    async def _send_once(
-        self, body: bytes, *, first: bool
-    ) -> SentMessage | KommunicateError:
-        """One attempt (paced): the sent message, or the error, returned. A retry
-        (`first=False`) was paid for by the retry budget and adds nothing to it."""
-        if self.pacer is not None:
-            await self.pacer.wait()
-        try:
-            sent = await self.client.call(
-                self.messages.send_route,
-                SentMessage,
-                body=body,
-                max_retries=0,
-                first_attempt=first,
-            )
-        except KommunicateError as exc:
-            return exc
-        if sent is None:
-            return no_key()
-        self.reconciler.learn(sent)
-        return sent
-
-    async def _reconcile(
-        self,
-        job: Job,
-        since_ms: int,
-        error: KommunicateError | None,
-        attempts: int,
-        failed_at: float | None,
-    ) -> ItemResult | None:
-        """The item's result if the conversation settles it; None when its key is
-        absent there, so sending again cannot duplicate."""
-        if not self.settings.reconcile:
-            if error is None:
-                error = KommunicateError(
-                    "possibly sent by an earlier run; rerun with reconcile=True to see"
-                )
-                error.ambiguous = True
-            return job.result(ItemStatus.AMBIGUOUS, None, error, attempts)
-        if failed_at is not None:  # let a slow commit land before reading
-            await self.reconciler.settle(failed_at)
-        found = await self.reconciler.find(
-            job.item, job.key, since_ms, retry=failed_at is not None
+            retryable = True  # proven absent: sending again cannot duplicate
+        delay = self.client.plan_retry(
+            error,
+            retryable=retryable,
+            retries_done=attempts - 1,
+            max_retries=self.settings.max_attempts - 1,
         )
-        if isinstance(found, Message):
-            return job.result(ItemStatus.DELIVERED, found.key, None, attempts)
-        if found is not None:  # could not look, or a duplicate: do not hide it
-            return job.result(ItemStatus.AMBIGUOUS, None, found, attempts)
+        if delay is None:
+            return job.result(ItemStatus.FAILED, None, error, attempts)
+        if isinstance(error, RateLimitError) and self.pacer is not None:
+            await self.pacer.pause(delay)  # every worker of the campaign
+        await self.client.wait_before_retry(error, delay)
         return None
+
+
+def _settled(
+    job: Job, found: Message | KommunicateError | None, attempts: int
+) -> ItemResult | None:
+    """The item's result when a reconcile read settles it; None when its key is
+    absent, so sending again cannot duplicate."""
+    if isinstance(found, Message):
+        return job.result(ItemStatus.DELIVERED, found.key, None, attempts)
+    if found is not None:  # could not look, or a duplicate: do not hide it
+        return job.result(ItemStatus.AMBIGUOUS, None, found, attempts)
+    return None

@@ -11,10 +11,18 @@ can reconcile with the server's time, not ours. Rules that keep it honest:
 
 - One writer: the file is locked (`flock`) for the whole batch; a second run gets a
   `CheckpointError` naming the holder's pid and host.
-- A torn last line (a kill mid-write) is detected, reported in `torn`, and its item
-  is treated as in flight; the next line starts on a line of its own.
 - Every write is checked: a short write is finished, a failed one (a full disk) is
-  a `CheckpointError`; a path that is not a regular file is refused.
+  cut back to where it began (no partial line of ours stays) and is a
+  `CheckpointError`; a path that is not a regular file is refused.
+- A torn last line all the same (a power cut, a failed cut-back) is reported in
+  `torn`; its item is in flight, never assumed either way. A line cut inside its
+  key names no item, and needs none: it is either the `sending` line of an item
+  never sent (a send waits for its whole line) or the outcome of an item whose
+  complete `sending` line comes before it, which is in flight already. The next
+  line starts on a line of its own.
+
+`Checkpoint` has the ledger face of a `scaleout.BatchStore` (`open`, `begin`,
+`finish`, `clock`, `close`), so a batch holds one ledger, a file or a shared store.
 """
 
 from __future__ import annotations
@@ -28,14 +36,20 @@ import socket
 import stat
 import time
 from array import array
-from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 import msgspec
 
 from .._errors import CheckpointError
 
-__all__ = ["Checkpoint", "CheckpointLine", "KeySet", "Uncertain", "key_hash"]
+__all__ = [
+    "Begin",
+    "Checkpoint",
+    "CheckpointLine",
+    "KeySet",
+    "Uncertain",
+    "key_hash",
+]
 
 SENDING: Final = "sending"
 RUN: Final = "run"
@@ -99,6 +113,11 @@ class Uncertain(msgspec.Struct, frozen=True, gc=False):
     offset: int | None
 
 
+Begin = Uncertain | Literal["new", "delivered"]
+"""What a ledger's `begin` found: a new item (now marked in flight), one already
+delivered (skip it), or an earlier run's in-flight mark (reconcile it)."""
+
+
 class _Run:
     """What the lines of one earlier run share."""
 
@@ -108,37 +127,106 @@ class _Run:
         self.offset: int | None = None
 
 
-@dataclass
 class Checkpoint:
     """A checkpoint file: what earlier runs left, and the writer for this one."""
 
-    path: str
-    delivered: KeySet = field(default_factory=lambda: KeySet(array("Q")))
-    uncertain: dict[int, Uncertain] = field(default_factory=dict[int, Uncertain])
-    """Hash -> when, of items that may have been sent: `sending` with no final
-    line (a crash or cancel), a final `ambiguous`, or a torn last line."""
-    content_keys: bool = True
-    """False for a file an earlier version wrote (its keys counted positions)."""
-    offset: int | None = None
-    """The server's clock offset the latest earlier run learned."""
-    torn: str | None = None
-    """What a torn last line held, when the file ended with one."""
-    _fd: int | None = None
-    _pending: list[bytes] = field(default_factory=list[bytes])
-    _written_offset: int | None = None
+    __slots__ = (
+        "_earlier",
+        "_fd",
+        "_pending",
+        "_size",
+        "_written_offset",
+        "content_keys",
+        "delivered",
+        "offset",
+        "path",
+        "torn",
+        "uncertain",
+    )
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self.delivered = KeySet(array("Q"))
+        self.uncertain: dict[int, Uncertain] = {}
+        """Hash -> when, of items that may have been sent: `sending` with no final
+        line (a crash or cancel), a final `ambiguous`, or a torn last line."""
+        self.content_keys = True
+        """False for a file an earlier version wrote (its keys counted positions)."""
+        self.offset: int | None = None
+        """The server's clock offset the latest earlier run learned."""
+        self.torn: str | None = None
+        """What a torn last line held, when the file ended with one."""
+        self._earlier = False  # any item of an earlier run to look up?
+        self._fd: int | None = None
+        self._size = 0  # the file's length after our last whole write
+        self._pending: list[bytes] = []
+        self._written_offset: int | None = None
+
+    # -- the ledger face (`scaleout.BatchStore`) ---------------------------------------
+
+    async def open(self) -> None:
+        """`open_now`, as a ledger."""
+        self.open_now()
+
+    async def begin(self, key: str, index: int) -> Begin:
+        """Skip a delivered item; mark any other in flight, on disk before it is
+        sent (a crash then leaves it marked, never silently unsent), returning an
+        earlier run's mark to reconcile.
+
+        Raises:
+            CheckpointError: the mark could not be written (so it is not sent).
+        """
+        earlier: Uncertain | None = None
+        if self._earlier:  # a first run looks nothing up (and hashes nothing)
+            hashed = key_hash(key)
+            if hashed in self.delivered:
+                return "delivered"
+            earlier = self.uncertain.get(hashed)
+        # Formatted directly (the JSON a `CheckpointLine` makes, 2k instructions
+        # less an item than the Struct).
+        self._write(_SENDING % (_ENCODE(key), index, int(time.time() * 1000)))
+        return "new" if earlier is None else earlier
+
+    async def finish(self, line: CheckpointLine) -> None:
+        """Record an item's final line, with the next write (`defer`)."""
+        self.defer(line)
+
+    async def clock(self, offset: int) -> None:
+        """Record the server's clock offset (when it is new or moved by > 1 s)."""
+        known = self._written_offset
+        if self._fd is not None and (known is None or abs(known - offset) > 1000):
+            self._written_offset = offset
+            # Goes out with the next write, never now: learning the clock must not
+            # fail the send it was learned from.
+            line = CheckpointLine("", CLOCK, -1, _now_ms(), offset=offset)
+            self._pending.append(_ENCODE(line) + b"\n")
+
+    async def close(self) -> None:
+        """`close_now`, as a ledger."""
+        self.close_now()
+
+    # -- opening -----------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> Checkpoint:
-        """Lock the file, read what earlier runs left, and start this run's lines.
+    def opened(cls, path: str | os.PathLike[str]) -> Checkpoint:
+        """A checkpoint at `path`, opened now (`open_now`)."""
+        checkpoint = cls(path)
+        checkpoint.open_now()
+        return checkpoint
+
+    def open_now(self) -> None:
+        """Lock the file, read what earlier runs left, and start this run's lines
+        (idempotent).
 
         Raises:
             CheckpointError: not a regular file, held by another run, or it cannot
                 be read or written.
         """
-        checkpoint = cls(os.fspath(path))
-        checkpoint._open_locked()
+        if self._fd is not None:
+            return
+        self._open_locked()
         try:
-            ends_torn = checkpoint._load()
+            ends_torn = self._load()
             run = CheckpointLine(
                 "",
                 RUN,
@@ -146,15 +234,14 @@ class Checkpoint:
                 _now_ms(),
                 pid=os.getpid(),
                 host=socket.gethostname(),
-                keys=CONTENT_KEYS if checkpoint.content_keys else "position",
+                keys=CONTENT_KEYS if self.content_keys else "position",
             )
             # After a torn line, start on a line of our own (never glued to it).
             head = b"\n" if ends_torn else b""
-            checkpoint._write_now(head + _ENCODE(run) + b"\n")
+            self._write(head + _ENCODE(run) + b"\n")
         except BaseException:
-            checkpoint.close()
+            self.close_now()
             raise
-        return checkpoint
 
     def _open_locked(self) -> None:
         try:
@@ -175,6 +262,7 @@ class Checkpoint:
                 f"cannot open checkpoint {self.path!r}: {exc.strerror}"
             ) from None
         self._fd = fd
+        self._size = os.fstat(fd).st_size
         try:
             import fcntl  # POSIX; elsewhere no single-writer lock
         except ImportError:  # pragma: no cover - not on POSIX
@@ -183,7 +271,7 @@ class Checkpoint:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = self._holder()
-            self.close()
+            self.close_now()
             raise CheckpointError(
                 f"checkpoint {self.path!r} is in use by {holder} (another run of "
                 "this batch?): wait for it to finish, or use another file"
@@ -239,6 +327,7 @@ class Checkpoint:
         if torn:
             self._torn(last, run, pending)
         self.delivered = KeySet(delivered)
+        self._earlier = bool(pending) or bool(self.delivered)
         # Offsets are known now: a run's clock line may come after its items.
         self.uncertain = {
             h: Uncertain(mark.at, mark.run.offset)
@@ -248,70 +337,55 @@ class Checkpoint:
         return torn
 
     def _torn(self, fragment: bytes, run: _Run, pending: dict[int, _Pending]) -> None:
-        """A line cut short by a kill: its item may have been sent (or was
-        delivered and not recorded), so it is in flight, never assumed either."""
+        """A line cut short (a power cut, a failed cut-back): its item may have been
+        sent (or was delivered and not recorded), so it is in flight, never assumed
+        either way. Cut inside its key, it names no item and needs none (see the
+        module docstring): the items it can belong to are in `pending` already."""
         self.torn = fragment[:200].decode("utf-8", "replace")
         found = _TORN_KEY.match(fragment)
-        if found is None:
-            raise CheckpointError(
-                f"checkpoint {self.path!r} ends with a torn line whose item cannot be "
-                f"identified ({self.torn!r}): check that item by hand, then remove "
-                "the line to go on"
-            )
-        key: str = msgspec.json.decode(found.group(1), type=str)
-        pending[key_hash(key)] = _Pending(_now_ms(), run)
+        try:
+            key = None if found is None else msgspec.json.decode(found[1], type=str)
+        except msgspec.DecodeError:  # an escape cut in half
+            key = None
+        if key is not None:  # its own complete `sending` line, if any, says when
+            pending.setdefault(key_hash(key), _Pending(_now_ms(), run))
 
     # -- writing -----------------------------------------------------------------------
 
-    def sending(self, key: str, index: int) -> None:
-        """Mark an item in flight, on disk before it is sent: a crash then leaves it
-        marked, never silently unsent. Formatted directly (the same JSON a
-        `CheckpointLine` makes): 2k instructions less an item than the Struct."""
-        at = int(time.time() * 1000)
-        self._write(_SENDING % (_ENCODE(key), index, at))
-
-    def clock(self, offset: int) -> None:
-        """Record the server's clock offset (when it is new or moved by > 1 s)."""
-        known = self._written_offset
-        if self._fd is not None and (known is None or abs(known - offset) > 1000):
-            self._written_offset = offset
-            # Goes out with the next write, never now: learning the clock must not
-            # fail the send it was learned from.
-            line = CheckpointLine("", CLOCK, -1, _now_ms(), offset=offset)
-            self._pending.append(_ENCODE(line) + b"\n")
-
     def _write(self, data: bytes) -> None:
-        """Append `data` now, with the deferred lines before it, in one write."""
-        if self._fd is not None:
-            if self._pending:
-                self._pending.append(data)
-                data = b"".join(self._pending)
-                self._pending.clear()
+        """Append `data` now, with the deferred lines before it, in one write.
+        When it fails, the deferred lines wait again (for `close`)."""
+        if self._fd is None:
+            return
+        pending = self._pending
+        if pending:
+            self._pending = []
+            pending.append(data)
+            data = b"".join(pending)
+        try:
             self._write_now(data)
+        except CheckpointError:
+            self._pending[:0] = pending[:-1]
+            raise
 
     def _write_now(self, data: bytes) -> None:
-        """Write all of `data` (finishing short writes), or raise CheckpointError."""
+        """Write all of `data` (finishing short writes), or cut the file back to
+        where it was and raise CheckpointError (a full disk): no partial line of
+        ours is left for a rerun to puzzle over."""
         fd = self._fd
         if fd is None:
             return
-        done = self._write_some(fd, data)
-        if done == len(data):  # the common case: one whole write
-            return
-        view = memoryview(data)[done:]
-        while view:
-            view = view[self._write_some(fd, view) :]
-
-    def _write_some(self, fd: int, data: bytes | memoryview) -> int:
-        """One `os.write`; how much it wrote, or a CheckpointError (a full disk)."""
         try:
             done = os.write(fd, data)
+            while done < len(data):  # a short write: finish it
+                done += os.write(fd, memoryview(data)[done:])
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, self._size)
             raise CheckpointError(
                 f"cannot write checkpoint {self.path!r}: {exc.strerror}"
             ) from None
-        if done <= 0:  # pragma: no cover - os.write raises instead
-            raise CheckpointError(f"cannot write checkpoint {self.path!r}")
-        return done
+        self._size += done
 
     def defer(self, line: CheckpointLine) -> None:
         """Append `line` with the next write (or at close).
@@ -323,18 +397,19 @@ class Checkpoint:
         if self._fd is not None:
             self._pending.append(_ENCODE(line) + b"\n")
             if len(self._pending) >= _MAX_PENDING:
-                data = b"".join(self._pending)
-                self._pending.clear()
-                self._write_now(data)
+                self.flush()
 
     def flush(self) -> None:
         """Write what is deferred."""
         if self._pending:
-            data = b"".join(self._pending)
-            self._pending.clear()
-            self._write_now(data)
+            pending, self._pending = self._pending, []
+            try:
+                self._write_now(b"".join(pending))
+            except CheckpointError:
+                self._pending[:0] = pending
+                raise
 
-    def close(self) -> None:
+    def close_now(self) -> None:
         """Write what is deferred, unlock and close (idempotent).
 
         Raises:

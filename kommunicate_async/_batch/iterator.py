@@ -75,7 +75,7 @@ class BatchIterator:
     async def _start(self) -> None:
         self._started = time.monotonic()
         await self._batch.open()
-        if self._batch.settings.concurrency > 1:
+        if self._batch.workers > 1:
             loop = asyncio.get_running_loop()
             self._task = loop.create_task(self._batch.supervise())
 
@@ -118,7 +118,7 @@ class BatchIterator:
 
     def _close_quietly(self) -> None:
         try:
-            self._batch.close()
+            self._batch.close_now()
         except CheckpointError as exc:  # already leaving with another outcome
             log.warning("batch checkpoint not fully written: %s", exc)
 

@@ -16,7 +16,6 @@ from .._errors import (
     InvalidRequestError,
     KommunicateError,
     PermissionDeniedError,
-    ResponseValidationError,
 )
 from ..models.batch import ItemResult, ItemStatus, OutgoingMessage
 from .checkpoint import CheckpointLine
@@ -27,7 +26,6 @@ __all__ = [
     "first_leaf",
     "is_fatal",
     "line_of",
-    "no_key",
     "refused",
     "wall_ms",
 ]
@@ -43,17 +41,16 @@ def is_fatal(error: KommunicateError) -> bool:
 
 
 class Job:
-    """One item on its way: its position, key, key hash and request body."""
+    """One item on its way: its position, key and request body."""
 
-    __slots__ = ("body", "hashed", "index", "item", "key")
+    __slots__ = ("body", "index", "item", "key")
 
     def __init__(
-        self, index: int, item: OutgoingMessage, key: str, hashed: int, body: bytes
+        self, index: int, item: OutgoingMessage, key: str, body: bytes
     ) -> None:
         self.index = index
         self.item = item
         self.key = key
-        self.hashed = hashed
         self.body = body
 
     def result(
@@ -98,12 +95,6 @@ def refused(index: int, raw: object, exc: Exception) -> ItemResult:
         else OutgoingMessage(conversation=f"<item {index}>", text=repr(raw)[:200])
     )
     return ItemResult(index, item, ItemStatus.FAILED, error=error)
-
-
-def no_key() -> ResponseValidationError:
-    error = ResponseValidationError("send returned no messageKey", status=200)
-    error.ambiguous = True
-    return error
 
 
 def first_leaf(error: BaseException) -> BaseException:

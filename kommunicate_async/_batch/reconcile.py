@@ -10,9 +10,11 @@ Three ways a naive "look in the history" sends a message twice, each closed here
   until `settle` seconds after the attempt failed before it reads.
 - **Outages.** Each history page is read once (no retries of its own) and only
   with a token from the session's retry budget; without one the item is left
-  `ambiguous`, so an outage costs about one request an item, not three. A read
-  that finds the message gives its token back: it settled the item (a slow but
-  working server is read as often as it needs).
+  `ambiguous`, so an outage costs about one request an item, not three. The token
+  is taken before the `settle` wait: an item whose read would be refused is left
+  `ambiguous` at once, never after a wait for nothing (#18: 1,000 items of a 503
+  outage took 60 s). A read that finds the message gives its token back: it
+  settled the item (a slow but working server is read as often as it needs).
 
 A key found twice is reported (the item is `ambiguous`, with both message keys in
 its error), never hidden.
@@ -26,14 +28,16 @@ from typing import TYPE_CHECKING, Final
 import anyio
 
 from .._errors import KommunicateError
+from .._message_wire import read_history
 from .._metadata import MetadataKey
 
 if TYPE_CHECKING:
-    from .._pipeline.client import ApiClient
+    from collections.abc import AsyncIterator
+
+    from .._message_wire import MessageWire
     from ..models.batch import OutgoingMessage
     from ..models.message import Message, SentMessage
-    from ..resources.messages import Messages
-    from .checkpoint import Checkpoint, Uncertain
+    from .checkpoint import Uncertain
     from .options import BatchSettings
 
 __all__ = ["DuplicateSendError", "Reconciler", "now_ms"]
@@ -64,41 +68,24 @@ class DuplicateSendError(KommunicateError):
 class Reconciler:
     """One batch's clock knowledge and history reads."""
 
-    __slots__ = (
-        "_checkpoint",
-        "_client",
-        "_lookback_ms",
-        "_messages",
-        "_settle",
-        "offset_ms",
-    )
+    __slots__ = ("_lookback_ms", "_settle", "_wire", "offset_ms")
 
-    def __init__(
-        self,
-        messages: Messages,
-        settings: BatchSettings,
-        checkpoint: Checkpoint | None,
-    ) -> None:
-        self._messages = messages
-        self._client: ApiClient = messages.client
+    def __init__(self, wire: MessageWire, settings: BatchSettings) -> None:
+        self._wire = wire
         self._settle = settings.settle
         self._lookback_ms = int(settings.reconcile_lookback * 1000)
-        self._checkpoint = checkpoint
         self.offset_ms: int | None = None
         """The server's clock minus ours (ms), the smallest estimate seen: an
         estimate can only be low by the reply's latency, and low reads further
-        back, which is safe."""
+        back, which is safe. The batch keeps it in its ledger for reruns."""
 
     def learn(self, sent: SentMessage) -> None:
         """Learn the server's clock from a delivered send's `createdAt`."""
         created = sent.created_at
-        if created is None:
-            return
-        estimate = created - now_ms()
-        if self.offset_ms is None or estimate < self.offset_ms:
-            self.offset_ms = estimate
-            if self._checkpoint is not None:
-                self._checkpoint.clock(estimate)
+        if created is not None:
+            estimate = created - now_ms()
+            if self.offset_ms is None or estimate < self.offset_ms:
+                self.offset_ms = estimate
 
     def since_failure(self, started_ms: int) -> int:
         """Server time before which an attempt started at `started_ms` (ours)
@@ -114,56 +101,79 @@ class Reconciler:
             return mark.at - self._lookback_ms
         return mark.at + mark.offset - _MARGIN_MS
 
-    async def settle(self, failed_at: float) -> None:
-        """Wait until `settle` seconds after `failed_at` (monotonic)."""
-        wait = failed_at + self._settle - time.monotonic()
-        if wait > 0:
-            await anyio.sleep(wait)
-
     async def find(
-        self, item: OutgoingMessage, key: str, since_ms: int, *, retry: bool = True
+        self,
+        item: OutgoingMessage,
+        key: str,
+        since_ms: int,
+        *,
+        failed_at: float | None = None,
     ) -> Message | KommunicateError | None:
         """The message carrying `key`; None if absent back to `since_ms` (server
         time); or the error that stopped the search (then nobody knows).
 
-        `retry`: the read follows a failed send, so it is paid for by the retry
-        budget (an outage must not multiply traffic). An earlier run's item is
-        read as this run's first request for it (`retry=False`).
+        `failed_at` (monotonic): the read follows a send that failed then, so it
+        is paid for by the retry budget (an outage must not multiply traffic) and
+        waits until `settle` seconds after it, only once it is paid for. An
+        earlier run's item (`failed_at=None`) is read at once, as this run's first
+        request for it.
         """
-        found: list[Message] = []
-        budget = self._client.budget
-        if retry and not budget.try_spend():  # a read is a retry's worth
-            return _no_budget()
+        retry = failed_at is not None
+        budget = self._wire.client.budget
+        if failed_at is not None:
+            if not budget.try_spend():  # a read is a retry's worth
+                return _no_budget()
+            wait = failed_at + self._settle - time.monotonic()
+            if wait > 0:  # let a slow commit land before reading
+                await anyio.sleep(wait)
         try:
-            pages = self._messages.history(
-                item.conversation,
-                page_size=_PAGE,
-                max_retries=0,
-                first_attempt=not retry,
-            )
-            seen = 0
-            async for message in pages:
-                seen += 1
-                if (
-                    retry
-                    and seen % _PAGE == 1
-                    and seen > _PAGE
-                    and not budget.try_spend()
-                ):
-                    return _no_budget()  # each further page pays too
-                if message.metadata.get(_DEDUPE) == key:
-                    found.append(message)
-                if message.created_at and message.created_at < since_ms:
-                    break
+            found = await self._scan(item, key, since_ms, retry=retry)
         except KommunicateError as exc:
             return exc
+        if found is None:
+            return None
         if len(found) > 1:
             return DuplicateSendError(key, [m.key for m in found])
-        if not found:
-            return None
         if retry:  # the read settled the item: traffic that made progress
             budget.refund()
         return found[0]
+
+    async def _scan(
+        self, item: OutgoingMessage, key: str, since_ms: int, *, retry: bool
+    ) -> list[Message] | None:
+        """The messages carrying `key` back to `since_ms`; None when there are
+        none. Each page after the first is one more retry's worth.
+
+        Raises:
+            KommunicateError: a read failed, or the budget refused a page.
+        """
+        found: list[Message] = []
+        budget = self._wire.client.budget
+        seen = 0
+        async for message in self._pages(item, retry=retry):
+            seen += 1
+            if retry and seen % _PAGE == 1 and seen > _PAGE and not budget.try_spend():
+                raise _no_budget()
+            if message.metadata.get(_DEDUPE) == key:
+                found.append(message)
+            if message.created_at and message.created_at < since_ms:
+                break
+        return found or None
+
+    async def _pages(
+        self, item: OutgoingMessage, *, retry: bool
+    ) -> AsyncIterator[Message]:
+        wire = self._wire
+        group_id = await wire.group_id(item.conversation)
+        async for message in read_history(
+            wire.client,
+            group_id,
+            acting=wire.sender,
+            page_size=_PAGE,
+            max_retries=0,
+            first_attempt=not retry,
+        ):
+            yield message
 
 
 def _no_budget() -> KommunicateError:

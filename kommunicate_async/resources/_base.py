@@ -6,9 +6,10 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Final
 
 from .._config import ConversationDefaults
-from .._errors import InvalidRequestError, NotFoundError
+from .._errors import NotFoundError
+from .._message_wire import check_ref
 from .._pipeline.routing import Host, Route
-from .._validate import check_header_value, check_id
+from .._validate import check_header_value
 from ..models.conversation import Conversation
 
 if TYPE_CHECKING:
@@ -20,27 +21,6 @@ __all__ = ["GROUP_INFO", "Context", "Resource", "check_ref", "ref_params"]
 
 GROUP_INFO: Final = Route("GET", "/rest/ws/group/info", Host.CHAT)
 _GROUP_ID_CACHE_SIZE: Final = 10_000
-
-
-def check_ref(ref: object) -> int | str:
-    """The groupId (int) or clientGroupId (str) a reference names; bad ones raise."""
-    if type(ref) is int and ref > 0:  # the common case first
-        return ref
-    match ref:
-        case Conversation():
-            return ref.id
-        case bool():  # True is an int to Python, never a groupId
-            pass
-        case int() if ref > 0:
-            return ref
-        case str():
-            return check_id(ref, "conversation reference")
-        case _:
-            pass
-    raise InvalidRequestError(
-        f"a conversation reference is a positive int groupId, a str clientGroupId or a "
-        f"Conversation, not {ref!r}"
-    )
 
 
 def ref_params(ref: object) -> dict[str, str | int]:

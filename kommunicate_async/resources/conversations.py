@@ -14,6 +14,7 @@ from .._errors import (
     ResponseValidationError,
 )
 from .._metadata import MetadataKey, merge_info
+from .._paging import NewestFirstCursor
 from .._pipeline.reply import NoResult
 from .._pipeline.routing import Host, Route
 from .._validate import check_id, check_ids, check_int
@@ -32,7 +33,6 @@ from ._conversation_create import (
     create_body,
     single_conversation_id,
 )
-from ._paging import NewestFirstCursor
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping

@@ -9,37 +9,36 @@ from .._batch.batch import Batch, BatchOptions, BatchSettings
 from .._batch.iterator import BatchIterator
 from .._codec import encode
 from .._errors import BatchStoppedError, InvalidRequestError, ResponseValidationError
-from .._logging import log as _log
+from .._message_wire import (
+    SEND,
+    MessageWire,
+    read_history,
+    send_body,
+)
 from .._metadata import stringify_metadata
 from .._pipeline.routing import Host, Route
-from .._validate import check_id, check_int, check_text
+from .._validate import check_int, check_text
 from ..models._base import UNSET
 from ..models.batch import BatchReport, OutgoingMessage
 from ..models.message import (
     AttachmentBody,
     FileMeta,
     Message,
-    MessagePage,
-    SendMessageBody,
     SentMessage,
     UploadReply,
 )
 from ..rich._message import HTML_CONTENT_TYPE, RichMessage, merge_metadata
 from ._base import Resource, check_ref
 from ._files import DEFAULT_MAX_FILE_SIZE, FileSource, PreparedUpload, prepare_upload
-from ._paging import NewestFirstCursor
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 
     from .._compat import Unpack
-    from .._pipeline.client import ApiClient
     from ..models.conversation import ConversationRef
 
 __all__ = ["Messages", "send_body"]
 
-SEND: Final = Route("POST", "/rest/ws/message/v2/send", idempotent=False)
-LIST: Final = Route("GET", "/rest/ws/message/list", Host.CHAT)
 # docs/wire.md#files: the upload goes to the chat host (a user's JWT, else Api-Key),
 # the attachment message to the Platform host's message/send.
 UPLOAD: Final = Route("POST", "/rest/ws/upload/file", Host.CHAT)
@@ -48,39 +47,6 @@ SEND_ATTACHMENT: Final = Route("POST", "/rest/ws/message/send", idempotent=False
 ATTACHMENT_TYPE: Final = 1
 ATTACHMENT_CONTENT_TYPE: Final = 1
 ATTACHMENT_SOURCE: Final = 1
-
-
-def send_body(
-    ref: ConversationRef,
-    text: str,
-    sender: str,
-    metadata: Mapping[str, object] | None,
-    *,
-    content_type: int | None = None,
-) -> bytes:
-    """The exact bytes of a `message/v2/send` body; bad input raises first."""
-    target = check_ref(ref)
-    check_text(text)
-    check_id(sender, "sender")
-    meta = stringify_metadata(metadata) if metadata is not None else UNSET
-    kind = UNSET if content_type is None else content_type
-    if isinstance(target, int):
-        body = SendMessageBody(
-            group_id=target,
-            message=text,
-            from_user_name=sender,
-            metadata=meta,
-            content_type=kind,
-        )
-    else:
-        body = SendMessageBody(
-            client_group_id=target,
-            message=text,
-            from_user_name=sender,
-            metadata=meta,
-            content_type=kind,
-        )
-    return encode(body)
 
 
 def message_parts(
@@ -265,59 +231,16 @@ class Messages(Resource):
         the session's retry budget and adds nothing to it."""
         acting = self._ctx.acting(on_behalf_of)
         group_id = await self._ctx.group_id(ref, on_behalf_of=on_behalf_of)
-        cursor = NewestFirstCursor[Message](_key, _created_at)
-        start_index = 0
-        while True:
-            params: dict[str, str | int] = {
-                "groupId": group_id,
-                "pageSize": page_size,
-                "startIndex": start_index,
-            }
-            if cursor.end_time is not None:
-                params["endTime"] = cursor.end_time
-            if skip_read:
-                params["skipRead"] = "true"
-            page: MessagePage | None = await self._ctx.client.call(
-                LIST,
-                MessagePage,
-                params=params,
-                acting_as=acting,
-                max_retries=max_retries,
-                first_attempt=first_attempt,
-            )
-            messages = (
-                sorted(page.message, key=_created_at, reverse=True) if page else []
-            )
-            fresh = cursor.take(messages)
-            for message in fresh:
-                yield message
-            if not fresh and len(messages) < page_size:
-                return
-            if cursor.stalled:
-                _log.warning(
-                    "message/list of group %s: the server sent pages with nothing "
-                    "new (it ignores endTime/startIndex); listing stopped",
-                    group_id,
-                )
-                return
-            # A new cursor starts at offset 0; otherwise step through the boundary's
-            # millisecond (more than a page of messages can share one).
-            start_index = 0 if cursor.moved else start_index + len(messages)
-
-    # -- what a `Batch` uses --------------------------------------------------------
-
-    send_route: Final = SEND
-    send_body = staticmethod(send_body)
-
-    @property
-    def client(self) -> ApiClient:
-        """The session's call pipeline."""
-        return self._ctx.client
-
-    @property
-    def default_sender(self) -> str:
-        """The sender of messages that name none (the session's `on_behalf_of`)."""
-        return self._ctx.on_behalf_of
+        async for message in read_history(
+            self._ctx.client,
+            group_id,
+            acting=acting,
+            page_size=page_size,
+            skip_read=skip_read,
+            max_retries=max_retries,
+            first_attempt=first_attempt,
+        ):
+            yield message
 
     # -- many messages ----------------------------------------------------------------
 
@@ -340,7 +263,9 @@ class Messages(Resource):
         settings = BatchSettings.from_options(
             options, max_attempts=self._ctx.client.config.max_retries + 1
         )
-        return BatchIterator(Batch(self, items, settings))
+        ctx = self._ctx
+        wire = MessageWire(ctx.client, ctx.on_behalf_of, ctx.group_id)
+        return BatchIterator(Batch(wire, items, settings))
 
     async def send_many(
         self,
@@ -377,11 +302,3 @@ def _require_key(sent: SentMessage | None) -> SentMessage:
         error.ambiguous = True
         raise error
     return sent
-
-
-def _key(message: Message) -> str:
-    return message.key
-
-
-def _created_at(message: Message) -> int:
-    return message.created_at

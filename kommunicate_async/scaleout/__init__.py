@@ -10,9 +10,9 @@ one class with these few methods.
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from .._batch.checkpoint import CheckpointLine, Uncertain
+from .._batch.checkpoint import Begin, CheckpointLine, Uncertain
 from .._errors import CoordinationError
 
 __all__ = [
@@ -23,10 +23,6 @@ __all__ = [
     "RateLimiter",
     "Uncertain",
 ]
-
-Begin = Uncertain | Literal["new", "delivered"]
-"""What `BatchStore.begin` found: a new item (now marked in flight), one already
-delivered (skip it), or an earlier run's in-flight mark (reconcile it)."""
 
 
 @runtime_checkable
@@ -44,8 +40,9 @@ class RateLimiter(Protocol):
 
 @runtime_checkable
 class BatchStore(Protocol):
-    """A checkpoint shared by the workers of a campaign (same semantics as the
-    JSONL file: delivered items are skipped, in-flight ones reconciled)."""
+    """A checkpoint shared by the workers of a campaign (the JSONL file,
+    `checkpoint=path`, has the same face and semantics: delivered items are
+    skipped, in-flight ones reconciled)."""
 
     async def open(self) -> None:
         """Get ready (connect, check); before the first item."""

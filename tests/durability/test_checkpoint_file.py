@@ -31,13 +31,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def test_a_second_writer_is_refused_with_the_holders_pid(tmp_path: Path) -> None:
     path = tmp_path / "cp.jsonl"
-    first = Checkpoint.open(path)
+    first = Checkpoint.opened(path)
     try:
         with pytest.raises(CheckpointError, match=rf"in use by process {os.getpid()}"):
-            Checkpoint.open(path)
+            Checkpoint.opened(path)
     finally:
-        first.close()
-    Checkpoint.open(path).close()  # free again once the first run closed it
+        first.close_now()
+    Checkpoint.opened(path).close_now()  # free again once the first run closed it
 
 
 async def test_two_processes_on_one_file_never_both_send(
@@ -52,7 +52,7 @@ async def test_two_processes_on_one_file_never_both_send(
             """
             import sys, time
             from kommunicate_async._batch.checkpoint import Checkpoint
-            checkpoint = Checkpoint.open(sys.argv[1])
+            checkpoint = Checkpoint.opened(sys.argv[1])
             print("holding", flush=True)
             time.sleep(30)
             """
@@ -170,7 +170,7 @@ async def test_a_failed_write_leaves_no_partial_line_and_a_rerun_resumes(
 def test_a_non_regular_file_is_refused(target: str) -> None:
     # Before: /dev/full read zeros until MemoryError.
     with pytest.raises(CheckpointError, match="not a regular file"):
-        Checkpoint.open(target)
+        Checkpoint.opened(target)
 
 
 async def test_a_full_disk_stops_the_batch_and_loses_no_result(

@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-import pytest
-
 import kommunicate_async._batch.reconcile as reconcile_module
 from kommunicate_async import ItemStatus, OutgoingMessage
 from kommunicate_async._batch.checkpoint import CheckpointLine
@@ -17,6 +15,8 @@ from tests.durability.conftest import LIST, SEND, session, stored, write_lines
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pytest
 
     from kommunicate_async.testing import FakeKommunicate
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from kommunicate_async.resources._paging import NewestFirstCursor
+from kommunicate_async._paging import NewestFirstCursor
 
 
 def make() -> NewestFirstCursor[tuple[str, int | None]]:
