@@ -298,35 +298,20 @@ class Checkpoint:
             raise CheckpointError(
                 f"cannot read checkpoint {self.path!r}: {exc.strerror}"
             ) from None
-        decoder = msgspec.json.Decoder(CheckpointLine)
-        delivered = array("Q")
-        pending: dict[int, _Pending] = {}
-        run = _Run()
-        saw_items = saw_content_run = False
+        lines = _Lines()
         last = b""
         with handle:
             for raw in handle:
                 last = raw
-                if not raw.endswith(b"\n"):
-                    break  # the torn last line: handled below
-                try:
-                    line = decoder.decode(raw)
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    continue  # a line glued by an older version: not ours to read
-                if line.status == RUN:
-                    run = _Run()
-                    saw_content_run |= line.keys == CONTENT_KEYS
-                    continue
-                if line.status == CLOCK:
-                    run.offset = self.offset = line.offset
-                    continue
-                saw_items = True
-                _note(line, delivered, pending, run)
-        self.content_keys = saw_content_run or not saw_items
+                if raw.endswith(b"\n"):  # only the last line can lack one
+                    lines.read(raw)
+        pending = lines.pending
+        self.offset = lines.offset
+        self.content_keys = lines.saw_content_run or not lines.saw_items
         torn = bool(last) and not last.endswith(b"\n")
         if torn:
-            self._torn(last, run, pending)
-        self.delivered = KeySet(delivered)
+            self._torn(last, lines.run, pending)
+        self.delivered = KeySet(lines.delivered)
         self._earlier = bool(pending) or bool(self.delivered)
         # Offsets are known now: a run's clock line may come after its items.
         self.uncertain = {
@@ -425,20 +410,51 @@ class Checkpoint:
             os.close(fd)  # closing releases the flock
 
 
-def _note(
-    line: CheckpointLine,
-    delivered: array[int],
-    pending: dict[int, _Pending],
-    run: _Run,
-) -> None:
-    h = key_hash(line.key)
-    if line.status == "delivered":
-        delivered.append(h)
-        pending.pop(h, None)
-    elif line.status in (SENDING, "ambiguous"):
-        pending[h] = _Pending(line.at, run)
-    else:  # failed: definitely not delivered, send again
-        pending.pop(h, None)
+class _Lines:
+    """What the whole lines of a file say, read one by one: the last word on each
+    item, the runs (and their clock offsets), and how keys were derived."""
+
+    __slots__ = (
+        "decode",
+        "delivered",
+        "offset",
+        "pending",
+        "run",
+        "saw_content_run",
+        "saw_items",
+    )
+
+    def __init__(self) -> None:
+        self.decode = msgspec.json.Decoder(CheckpointLine).decode
+        self.delivered = array("Q")
+        self.pending: dict[int, _Pending] = {}
+        self.run = _Run()
+        self.offset: int | None = None
+        self.saw_items = self.saw_content_run = False
+
+    def read(self, raw: bytes) -> None:
+        try:
+            line = self.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return  # a line glued by an older version: not ours to read
+        if line.status == RUN:
+            self.run = _Run()
+            self.saw_content_run |= line.keys == CONTENT_KEYS
+        elif line.status == CLOCK:
+            self.run.offset = self.offset = line.offset
+        else:
+            self.saw_items = True
+            self.note(line)
+
+    def note(self, line: CheckpointLine) -> None:
+        h = key_hash(line.key)
+        if line.status == "delivered":
+            self.delivered.append(h)
+            self.pending.pop(h, None)
+        elif line.status in (SENDING, "ambiguous"):
+            self.pending[h] = _Pending(line.at, self.run)
+        else:  # failed: definitely not delivered, send again
+            self.pending.pop(h, None)
 
 
 class _Pending:

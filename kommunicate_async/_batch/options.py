@@ -193,17 +193,7 @@ class BatchSettings:
     def __post_init__(self) -> None:
         if not _positive_int(self.concurrency):
             raise InvalidRequestError("concurrency must be an int >= 1")
-        rate: object = self.rate_limit
-        shared = hasattr(rate, "wait") and hasattr(rate, "pause")
-        if (
-            rate is not None
-            and not shared
-            and not (
-                isinstance(rate, int | float)
-                and not isinstance(rate, bool)
-                and rate > 0
-            )
-        ):
+        if not _valid_rate(self.rate_limit):
             raise InvalidRequestError(
                 "rate_limit must be a number of requests/second > 0"
             )
@@ -212,10 +202,21 @@ class BatchSettings:
         if not _positive_int(self.max_attempts):
             raise InvalidRequestError("max_attempts must be an int >= 1")
         for name in ("settle", "reconcile_lookback"):
-            value: object = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not (value >= 0 and math.isfinite(value))
-            ):
+            if not _seconds(getattr(self, name)):
                 raise InvalidRequestError(f"{name} must be a number of seconds >= 0")
+
+
+def _valid_rate(rate: object) -> bool:
+    """None, a number of starts a second > 0, or a shared `RateLimiter`."""
+    if rate is None or (hasattr(rate, "wait") and hasattr(rate, "pause")):
+        return True
+    return isinstance(rate, int | float) and not isinstance(rate, bool) and rate > 0
+
+
+def _seconds(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and value >= 0
+        and math.isfinite(value)
+    )

@@ -16,6 +16,7 @@ from kommunicate_async import (
     OutgoingMessage,
     ResponseValidationError,
     ServerError,
+    Timeouts,
 )
 from kommunicate_async._batch.batch import derive_dedupe_key
 from kommunicate_async._batch.checkpoint import CheckpointLine
@@ -147,6 +148,7 @@ async def test_iterating_past_the_end_keeps_stopping(km: KommunicateSession) -> 
     assert results.progress().done == 0
 
 
+@pytest.mark.slow
 async def test_a_cancelled_consumer_stops_the_workers(
     fake: FakeKommunicate, km: KommunicateSession
 ) -> None:
@@ -174,3 +176,22 @@ async def test_a_cancelled_consumer_stops_the_workers(
 def test_derived_keys_do_not_depend_on_metadata() -> None:
     a = OutgoingMessage(1, "x", metadata={"a": 1})
     assert derive_dedupe_key(3, a) == derive_dedupe_key(3, OutgoingMessage(1, "x"))
+
+
+async def test_never_more_sends_in_flight_than_the_pool_has_connections(
+    fake: FakeKommunicate,
+) -> None:
+    """#18: `concurrency` above `max_connections` means the pool's size. Before,
+    the extra workers queued inside aiohttp's pool while their attempt timer ran,
+    and sends that never left were reported as ambiguous timeouts."""
+    fake.commit_delay = 0.1
+    km = fake.session(
+        max_connections=2, timeout=Timeouts(connect=2, attempt=0.35, total=10)
+    )
+    async with km:
+        cid = (await km.conversations.create(["u"])).id
+        items = [OutgoingMessage(cid, f"m{i}") for i in range(16)]
+        report = await km.messages.send_many(items, concurrency=16)
+    assert report.delivered == 16, [str(p.error) for p in report.problems]
+    sends = fake.requests_to(SEND)
+    assert len(sends) == 16 and len({r.peer for r in sends}) <= 2

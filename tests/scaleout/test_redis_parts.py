@@ -33,6 +33,7 @@ def test_they_satisfy_the_protocols(redis: Redis, campaign: str) -> None:
     assert isinstance(RedisBatchStore(redis, campaign), BatchStore)
 
 
+@pytest.mark.slow
 async def test_the_limit_holds_across_limiters(redis: Redis, campaign: str) -> None:
     # Four "workers" (four limiters on one campaign) take as fast as they can.
     limiters = [RedisRateLimit(redis, campaign, rate=200) for _ in range(4)]
@@ -117,6 +118,7 @@ async def test_a_batch_on_the_shared_parts(redis: Redis, campaign: str) -> None:
     assert len(stored) == 60 and set(stored.values()) == {1}
 
 
+@pytest.mark.slow
 async def test_a_429_pauses_the_campaign(redis: Redis, campaign: str) -> None:
     async with FakeKommunicate() as fake, fake.session() as km:
         km._client._backoff.base = 0.0  # pyright: ignore[reportPrivateUsage]
