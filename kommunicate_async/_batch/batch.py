@@ -57,7 +57,7 @@ from .options import (
     BatchOptions,
     BatchSettings,
     Occurrences,
-    content_digest,
+    content_hex,
     derive_dedupe_key,
 )
 from .reconcile import Reconciler
@@ -75,6 +75,7 @@ DONE: Final = object()
 _END: Final = object()
 """The end of the input (None is an item: a bad one)."""
 _DEDUPE: Final = MetadataKey.DEDUPE_KEY.value
+_U64: Final = (1 << 64) - 1
 
 
 def _ledger(target: str | os.PathLike[str] | BatchStore | None) -> BatchStore | None:
@@ -121,6 +122,8 @@ class Batch:
         self.ledger = _ledger(settings.checkpoint)
         """Where items are marked in flight and finished: file or shared store."""
         self.reconciler = Reconciler(wire, settings)
+        # The server's clock matters to reconcile and to a rerun's (in the ledger).
+        self._learn = settings.reconcile or self.ledger is not None
         self._clock_kept: int | None = None
         self._occurrences = Occurrences()
         self._content_keys = True
@@ -252,7 +255,11 @@ class Batch:
             if result is not None:
                 if self.ledger is not None:
                     await self._keep(self.ledger, result)
-                self._count(result)
+                self.counts[result.status] += 1
+                self.attempts += result.attempts
+                error = result.error
+                if error is not None and result.attempts and is_fatal(error):
+                    self.stop(error)
                 return result
         return None
 
@@ -260,13 +267,6 @@ class Batch:
         assert self._async is not None
         async with self._pull_lock:  # an async generator runs once at a time
             return await anext(self._async, _END)
-
-    def _count(self, result: ItemResult) -> None:
-        self.counts[result.status] += 1
-        self.attempts += result.attempts
-        error = result.error
-        if error is not None and result.attempts and is_fatal(error):
-            self.stop(error)
 
     async def _worker(self) -> None:
         results = self.results
@@ -291,9 +291,8 @@ class Batch:
             return refused(index, raw, exc)
         if not isinstance(job, Job):
             return job  # skipped (None) or refused before sending (a failure)
-        stopped = self.stopped
-        if stopped is not None:  # taken, then the batch stopped: not sent
-            return job.result(ItemStatus.FAILED, None, stopped, 0)
+        if self.error is not None and (stopped := self.stopped) is not None:
+            return job.result(ItemStatus.FAILED, None, stopped, 0)  # taken, not sent
         begun: object = "new"
         if self.ledger is not None:
             try:
@@ -340,9 +339,10 @@ class Batch:
             return f"{self._run_id}{index:x}"
         if not self._content_keys:  # a checkpoint an earlier version wrote
             return derive_dedupe_key(index, raw)
-        digest = content_digest(raw)
-        seen = self._occurrences.seen(int.from_bytes(digest[:8], "big"))
-        return digest.hex() if seen == 1 else f"{digest.hex()}-{seen}"
+        key = content_hex(raw)
+        # Counted by the str's own hash: 64 bits, and only within this run.
+        seen = self._occurrences.seen(hash(key) & _U64)
+        return key if seen == 1 else f"{key}-{seen}"
 
     async def _resume_in_flight(self, job: Job, earlier: Uncertain) -> ItemResult:
         """How a batch resumes an item an earlier run may have sent.
@@ -389,7 +389,8 @@ class Batch:
                 error: KommunicateError = exc
             else:
                 if sent is not None:
-                    self.reconciler.learn(sent)
+                    if self._learn:
+                        self.reconciler.learn(sent)
                     return job.result(ItemStatus.DELIVERED, sent.key, None, attempts)
                 error = no_key()
             final = await self._after_failure(job, error, attempts, started)

@@ -15,7 +15,7 @@ from .._errors import InvalidRequestError
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from ..models.batch import OutgoingMessage, Progress
     from ..scaleout import BatchStore, RateLimiter
@@ -24,7 +24,7 @@ __all__ = [
     "BatchOptions",
     "BatchSettings",
     "Occurrences",
-    "content_digest",
+    "content_hex",
     "content_key",
     "derive_dedupe_key",
 ]
@@ -75,6 +75,7 @@ def derive_dedupe_key(index: int, item: OutgoingMessage) -> str:
 
 
 _SORTED: Final = msgspec.json.Encoder(order="sorted")
+_blake2b: Final = hashlib.blake2b
 
 
 def content_key(item: OutgoingMessage, occurrence: int) -> str:
@@ -84,23 +85,29 @@ def content_key(item: OutgoingMessage, occurrence: int) -> str:
     sorted), 24 hex digits; the n-th item with the same content (n >= 2) gets
     "-n" appended, so identical messages stay distinct and interchangeable.
     """
-    key = content_digest(item).hex()
+    key = content_hex(item)
     return key if occurrence == 1 else f"{key}-{occurrence}"
 
 
-def content_digest(item: OutgoingMessage) -> bytes:
-    """The 12-byte blake2b digest behind `content_key`."""
-    try:
-        meta = _SORTED.encode(item.metadata) if item.metadata else b""
-    except (TypeError, ValueError, OverflowError, RecursionError):
-        meta = repr(item.metadata).encode("utf-8", "backslashreplace")
+def content_hex(item: OutgoingMessage) -> str:
+    """The 24 hex digits (a 12-byte blake2b digest) behind `content_key`."""
     text = f"{item.conversation}\x1f{item.sender or ''}\x1f{item.text}\x1f"
-    material = text.encode("utf-8", "surrogatepass") + meta
-    return hashlib.blake2b(material, digest_size=12).digest()
+    material = text.encode("utf-8", "surrogatepass")
+    if item.metadata:
+        material += _metadata_bytes(item.metadata)
+    return _blake2b(material, digest_size=12).hexdigest()
+
+
+def _metadata_bytes(metadata: Mapping[str, object]) -> bytes:
+    try:
+        return _SORTED.encode(metadata)
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        return repr(metadata).encode("utf-8", "backslashreplace")
 
 
 class Occurrences:
-    """How many times each content hash has been seen (1 for the first time).
+    """How many times each content hash (64 bits) has been seen (1 for the first
+    time).
 
     An open-addressing table in an `array` (16 bytes a distinct item at most,
     not a set's ~60): a million-item campaign stays within its memory target.

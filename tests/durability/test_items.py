@@ -112,3 +112,13 @@ def test_the_content_key_rule() -> None:
     assert content_key(a, 1) == content_key(b, 1)
     assert len(content_key(a, 1)) == 24 and content_key(a, 3).endswith("-3")
     assert content_key(a, 1) != content_key(OutgoingMessage(7, "hi", "agent"), 1)
+
+
+def test_content_keys_stay_those_earlier_versions_wrote() -> None:
+    """A checkpoint written since #10 holds these keys: a rerun must derive the
+    same ones, or it would send its delivered items again."""
+    assert content_key(OutgoingMessage(7, "hi"), 1) == "d17f185a426167bdd119bfbf"
+    item = OutgoingMessage(
+        "conv-x", "h\u00e9llo \ud800", "agent", {"b": [1, 2], "a": "x"}
+    )
+    assert content_key(item, 2) == "0eb43193c6ec3bb374fd9eb7-2"
