@@ -12,10 +12,13 @@ what the fake actually stored:
 Two more scenarios (issue #10), with reconcile: `skew` runs the same faults with the
 server's clock 10 s behind ours; `late` has no faults but every send commits 1.5 s
 after it arrives, past the client's 1 s attempt timeout (the settle period, 3 s by
-default, lets each land before reconcile reads).
+default, lets each land before reconcile reads). `outage` (issue #18): every send
+answers 503, with reconcile and the default settle: the retry budget runs out and
+the items must end `ambiguous` at once (before #18 each waited out `settle` first:
+1,000 items took 60 s).
 
     python -m benchmarks.bench_faults [--count 10000] [--seed 1]
-        [--scenarios faults,skew,late] [--late-count 1000]
+        [--scenarios faults,skew,late,outage] [--late-count 1000]
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ async def run(
         # setup above runs fault-free
         if late:
             fake.commit_delay = 1.5
+        elif scenario == "outage":
+            fake.faults = FaultPlan(routes={SEND: RouteFaults(error_503=1.0)})
         else:
             fake.faults = plan(seed, retry_after)
         if scenario == "skew":
@@ -109,6 +114,8 @@ async def main(
         runs.append(await run(count, seed, True, retry_after, "skew"))
     if "late" in scenarios:
         runs.append(await run(late_count, seed, True, retry_after, "late"))
+    if "outage" in scenarios:
+        runs.append(await run(late_count, seed, True, retry_after, "outage"))
     fields = [
         "results",
         "without_result",
@@ -146,8 +153,10 @@ if __name__ == "__main__":
         default=0.1,
         help="seconds in the 429s' Retry-After",
     )
-    parser.add_argument("--scenarios", default="faults,skew,late")
-    parser.add_argument("--late-count", type=int, default=1000)
+    parser.add_argument("--scenarios", default="faults,skew,late,outage")
+    parser.add_argument(
+        "--late-count", type=int, default=1000, help="items of `late` and `outage`"
+    )
     args = parser.parse_args()
     asyncio.run(
         main(

@@ -198,16 +198,10 @@ class Batch:
         if isinstance(self.ledger, Checkpoint):
             self.ledger.close_now()
 
-    async def _keep(self, ledger: BatchStore, result: ItemResult) -> None:
-        """The item's final line, and the server's clock when it moved."""
-        try:
-            await ledger.finish(line_of(result))
-            offset = self.reconciler.offset_ms
-            if offset is not None and offset != self._clock_kept:
-                self._clock_kept = offset
-                await ledger.clock(offset)
-        except KommunicateError as exc:  # the result still goes out: not lost
-            self.stop(exc)
+    async def _keep_clock(self, ledger: BatchStore) -> None:
+        offset = self._clock_kept = self.reconciler.offset_ms
+        if offset is not None:
+            await ledger.clock(offset)
 
     # -- the workers -------------------------------------------------------------------
 
@@ -253,13 +247,15 @@ class Batch:
             self._index += 1
             result = await self._job(index, raw)
             if result is not None:
-                if self.ledger is not None:
-                    await self._keep(self.ledger, result)
-                self.counts[result.status] += 1
-                self.attempts += result.attempts
-                error = result.error
-                if error is not None and result.attempts and is_fatal(error):
-                    self.stop(error)
+                ledger = self.ledger
+                if ledger is not None:
+                    try:  # the item's final line, and the server's clock if it moved
+                        await ledger.finish(line_of(result))
+                        if self.reconciler.offset_ms != self._clock_kept:
+                            await self._keep_clock(ledger)
+                    except KommunicateError as exc:  # the result still goes out
+                        self.stop(exc)
+                self._count(result)
                 return result
         return None
 
@@ -267,6 +263,13 @@ class Batch:
         assert self._async is not None
         async with self._pull_lock:  # an async generator runs once at a time
             return await anext(self._async, _END)
+
+    def _count(self, result: ItemResult) -> None:
+        self.counts[result.status] += 1
+        self.attempts += result.attempts
+        error = result.error
+        if error is not None and result.attempts and is_fatal(error):
+            self.stop(error)
 
     async def _worker(self) -> None:
         results = self.results

@@ -188,8 +188,17 @@ class Checkpoint:
         return "new" if earlier is None else earlier
 
     async def finish(self, line: CheckpointLine) -> None:
-        """Record an item's final line, with the next write (`defer`)."""
-        self.defer(line)
+        """Record an item's final line, with the next write (or at close).
+
+        One write per item instead of two (benchmarks/README.md). A crash before
+        the next write loses the line, and the rerun sees the item in flight
+        (reconciled, never assumed unsent).
+        """
+        pending = self._pending
+        if self._fd is not None:
+            pending.append(_ENCODE(line) + b"\n")
+            if len(pending) >= _MAX_PENDING:
+                self._write(b"")
 
     async def clock(self, offset: int) -> None:
         """Record the server's clock offset (when it is new or moved by > 1 s)."""
@@ -338,9 +347,13 @@ class Checkpoint:
     # -- writing -----------------------------------------------------------------------
 
     def _write(self, data: bytes) -> None:
-        """Append `data` now, with the deferred lines before it, in one write.
-        When it fails, the deferred lines wait again (for `close`)."""
-        if self._fd is None:
+        """Append `data` now, with the deferred lines before it, in one write
+        (finishing short writes). When it fails (a full disk), the file is cut
+        back to where it was, so no partial line of ours is left for a rerun to
+        puzzle over, the deferred lines wait again (for `close`), and it raises
+        CheckpointError."""
+        fd = self._fd
+        if fd is None:
             return
         pending = self._pending
         if pending:
@@ -348,51 +361,22 @@ class Checkpoint:
             pending.append(data)
             data = b"".join(pending)
         try:
-            self._write_now(data)
-        except CheckpointError:
-            self._pending[:0] = pending[:-1]
-            raise
-
-    def _write_now(self, data: bytes) -> None:
-        """Write all of `data` (finishing short writes), or cut the file back to
-        where it was and raise CheckpointError (a full disk): no partial line of
-        ours is left for a rerun to puzzle over."""
-        fd = self._fd
-        if fd is None:
-            return
-        try:
             done = os.write(fd, data)
             while done < len(data):  # a short write: finish it
                 done += os.write(fd, memoryview(data)[done:])
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, self._size)
+            self._pending[:0] = pending[:-1]
             raise CheckpointError(
                 f"cannot write checkpoint {self.path!r}: {exc.strerror}"
             ) from None
         self._size += done
 
-    def defer(self, line: CheckpointLine) -> None:
-        """Append `line` with the next write (or at close).
-
-        For final lines: one write per item instead of two (benchmarks/README.md).
-        A crash before the next write loses them, and the rerun sees those items
-        as in flight (reconciled, never assumed unsent).
-        """
-        if self._fd is not None:
-            self._pending.append(_ENCODE(line) + b"\n")
-            if len(self._pending) >= _MAX_PENDING:
-                self.flush()
-
     def flush(self) -> None:
         """Write what is deferred."""
         if self._pending:
-            pending, self._pending = self._pending, []
-            try:
-                self._write_now(b"".join(pending))
-            except CheckpointError:
-                self._pending[:0] = pending
-                raise
+            self._write(b"")
 
     def close_now(self) -> None:
         """Write what is deferred, unlock and close (idempotent).

@@ -5,6 +5,7 @@ be prepared."""
 from __future__ import annotations
 
 import time
+from time import time as _time
 from typing import Any
 
 from .._errors import (
@@ -70,7 +71,7 @@ def line_of(result: ItemResult) -> CheckpointLine:
         result.item.dedupe_key or "",
         result.status.value,
         result.index,
-        now_ms(),
+        int(_time() * 1000),
         result.message_key,
         None if error is None else f"{type(error).__name__}: {error}",
         result.attempts,

@@ -34,7 +34,8 @@ class BatchOptions(TypedDict, total=False):
     """The options of `iter_send` and `send_many`, declared once.
 
     Attributes:
-        concurrency: sends in flight at once (32).
+        concurrency: sends in flight at once (32), at most the session's
+            `max_connections` (a send waiting for a connection only waits).
         rate_limit: at most this many send attempts per second (client side), or
             a `scaleout.RateLimiter` shared by many workers (one limit, one 429
             pause for all). A 429 also pauses every worker until its Retry-After.
