@@ -36,6 +36,7 @@ import socket
 import stat
 import time
 from array import array
+from time import time as _time
 from typing import Final, Literal
 
 import msgspec
@@ -184,7 +185,7 @@ class Checkpoint:
             earlier = self.uncertain.get(hashed)
         # Formatted directly (the JSON a `CheckpointLine` makes, 2k instructions
         # less an item than the Struct).
-        self._write(_SENDING % (_ENCODE(key), index, int(time.time() * 1000)))
+        self._write(_SENDING % (_ENCODE(key), index, int(_time() * 1000)))
         return "new" if earlier is None else earlier
 
     async def finish(self, line: CheckpointLine) -> None:

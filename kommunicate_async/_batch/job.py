@@ -69,7 +69,7 @@ def line_of(result: ItemResult) -> CheckpointLine:
     error = result.error
     return CheckpointLine(
         result.item.dedupe_key or "",
-        result.status.value,
+        result.status,  # a StrEnum: the str itself (`.value` costs 0.3 us)
         result.index,
         int(_time() * 1000),
         result.message_key,

@@ -76,7 +76,7 @@ def derive_dedupe_key(index: int, item: OutgoingMessage) -> str:
 
 
 _SORTED: Final = msgspec.json.Encoder(order="sorted")
-_blake2b: Final = hashlib.blake2b
+_BLAKE2B_12: Final = hashlib.blake2b(digest_size=12)
 
 
 def content_key(item: OutgoingMessage, occurrence: int) -> str:
@@ -96,7 +96,9 @@ def content_hex(item: OutgoingMessage) -> str:
     material = text.encode("utf-8", "surrogatepass")
     if item.metadata:
         material += _metadata_bytes(item.metadata)
-    return _blake2b(material, digest_size=12).hexdigest()
+    digest = _BLAKE2B_12.copy()  # cheaper than a new one with its parameters parsed
+    digest.update(material)
+    return digest.hexdigest()
 
 
 def _metadata_bytes(metadata: Mapping[str, object]) -> bytes:

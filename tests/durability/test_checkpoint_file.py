@@ -10,6 +10,7 @@ import sys
 import textwrap
 from typing import TYPE_CHECKING
 
+import msgspec
 import pytest
 
 from kommunicate_async import (
@@ -224,3 +225,38 @@ async def test_short_writes_are_finished(
         monkeypatch.undo()
         again = await km.messages.send_many(items, checkpoint=path)
     assert again.skipped == 20  # every line was whole
+
+
+async def test_a_failed_write_is_cut_back_and_its_outcomes_wait_for_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#18 defect 4, at the file: a write that fails half-way leaves the file as it
+    was; the outcome lines it carried are written at close, the `sending` line of
+    the item it was for is not (that item is not sent)."""
+    path = tmp_path / "cp.jsonl"
+    checkpoint = Checkpoint.opened(path)
+    assert await checkpoint.begin("k1", 0) == "new"
+    await checkpoint.finish(CheckpointLine("k1", "delivered", 0, 1, "5-x", None, 1))
+    before = path.read_bytes()
+    real_write = os.write
+
+    def half_then_full(fd: int, data: bytes | memoryview) -> int:
+        if len(data) > 20:
+            return real_write(fd, memoryview(data)[:20])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("kommunicate_async._batch.checkpoint.os.write", half_then_full)
+    with pytest.raises(CheckpointError, match="No space left"):
+        await checkpoint.begin("k2", 1)
+    assert path.read_bytes() == before  # the 20 bytes written were cut back off
+    monkeypatch.undo()
+    await checkpoint.close()
+    lines = [
+        msgspec.json.decode(x, type=CheckpointLine)
+        for x in path.read_bytes().splitlines()
+    ]
+    assert [(x.key, x.status) for x in lines] == [
+        ("", "run"),
+        ("k1", "sending"),
+        ("k1", "delivered"),
+    ]
