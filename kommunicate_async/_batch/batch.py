@@ -41,6 +41,7 @@ import anyio
 import msgspec
 
 from .._errors import (
+    APIError,
     BatchStoppedError,
     InvalidRequestError,
     KommunicateError,
@@ -413,7 +414,7 @@ class Batch:
                 return job.result(ItemStatus.AMBIGUOUS, None, error, attempts)
             since = self.reconciler.since_failure(wall_ms(started))
             found = await self.reconciler.find(
-                job.item, job.key, since, failed_at=started
+                job.item, job.key, since, failed_at=started, landing=not _refused(error)
             )
             settled = _settled(job, found, attempts)
             if settled is not None:
@@ -431,6 +432,12 @@ class Batch:
             await self.pacer.pause(delay)  # every worker of the campaign
         await self.client.wait_before_retry(error, delay)
         return None
+
+
+def _refused(error: KommunicateError) -> bool:
+    """A 503: the server answered that it would not take the request; nothing of
+    it is still committing, so there is nothing to wait for before a read."""
+    return isinstance(error, APIError) and error.status == 503
 
 
 def _settled(

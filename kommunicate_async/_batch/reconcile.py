@@ -12,9 +12,11 @@ Three ways a naive "look in the history" sends a message twice, each closed here
   with a token from the session's retry budget; without one the item is left
   `ambiguous`, so an outage costs about one request an item, not three. The token
   is taken before the `settle` wait: an item whose read would be refused is left
-  `ambiguous` at once, never after a wait for nothing (#18: 1,000 items of a 503
-  outage took 60 s). A read that finds the message gives its token back: it
-  settled the item (a slow but working server is read as often as it needs).
+  `ambiguous` at once, never after a wait for nothing; and a send the server
+  refused (a 503: it answered, nothing of it is still committing) is read at once
+  (#18: 1,000 items of a 503 outage took 60 s). A read that finds the message
+  gives its token back: it settled the item (a slow but working server is read as
+  often as it needs).
 
 A key found twice is reported (the item is `ambiguous`, with both message keys in
 its error), never hidden.
@@ -108,13 +110,16 @@ class Reconciler:
         since_ms: int,
         *,
         failed_at: float | None = None,
+        landing: bool = True,
     ) -> Message | KommunicateError | None:
         """The message carrying `key`; None if absent back to `since_ms` (server
         time); or the error that stopped the search (then nobody knows).
 
         `failed_at` (monotonic): the read follows a send that failed then, so it
-        is paid for by the retry budget (an outage must not multiply traffic) and
-        waits until `settle` seconds after it, only once it is paid for. An
+        is paid for by the retry budget (an outage must not multiply traffic) and,
+        when the send may still be `landing` (no final answer came: a timeout, a
+        disconnect, a gateway's 502/504), waits until `settle` seconds after it,
+        only once it is paid for. An
         earlier run's item (`failed_at=None`) is read at once, as this run's first
         request for it.
         """
@@ -124,7 +129,7 @@ class Reconciler:
             if not budget.try_spend():  # a read is a retry's worth
                 return _no_budget()
             wait = failed_at + self._settle - time.monotonic()
-            if wait > 0:  # let a slow commit land before reading
+            if landing and wait > 0:  # let a slow commit land before reading
                 await anyio.sleep(wait)
         try:
             found = await self._scan(item, key, since_ms, retry=retry)

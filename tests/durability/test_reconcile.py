@@ -167,7 +167,8 @@ async def test_an_outage_never_settles_for_a_read_it_cannot_pay_for(
     """#18 defect 3. Before: in a full 503 outage every ambiguous item slept
     `settle` before a reconcile read that the spent retry budget then refused
     (1,000 items: 60 s instead of under 1 s). Now it sleeps only for a read that
-    will happen. The settle sleeps are counted, not slept."""
+    will happen, and never after a 503 (the server answered: nothing of the send
+    is still committing). The settle sleeps are counted, not slept."""
     settles: list[float] = []
 
     async def counted(seconds: float) -> None:
@@ -188,3 +189,4 @@ async def test_an_outage_never_settles_for_a_read_it_cannot_pay_for(
     reads = len(fake.requests_to(LIST))
     assert reads < n / 4  # the budget ran out: most items were never read for
     assert len(settles) <= reads, f"{len(settles)} settle sleeps for {reads} reads"
+    assert settles == []  # a 503 is an answer: nothing is still landing
