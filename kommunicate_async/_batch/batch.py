@@ -248,15 +248,11 @@ class Batch:
             self._index += 1
             result = await self._job(index, raw)
             if result is not None:
-                ledger = self.ledger
-                if ledger is not None:
-                    try:  # the item's final line, and the server's clock if it moved
-                        await ledger.finish(line_of(result))
-                        if self.reconciler.offset_ms != self._clock_kept:
-                            await self._keep_clock(ledger)
-                    except KommunicateError as exc:  # the result still goes out
-                        self.stop(exc)
-                self._count(result)
+                self.counts[result.status] += 1
+                self.attempts += result.attempts
+                error = result.error
+                if error is not None and result.attempts and is_fatal(error):
+                    self.stop(error)
                 return result
         return None
 
@@ -264,13 +260,6 @@ class Batch:
         assert self._async is not None
         async with self._pull_lock:  # an async generator runs once at a time
             return await anext(self._async, _END)
-
-    def _count(self, result: ItemResult) -> None:
-        self.counts[result.status] += 1
-        self.attempts += result.attempts
-        error = result.error
-        if error is not None and result.attempts and is_fatal(error):
-            self.stop(error)
 
     async def _worker(self) -> None:
         results = self.results
@@ -297,19 +286,37 @@ class Batch:
             return job  # skipped (None) or refused before sending (a failure)
         if self.error is not None and (stopped := self.stopped) is not None:
             return job.result(ItemStatus.FAILED, None, stopped, 0)  # taken, not sent
-        begun: object = "new"
-        if self.ledger is not None:
-            try:
-                begun = await self.ledger.begin(job.key, index)
-            except KommunicateError as exc:  # not marked, so not sent: a full disk
-                self.stop(exc)
-                return job.result(ItemStatus.FAILED, None, exc, 0)
-            if begun == "delivered":
-                self.skipped += 1
-                return None
+        if self.ledger is None:
+            return await self._send(job, None)
+        return await self._ledgered(self.ledger, job)
+
+    async def _ledgered(self, ledger: BatchStore, job: Job) -> ItemResult | None:
+        """`_send` between the item's mark in flight (`begin`) and its final line
+        (`finish`). Only an item marked here gets a final line: one taken but not
+        sent keeps whatever an earlier run left for it."""
         try:
-            if isinstance(begun, Uncertain):
-                return await self._resume_in_flight(job, begun)
+            begun = await ledger.begin(job.key, job.index)
+        except KommunicateError as exc:  # not marked, so not sent: a full disk
+            self.stop(exc)
+            return job.result(ItemStatus.FAILED, None, exc, 0)
+        if begun == "delivered":
+            self.skipped += 1
+            return None
+        result = await self._send(job, begun if isinstance(begun, Uncertain) else None)
+        try:  # the item's final line, and the server's clock if it moved
+            await ledger.finish(line_of(result))
+            if self.reconciler.offset_ms != self._clock_kept:
+                await self._keep_clock(ledger)
+        except KommunicateError as exc:  # the result still goes out: not lost
+            self.stop(exc)
+        return result
+
+    async def _send(self, job: Job, earlier: Uncertain | None) -> ItemResult:
+        """The item sent (or resumed); an unexpected failure is its `ambiguous`
+        result, never the batch's end."""
+        try:
+            if earlier is not None:
+                return await self._resume_in_flight(job, earlier)
             return await self._deliver(job)
         except Exception as exc:
             error = KommunicateError(f"unexpected {type(exc).__name__}: {exc}")

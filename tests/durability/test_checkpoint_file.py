@@ -260,3 +260,33 @@ async def test_a_failed_write_is_cut_back_and_its_outcomes_wait_for_close(
         ("k1", "sending"),
         ("k1", "delivered"),
     ]
+
+
+async def test_an_item_taken_but_not_sent_keeps_an_earlier_runs_mark(
+    fake: FakeKommunicate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An earlier run marked k1 in flight; this run cannot mark it (a full disk),
+    so it does not send it, and must not record it `failed` either: a later rerun
+    would then send it again without looking."""
+    path = tmp_path / "cp.jsonl"
+    write_lines(path, CheckpointLine("k1", "sending", 0, 1))
+    real_write = os.write
+    full = True
+
+    def filling(fd: int, data: bytes | memoryview) -> int:
+        if full and b'"status":"run"' not in data:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr("kommunicate_async._batch.checkpoint.os.write", filling)
+    async with session(fake) as km:
+        cid = (await km.conversations.create(["u"])).id
+        items = [OutgoingMessage(cid, "a", dedupe_key="k1")]
+        with pytest.raises(BatchStoppedError):
+            async for result in km.messages.iter_send(items, checkpoint=path):
+                assert result.status is ItemStatus.FAILED and result.attempts == 0
+                full = False  # the disk has room again before the last lines
+        again = await km.messages.send_many(items, checkpoint=path)
+    assert b'"status":"failed"' not in path.read_bytes()
+    assert again.ambiguous == 1  # still possibly sent by the first run: not re-sent
+    assert fake.requests_to(SEND) == []
