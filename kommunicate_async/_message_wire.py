@@ -5,7 +5,7 @@ reconcile reads) both build on these plain functions, so imports point one way:
 the batch never imports `Messages`, and `Messages` hands a batch a `MessageWire`.
 
 - `check_ref`, `send_body`: the exact bytes of a `message/v2/send` body.
-- `send_once`: one attempt of a send, its key, or an ambiguous error.
+- `no_key`: the ambiguous error of a send whose success held no message.
 - `read_history`: a conversation's messages, newest first (docs/wire.md#messages).
 """
 
@@ -23,7 +23,7 @@ from ._pipeline.routing import Host, Route
 from ._validate import check_id, check_text
 from .models._base import UNSET
 from .models.conversation import Conversation
-from .models.message import Message, MessagePage, SendMessageBody, SentMessage
+from .models.message import Message, MessagePage, SendMessageBody
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -39,7 +39,6 @@ __all__ = [
     "no_key",
     "read_history",
     "send_body",
-    "send_once",
 ]
 
 SEND: Final = Route("POST", "/rest/ws/message/v2/send", idempotent=False)
@@ -116,23 +115,6 @@ def no_key() -> ResponseValidationError:
     error = ResponseValidationError("send returned no messageKey", status=200)
     error.ambiguous = True
     return error
-
-
-async def send_once(
-    client: ApiClient, body: bytes, *, first_attempt: bool = True
-) -> SentMessage:
-    """One attempt of a send, no retries (the batch retries in its own loop).
-    A retry (`first_attempt=False`) was paid for by the retry budget.
-
-    Raises:
-        KommunicateError: the attempt failed (`ambiguous` when it may have landed).
-    """
-    sent: SentMessage | None = await client.call(
-        SEND, SentMessage, body=body, max_retries=0, first_attempt=first_attempt
-    )
-    if sent is None:
-        raise no_key()
-    return sent
 
 
 async def read_history(

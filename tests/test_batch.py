@@ -183,3 +183,16 @@ async def test_sending_lines_are_the_same_json_a_checkpoint_line_makes(
     reread.close_now()
     assert reread.uncertain == {key_hash('odd "key"\n'): Uncertain(line.at, None)}
     assert reread.content_keys
+
+
+async def test_a_torn_key_cut_inside_an_escape_names_no_item(tmp_path: Path) -> None:
+    """#18: a line cut inside its key (here inside a \\u escape) is read as naming
+    no item; the earlier complete `sending` line keeps its item in flight."""
+    path = tmp_path / "cp.jsonl"
+    path.write_bytes(
+        b'{"key":"k0","status":"sending","index":0,"at":5}\n{"key":"\\u12"'
+    )
+    checkpoint = Checkpoint.opened(path)
+    await checkpoint.close()
+    assert checkpoint.uncertain == {key_hash("k0"): Uncertain(5, None)}
+    assert checkpoint.torn == '{"key":"\\u12"'
