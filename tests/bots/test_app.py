@@ -162,7 +162,7 @@ async def test_a_slow_handler_is_deferred_and_posted_once() -> None:
     async def post(request: BotRequest, replies: list[Any]) -> None:
         posted.append((request.key, replies))
 
-    bot._runs._post = post  # pyright: ignore[reportPrivateUsage]
+    bot.deliverer.post = post  # type: ignore[method-assign]
     release = asyncio.Event()
 
     @bot.on_message
@@ -224,7 +224,7 @@ async def test_shutdown_drains_then_reports_what_did_not_finish() -> None:
     async def post(request: BotRequest, replies: list[Any]) -> None:
         posted.append(request.key)
 
-    bot._runs._post = post  # pyright: ignore[reportPrivateUsage]
+    bot.deliverer.post = post  # type: ignore[method-assign]
 
     @bot.on_message
     async def answer(request: BotRequest, ctx: BotContext) -> str:
