@@ -106,7 +106,9 @@ async def post_ok(url: str) -> tuple[int, float]:
     async with (
         aiohttp.ClientSession() as http,
         http.post(
-            url, data=request_body(f"real-{next(_KEYS)}", "real"), headers=dict([HEADER])
+            url,
+            data=request_body(f"real-{next(_KEYS)}", "real"),
+            headers=dict([HEADER]),
         ) as reply,
     ):
         await reply.read()
@@ -217,7 +219,10 @@ async def test_compressed_bodies_are_415_before_any_inflating(adapter: Any) -> N
     """One policy on both adapters: Content-Encoding other than identity is 415."""
     bot, calls = make_bot()
     packed = gzip.compress(request_body())
-    async with serve_bot(bot, adapter=adapter) as server, aiohttp.ClientSession() as http:
+    async with (
+        serve_bot(bot, adapter=adapter) as server,
+        aiohttp.ClientSession() as http,
+    ):
         for encoding in ("gzip", "deflate", "GZIP", "x-gzip", "identity, gzip"):
             async with http.post(
                 server.bot_url,
@@ -344,16 +349,24 @@ async def test_no_body_ever_gets_a_500(adapter: Any) -> None:
         ("/bot", b'{"key":"k","groupId":"' + b"9" * 5000 + b'"}'),
         ("/webhook", b'{"key":"k","groupId":1,"timeStamp":"\xc2\xb3"}'),
         ("/webhook", b'{"key":"k","groupId":1,"file":{"size":"\xc2\xb3"}}'),
-        ("/token", b'{"userId":"u","token":"t","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+        (
+            "/token",
+            b'{"userId":"u","token":"t","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        ),
         ("/token", b'{"userId":"u","token":"t","x":' + b"[" * 40 + b"]" * 40 + b"}"),
         ("/token", b'{"userId":1,"token":"t"}'),
         ("/token", b"[]"),
     ]
-    async with serve_bot(bot, adapter=adapter) as server, aiohttp.ClientSession() as http:
+    async with (
+        serve_bot(bot, adapter=adapter) as server,
+        aiohttp.ClientSession() as http,
+    ):
         statuses = []
         for path, body in bodies:
             headers = {HEADER[0]: HEADER[1], "Authentication": webhook_auth}
-            async with http.post(server.url + path, data=body, headers=headers) as reply:
+            async with http.post(
+                server.url + path, data=body, headers=headers
+            ) as reply:
                 statuses.append(reply.status)
     assert statuses == [400] * len(bodies)
     assert calls == []

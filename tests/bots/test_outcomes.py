@@ -88,7 +88,9 @@ async def test_every_bad_handler_result_is_the_fallback_at_once(
         for index, case in enumerate(cases):
             caplog.clear()
             key = f"m-{index}"
-            status, first, took = await post(server.bot_url, body(key, case, 40 + index))
+            status, first, took = await post(
+                server.bot_url, body(key, case, 40 + index)
+            )
             assert (status, first) == (200, FALLBACK), case
             assert took < 0.1, (case, took)  # not after the 25 s reply deadline
             lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
