@@ -103,7 +103,6 @@ def _texts(replies: Sequence[Reply | RichMessage]) -> str:
 class Deliverer:
     """Posts late answers; remembers (and logs) the ones it could not post."""
 
-
     def __init__(
         self,
         km: KommunicateSession | None,

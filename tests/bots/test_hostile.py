@@ -79,18 +79,18 @@ def head(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-async def status_of(reader: asyncio.StreamReader, timeout: float = 5.0) -> int | None:
+async def status_of(reader: asyncio.StreamReader, within: float = 5.0) -> int | None:
     """The status of the first response, or None if the server closed first."""
-    line = await asyncio.wait_for(reader.readline(), timeout)
+    line = await asyncio.wait_for(reader.readline(), within)
     if not line:
         return None
     return int(line.split()[1])
 
 
-async def closed(reader: asyncio.StreamReader, timeout: float = 5.0) -> bool:
+async def closed(reader: asyncio.StreamReader, within: float = 5.0) -> bool:
     """True once the server closed the connection (EOF), reading what is left."""
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while await reader.read(65536):
                 pass
     except TimeoutError:
@@ -184,7 +184,7 @@ async def test_a_body_that_never_finishes_is_closed_after_body_timeout(
         writer.write(head("/bot", len(body), HEADER) + body[:10])
         await writer.drain()
         started = time.perf_counter()
-        assert await closed(reader, timeout=5)
+        assert await closed(reader, within=5)
         waited = time.perf_counter() - started
         writer.close()
         status, _ = await post_ok(server.bot_url)

@@ -44,7 +44,7 @@ BAD_RESULTS: dict[str, Any] = {
     "empty-reply": Reply(""),
     "lone-surrogate": "caf\udce9",
     "non-json-metadata": Reply("hi", {"x": _NotJson()}),
-    "non-str-metadata-key": Reply("hi", {1: "x"}),
+    "non-str-metadata-key": Reply("hi", {1: "x"}),  # type: ignore[dict-item]
     "wrong-type": 42,
     "dict": {"message": "hi"},
     "list-with-wrong-item": ["fine", 3.5],
@@ -139,7 +139,9 @@ async def test_interim_and_fallback_take_one_reply_or_a_sequence() -> None:
         release = asyncio.Event()
 
         @bot.on_message
-        async def answer(request: BotRequest, ctx: BotContext) -> str:
+        async def answer(
+            request: BotRequest, ctx: BotContext, release: asyncio.Event = release
+        ) -> str:
             if request.text == "fail":
                 raise ValueError("x")
             await release.wait()
@@ -151,7 +153,8 @@ async def test_interim_and_fallback_take_one_reply_or_a_sequence() -> None:
         assert msgspec.json.decode(failed.body) == expected
         release.set()
         await bot.aclose(grace=1)
-    for bad in ("", Reply(""), 42, [1], ["ok", None]):
+    bads: list[Any] = ["", Reply(""), 42, [1], ["ok", None]]
+    for bad in bads:
         with pytest.raises(ConfigurationError, match="interim"):
             BotApp(None, interim=bad)
         with pytest.raises(ConfigurationError, match="fallback"):
@@ -173,7 +176,7 @@ async def test_a_string_interim_is_one_message_over_http(adapter: Any) -> None:
 
 
 async def test_a_redelivery_during_the_late_post_gets_empty_at_once(
-    fake: FakeKommunicate, km: KommunicateSession, adapter: str
+    fake: FakeKommunicate, km: KommunicateSession, adapter: Any
 ) -> None:
     bot = BotApp(km, bot_header=HEADER, reply_deadline=0.05, interim="One moment")
     chat = await km.conversations.create(["user-1"])
