@@ -108,14 +108,18 @@ class Runs:
         key = request.key
         run = self._runs.get(key)
         if run is None:
-            record = await self._store.get(key)
-            if record is not None:
-                return _EMPTY if record.posted else record.body
-            run = self._runs.get(key)  # another request may have started it meanwhile
-        if run is None:
-            if not await self._store.claim(key):
-                return await self._elsewhere(key, deadline)
-            run = self._start(request, deadline)
+            # Claim first: a new key (the usual case) costs one store call, not two.
+            if await self._store.claim(key):
+                run = self._start(request, deadline)
+            else:
+                run = self._runs.get(key)  # started here while the claim was in flight
+                if run is None:
+                    record = await self._store.get(key)
+                    if record is not None:
+                        return _EMPTY if record.posted else record.body
+                    run = self._runs.get(key)
+                    if run is None:  # claimed, unanswered: another worker runs it
+                        return await self._elsewhere(key, deadline)
         if run.phase == _ANSWERED:
             return run.body
         if run.phase != _RUNNING:
