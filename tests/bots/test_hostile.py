@@ -370,3 +370,20 @@ async def test_no_body_ever_gets_a_500(adapter: Any) -> None:
                 statuses.append(reply.status)
     assert statuses == [400] * len(bodies)
     assert calls == []
+
+
+async def test_the_framework_free_core_refuses_from_headers_too() -> None:
+    bot, calls = make_bot()
+    auth = {HEADER[0]: HEADER[1]}
+
+    async def status(**headers: str) -> int:
+        return (await bot.handle("bot", auth | headers, request_body())).status
+
+    assert await status(**{"Content-Encoding": "gzip"}) == 415
+    assert await status(**{"content-length": str(2 * 1024 * 1024)}) == 413
+    assert await status(**{"Content-Length": "1e3"}) == 400
+    assert await status(**{"x-bot-token": SECRET}) == 401  # the header twice
+    assert await status() == 200 and calls == ["hi"]
+    for bad in ({"body_timeout": 0}, {"body_timeout": "5"}, {"event_sender": "x"}):
+        with pytest.raises(ConfigurationError):
+            BotApp(None, **bad)
