@@ -1,6 +1,6 @@
 """`python -m benchmarks [NAME ...]`: run the benchmarks (all by default).
 
-Names: decode, send, faults, million, cpu. Each runs in its own process (so one
+Names: decode, send, faults, million, cpu, bot. Each runs in its own process (so one
 benchmark's memory never shows in another's RSS) and prints a table and a final
 `BENCH <name> {json}` line. See benchmarks/README.md for what they measure.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-NAMES = ("decode", "send", "faults", "million", "cpu")
+NAMES = ("decode", "send", "faults", "million", "cpu", "bot")
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(NAMES)

@@ -32,7 +32,7 @@ from ._payloads import (
     parse_bot_request,
     parse_webhook_message,
 )
-from ._reply import Reply
+from ._reply import Replies, Reply
 from ._store import MemoryReplyStore, ReplyRecord, ReplyStore
 from ._webhooks import is_system
 
@@ -47,6 +47,7 @@ __all__ = [
     "BotResponse",
     "Kind",
     "MemoryReplyStore",
+    "Replies",
     "Reply",
     "ReplyRecord",
     "ReplyStore",

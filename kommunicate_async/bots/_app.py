@@ -11,23 +11,22 @@ import asyncio
 import logging
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 
 from .._codec import encode
-from .._errors import ConfigurationError, InvalidPayloadError
-from ._auth import HeaderCheck, bot_header_check, webhook_check
-from ._deliver import Deliverer, Undelivered
+from .._errors import ConfigurationError, InvalidPayloadError, KommunicateError
+from ._auth import HeaderCheck, bot_header_check, header_values, webhook_check
+from ._deliver import Deliverer, EventSender, RulesHandoff, Undelivered
 from ._handlers import (
-    BotContext,
     Handlers,
     TokenHandler,
     WebhookHandler,
     parse_token_check,
 )
-from ._payloads import BotRequest, parse_bot_request, parse_webhook_message
-from ._reply import Reply, encode_reply, reply_items
+from ._payloads import MAX_BODY, BotRequest, parse_bot_request, parse_webhook_message
+from ._reply import Replies, Reply, encode_reply, reply_items
 from ._runs import Answer, Runs
 from ._store import MemoryReplyStore, ReplyStore
 from ._webhooks import Webhooks
@@ -36,16 +35,17 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from .._session import KommunicateSession
-    from ..rich._message import RichMessage
     from ._asgi import AsgiBotApp
 
 __all__ = ["BotApp", "BotResponse", "Kind"]
 
 _log: Final = logging.getLogger("kommunicate_async.bots")
 _JSON: Final = "application/json"
-_DEFAULT_FALLBACK: Final = (
-    Reply.handoff(message="Sorry, something went wrong. Let me find you a person."),
+_DEFAULT_FALLBACK: Final = Reply.handoff(
+    message="Sorry, something went wrong. Let me find you a person."
 )
+DEFAULT_BODY_TIMEOUT: Final = 10.0
+"""Seconds a client has to send its whole body once its headers are in."""
 
 Kind = Literal["bot", "webhook", "token"]
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -82,9 +82,13 @@ class BotApp:
         reply_deadline: seconds a handler may take before the request is answered
             with `interim` and the handler's answer is posted when it is ready
             (Kommunicate waits 30 s per the older docs, 60 s per the current).
-        interim: what an over-deadline request is answered with (default none).
-        fallback: what a failed handler answers (default: a handoff to the routing
-            rules with a short apology).
+        interim: what an over-deadline request is answered with (default none):
+            a str, a `Reply`, a `RichMessage`, or a sequence of them (a str is
+            one message).
+        fallback: what a failed handler answers, within milliseconds (the same
+            types; default: a handoff to the routing rules with a short apology).
+            A handler fails when it raises, is cancelled (other than by the
+            app's shutdown), or returns something that cannot be sent.
         store: answered keys (default: in memory, bounded); share one between
             workers so a redelivery to another worker is not answered twice.
         serialize: run one handler at a time per conversation.
@@ -94,6 +98,14 @@ class BotApp:
             the ids seen in bot requests are added as they arrive.
         insecure_no_auth: allow serving without checking who calls (tests only);
             warns once.
+        body_timeout: seconds a client has, once its headers are in, to send the
+            whole body; past it the connection is closed and no handler runs.
+        rules_handoff: how a *late* `Reply.handoff()` (to the routing rules) is
+            made: "assignee_change" (`PATCH group/assignee/change` with
+            `switchAssignee=true` and no assignee, UNCERTAIN) or "report" (left
+            in `undelivered`).
+        event_sender: who sends the hidden message that triggers a *late*
+            `Reply.to_bot(..., event=...)`: "user" (as the widget does) or "bot".
     """
 
     def __init__(
@@ -103,21 +115,24 @@ class BotApp:
         bot_header: tuple[str, str | Iterable[str]] | None = None,
         webhook_token: str | Iterable[str] | None = None,
         reply_deadline: float = 25.0,
-        interim: Iterable[Reply | RichMessage | str] | None = None,
-        fallback: Iterable[Reply | RichMessage | str] | None = None,
+        interim: Replies | None = None,
+        fallback: Replies | None = None,
         store: ReplyStore | None = None,
         serialize: bool = False,
         include_echoes: bool = False,
         bot_ids: Iterable[str] = (),
         insecure_no_auth: bool = False,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        rules_handoff: RulesHandoff = "assignee_change",
+        event_sender: EventSender = "user",
     ) -> None:
-        deadline: object = reply_deadline
-        if isinstance(deadline, bool) or not isinstance(deadline, int | float):
-            raise ConfigurationError("reply_deadline must be a number of seconds")
-        if not 0 < deadline <= 60:
-            raise ConfigurationError("reply_deadline must be > 0 and at most 60 s")
+        self.reply_deadline = _seconds(reply_deadline, "reply_deadline", 60)
+        self.body_timeout = _seconds(body_timeout, "body_timeout", 3600)
+        if rules_handoff not in ("assignee_change", "report"):
+            raise ConfigurationError('rules_handoff is "assignee_change" or "report"')
+        if event_sender not in ("user", "bot"):
+            raise ConfigurationError('event_sender is "user" or "bot"')
         self.km = km
-        self.reply_deadline = float(reply_deadline)
         self._bot_auth = None if bot_header is None else bot_header_check(bot_header)
         self._webhook_auth = (
             None if webhook_token is None else webhook_check(webhook_token)
@@ -125,15 +140,24 @@ class BotApp:
         self._insecure = insecure_no_auth
         self._warned = False
         self.handlers = Handlers()
-        self.deliverer = Deliverer(km)
-        self._fallback = reply_items(
-            list(fallback) if fallback is not None else list(_DEFAULT_FALLBACK)
+        self.deliverer = Deliverer(
+            km, rules_handoff=rules_handoff, event_sender=event_sender
         )
-        interim_bytes = encode_reply(reply_items(list(interim or [])))
+        fallback_items, fallback_bytes = _answer(
+            _DEFAULT_FALLBACK if fallback is None else fallback, "fallback"
+        )
+        _, interim_bytes = _answer(interim, "interim")
         self.store: ReplyStore = store if store is not None else MemoryReplyStore()
-        self._runs = Runs(self.store, post=self.deliverer.post, interim=interim_bytes)
-        self._serialize = serialize
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+        self._runs = Runs(
+            self.store,
+            handlers=self.handlers,
+            deliverer=self.deliverer,
+            km=km,
+            interim=interim_bytes,
+            fallback=(fallback_items, fallback_bytes),
+            lock=self._lock if serialize else None,
+        )
         own: set[str] = set(bot_ids)
         if km is not None:
             own.add(km.on_behalf_of)
@@ -217,69 +241,115 @@ class BotApp:
     async def handle(
         self, kind: Kind, headers: Mapping[str, str], body: bytes
     ) -> BotResponse:
-        """Answer one request: a bot message, a webhook event or a token check."""
+        """Answer one request: a bot message, a webhook event or a token check.
+
+        The same as `refuse(kind, headers)` and, when that passes, `answer(kind,
+        body)`: an adapter calls those two, so a refused request's body is never
+        read.
+        """
+        refused = self.refuse(kind, headers)
+        if refused is not None:
+            return refused
+        return await self.answer(kind, body)
+
+    def auth_header(self, kind: Kind) -> str | None:
+        """The lower-case name of the header that authenticates `kind` (None: none)."""
+        auth = self._auth(kind)
+        return None if auth is None else auth.lower
+
+    def refuse(self, kind: Kind, headers: Mapping[str, str]) -> BotResponse | None:
+        """The answer from the headers alone (503, 401, 415, 413), or None to go on.
+
+        `headers` may be a multidict (every copy of a header counts: a header sent
+        twice is refused) or a plain mapping.
+        """
+        auth = self._auth(kind)
+        values = (
+            None
+            if auth is None
+            else [
+                v.encode("utf-8", "surrogateescape")
+                for v in header_values(headers, auth.lower)
+            ]
+        )
+        encoding = header_values(headers, "content-encoding")
+        length = header_values(headers, "content-length")
+        return self.refuse_values(
+            kind,
+            values,
+            encoding[0] if encoding else None,
+            length[0] if length else None,
+        )
+
+    def refuse_values(
+        self,
+        kind: Kind,
+        auth_values: Sequence[bytes] | None,
+        content_encoding: str | None,
+        content_length: str | None,
+    ) -> BotResponse | None:
+        """`refuse` for adapters that already picked the headers out: every value of
+        the auth header (None if `kind` has none), Content-Encoding, Content-Length."""
         self.check_ready()
         if self._closing:
             return BotResponse(503, _json_error("shutting down"))
-        if kind == "token":
-            return await self._token(body)
-        auth = self._bot_auth if kind == "bot" else self._webhook_auth
-        if not self._authorised(auth, headers, kind):
+        auth = self._auth(kind)
+        if auth is None:
+            if kind != "token" and not self._insecure:
+                return BotResponse(401, _json_error("unauthorized"))
+        elif not auth.accepts_values(auth_values or ()):
+            _log.warning(
+                "refused a %s request: missing, repeated or wrong %s header",
+                kind,
+                auth.header,
+            )
             return BotResponse(401, _json_error("unauthorized"))
+        if content_encoding is not None and content_encoding.strip().lower() not in (
+            "",
+            "identity",
+        ):
+            # Refused before a byte is inflated: Kommunicate sends plain JSON, and a
+            # small compressed body can inflate to gigabytes.
+            return BotResponse(415, _json_error("compressed bodies are not accepted"))
+        if content_length is not None:
+            digits = content_length.strip()
+            if not (digits.isascii() and digits.isdigit()):
+                return BotResponse(400, _json_error("bad Content-Length"))
+            if len(digits) > 9 or int(digits) > MAX_BODY:
+                return BotResponse(413, _json_error("request body too large"))
+        return None
+
+    def _auth(self, kind: Kind) -> HeaderCheck | None:
+        if kind == "bot":
+            return self._bot_auth
+        if kind == "webhook":
+            return self._webhook_auth
+        return None
+
+    async def answer(self, kind: Kind, body: bytes) -> BotResponse:
+        """Answer a request whose headers `refuse` passed: decode, then handle."""
         try:
             if kind == "bot":
                 return await self._bot(parse_bot_request(body))
+            if kind == "token":
+                return await self._token(body)
             message = parse_webhook_message(body)
         except InvalidPayloadError as exc:
             _log.warning("refused a %s request: %s", kind, exc)
             return BotResponse(400, _json_error(str(exc)))
         status = await self.webhooks.handle(
-            message, self.km, self.handlers.webhook, self.reply_deadline
+            message,
+            self.km,
+            self.handlers.webhook,
+            time.monotonic() + self.reply_deadline,
         )
         return BotResponse(status, b"{}")
-
-    def _authorised(
-        self, auth: HeaderCheck | None, headers: Mapping[str, str], kind: str
-    ) -> bool:
-        if auth is None:
-            return self._insecure
-        if auth.accepts(headers):
-            return True
-        _log.warning(
-            "refused a %s request: missing or wrong %s header", kind, auth.header
-        )
-        return False
 
     async def _bot(self, request: BotRequest) -> BotResponse:
         if request.bot_id:
             self.webhooks.own_ids.add(request.bot_id)
         deadline = time.monotonic() + self.reply_deadline
-        body = await self._runs.answer(
-            request, lambda r: self._execute(r, deadline), deadline
-        )
-        return BotResponse(200, body)
-
-    async def _execute(self, request: BotRequest, deadline: float) -> Answer:
-        handler = self.handlers.route(request)
-        if handler is None:
-            return []
-        ctx = BotContext(self.km, request, deadline)
-        try:
-            if self._serialize:
-                async with self._lock(request.group_id):
-                    result = await handler(request, ctx)
-            else:
-                result = await handler(request, ctx)
-            return reply_items(result)
-        except Exception as exc:  # a handler bug: answer with the fallback, log it
-            _log.error(
-                "bot handler %s failed on message %s: %s",
-                getattr(handler, "__qualname__", handler),
-                request.key,
-                type(exc).__name__,
-                exc_info=exc,
-            )
-            return list(self._fallback)
+        return BotResponse(200, await self._runs.answer(request, deadline))
 
     def _lock(self, group_id: int) -> _ConversationLock:
         return _ConversationLock(self._locks, group_id)
@@ -288,10 +358,7 @@ class BotApp:
         handler = self.handlers.token
         if handler is None:
             return BotResponse(404, _json_error("no token check"))
-        try:
-            user_id, token = parse_token_check(body)
-        except InvalidPayloadError as exc:
-            return BotResponse(400, _json_error(str(exc)))
+        user_id, token = parse_token_check(body)
         try:
             ok = bool(await handler(user_id, token))
         except Exception as exc:  # a failed check is a refusal, never an open door
@@ -336,18 +403,41 @@ class BotApp:
     async def aclose(self, *, grace: float = 10.0) -> None:
         """Stop taking requests and let late answers finish, for up to `grace` s.
 
-        What is still running then is cancelled and recorded in `undelivered`.
+        What is still running then (a handler, or a late answer being posted) is
+        cancelled and each one is reported in `undelivered` and logged: every
+        late answer ends either posted or reported.
         """
         self._closing = True
         pending: set[asyncio.Task[Any]] = {*self._runs.tasks, *self.webhooks.tasks}
-        if pending:
-            _done, late = await asyncio.wait(pending, timeout=grace)
-            for task in late:
-                task.cancel()
-            for request in self._runs.running():
-                self.deliverer.fail(request, "shut down before the handler finished")
-            if late:
-                await asyncio.wait(late, timeout=1.0)
+        if not pending:
+            return
+        _done, late = await asyncio.wait(pending, timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:  # each cancelled run reports itself as it unwinds
+            await asyncio.wait(late, timeout=1.0)
+        for run in self._runs.unsettled():  # a handler that ignored the cancel
+            self._runs.give_up(run, "shut down before the handler finished")
+
+
+def _seconds(value: object, name: str, most: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{name} must be a number of seconds")
+    if not 0 < value <= most:
+        raise ConfigurationError(f"{name} must be > 0 and at most {most:g} s")
+    return float(value)
+
+
+def _answer(value: object, name: str) -> tuple[Answer, bytes]:
+    """`interim=` or `fallback=` as replies and their bytes; checked once, here."""
+    try:
+        items = reply_items(value)
+        return items, encode_reply(items)
+    except KommunicateError as exc:
+        raise ConfigurationError(
+            f"{name} must be a str, a Reply, a RichMessage or a sequence of them "
+            f"that can be sent: {exc}"
+        ) from None
 
 
 def _paths(bot: str, webhook: str, token: str | None) -> dict[str, Kind]:

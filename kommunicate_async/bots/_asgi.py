@@ -2,10 +2,16 @@
 
 Mount it in FastAPI or Starlette (`app.mount("/kommunicate", bot.asgi())`) or serve
 it with any ASGI server. It speaks the `http` and `lifespan` scopes only.
+
+Headers first: a request refused from its headers (401, 415, 413, 503) is answered
+with `Connection: close` before a byte of its body is received. A body that does not
+arrive within `body_timeout` is answered 408 and its connection closed; a body cut
+off before its Content-Length (the client went away) runs no handler.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
@@ -21,6 +27,9 @@ Receive: TypeAlias = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send: TypeAlias = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 _TEXT: Final = b"text/plain"
+_CLOSE: Final = ((b"connection", b"close"),)
+_TOO_LARGE: Final = object()
+_GONE: Final = object()
 
 
 class AsgiBotApp:
@@ -30,6 +39,10 @@ class AsgiBotApp:
         bot.check_ready()
         self.bot = bot
         self.paths = paths
+        self._auth: dict[Kind, bytes | None] = {}
+        for kind in paths.values():
+            name = bot.auth_header(kind)
+            self._auth[kind] = None if name is None else name.encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -44,15 +57,44 @@ class AsgiBotApp:
         if scope.get("method") != "POST":
             await _respond(send, 405, b"method not allowed", _TEXT)
             return
-        body = await _read_body(receive)
-        if body is None:
-            await _respond(send, 413, b"request body too large", _TEXT)
+        auth_name = self._auth.get(kind)
+        auth_values: list[bytes] | None = None if auth_name is None else []
+        encodings: list[bytes] = []
+        length: bytes | None = None
+        for name, value in scope.get("headers", ()):
+            if name == auth_name and auth_values is not None:
+                auth_values.append(value)
+            elif name == b"content-encoding":
+                encodings.append(value)
+            elif name == b"content-length":
+                length = value
+        refused = self.bot.refuse_values(
+            kind,
+            auth_values,
+            b",".join(encodings).decode("latin-1") if encodings else None,
+            None if length is None else length.decode("latin-1"),
+        )
+        if refused is not None:
+            await _respond(
+                send,
+                refused.status,
+                refused.body,
+                refused.content_type.encode(),
+                _CLOSE,
+            )
             return
-        headers = {
-            k.decode("latin-1"): v.decode("latin-1")
-            for k, v in scope.get("headers", ())
-        }
-        reply = await self.bot.handle(kind, headers, body)
+        try:
+            async with asyncio.timeout(self.bot.body_timeout):
+                body = await _read_body(receive, length)
+        except TimeoutError:
+            await _respond(send, 408, b"request body timed out", _TEXT, _CLOSE)
+            return
+        if body is _GONE:
+            return  # cut off before its Content-Length: nobody to answer, no handler
+        if not isinstance(body, bytes):
+            await _respond(send, 413, b"request body too large", _TEXT, _CLOSE)
+            return
+        reply = await self.bot.answer(kind, body)
         await _respond(send, reply.status, reply.body, reply.content_type.encode())
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -75,24 +117,34 @@ def _local_path(scope: Scope) -> str:
     return path
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole body, or None past MAX_BODY (reading stops there: bounded memory)."""
+async def _read_body(receive: Receive, length: bytes | None) -> object:
+    """The whole body; `_TOO_LARGE` past MAX_BODY (reading stops there: bounded
+    memory); `_GONE` when the client disconnects or stops short of `length`."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return b"".join(chunks)
+            return _GONE
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:
-            return None
+            return _TOO_LARGE
         chunks.append(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            break
+    if length is not None and size != int(length):
+        return _GONE  # the server saw the connection end before Content-Length
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _respond(send: Send, status: int, body: bytes, content_type: bytes) -> None:
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    extra: tuple[tuple[bytes, bytes], ...] = (),
+) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -100,6 +152,7 @@ async def _respond(send: Send, status: int, body: bytes, content_type: bytes) ->
             "headers": [
                 (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
+                *extra,
             ],
         }
     )

@@ -35,8 +35,6 @@ MAX_BODY: Final = 1024 * 1024
 MAX_DEPTH: Final = 32
 """Nesting levels of arrays and objects."""
 
-_JSON: Final = decoder_for(Any)
-
 
 def _too_deep(value: object) -> bool:
     """True past MAX_DEPTH levels of arrays and objects (iterative: no recursion,
@@ -56,27 +54,60 @@ def _too_deep(value: object) -> bool:
     return False
 
 
-def _decode(body: bytes, tp: type[Any]) -> Any:
-    """Size first, then one msgspec pass (C speed, linear, whatever the body), then
-    depth on the decoded tree, then the typed conversion."""
+def decode_body(body: bytes, tp: type[Any]) -> Any:
+    """Size first, then one typed msgspec pass (C speed, linear, whatever the body),
+    then depth, walked only when the body has enough brackets to be too deep."""
     if not isinstance(body, bytes | bytearray | memoryview):
         raise InvalidPayloadError(f"body must be bytes, not {type(body).__name__}")
     if len(body) > MAX_BODY:
         raise InvalidPayloadError(f"body is {len(body)} bytes, over {MAX_BODY}")
+    raw = bytes(body)
     try:
-        tree: object = _JSON.decode(body)
+        decoded: object = decoder_for(tp).decode(raw)
     except RecursionError:  # msgspec's own limit, far past ours
         raise InvalidPayloadError(
             f"body is nested deeper than {MAX_DEPTH} levels"
         ) from None
+    except msgspec.ValidationError as exc:
+        _check_depth(raw)  # a deep body is refused as such, whatever its shape
+        raise InvalidPayloadError(f"unexpected body: {exc}") from None
     except msgspec.DecodeError as exc:
         raise InvalidPayloadError(f"body is not JSON: {exc}") from None
+    _check_depth(raw)
+    return decoded
+
+
+def _check_depth(raw: bytes) -> None:
+    """Fewer opening brackets than MAX_DEPTH cannot nest deeper: the common case
+    costs two C-speed counts instead of a walk. Unknown fields are skipped by the
+    typed decode, so the walk reads the body again as plain JSON."""
+    if raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
+        return
+    try:
+        tree: object = decoder_for(Any).decode(raw)
+    except RecursionError:
+        raise InvalidPayloadError(
+            f"body is nested deeper than {MAX_DEPTH} levels"
+        ) from None
     if _too_deep(tree):
         raise InvalidPayloadError(f"body is nested deeper than {MAX_DEPTH} levels")
-    try:
-        return msgspec.convert(tree, tp)
-    except msgspec.ValidationError as exc:
-        raise InvalidPayloadError(f"unexpected body: {exc}") from None
+
+
+_DIGITS_MAX: Final = 19
+"""Digits of a numeric string: int64 range, and far below Python's 4300-digit cap."""
+
+
+def _digits(value: str) -> int | None:
+    """An ASCII-digit string as an int (a leading "-" allowed); None otherwise.
+
+    `str.isdigit` is True for "²" and "١٢٣", which `int()` then refuses or reads
+    as another number: only ASCII digits are a number on this wire.
+    """
+    text = value.strip()
+    body = text[1:] if text.startswith("-") else text
+    if not body or len(body) > _DIGITS_MAX or not (body.isascii() and body.isdigit()):
+        return None
+    return int(text)
 
 
 def _as_int(value: object, what: str) -> int:
@@ -84,17 +115,32 @@ def _as_int(value: object, what: str) -> int:
         raise InvalidPayloadError(f"{what} must be a number, not {value!r}")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    raise InvalidPayloadError(f"{what} must be a number, not {value!r}")
+    if isinstance(value, str):
+        found = _digits(value)
+        if found is not None:
+            return found
+    raise InvalidPayloadError(f"{what} must be a number, not {value!r:.40}")
 
 
-def _optional_int(value: object) -> int | None:
+def _optional_int(value: object, what: str = "a number") -> int | None:
+    """A tolerant optional number: absent or non-numeric text is None, but digits
+    that are not ASCII ("³", "١٢٣") are refused rather than misread."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+    if isinstance(value, str):
+        found = _digits(value)
+        if found is None and value.strip().lstrip("-").isnumeric():
+            raise InvalidPayloadError(f"{what} must be ASCII digits, not {value!r:.40}")
+        return found
     return None
+
+
+def _lenient_int(value: object) -> int | None:
+    """`_optional_int` for lazily read fields (a handler's property): never raises."""
+    try:
+        return _optional_int(value)
+    except InvalidPayloadError:
+        return None
 
 
 def _text(value: object) -> str:
@@ -201,7 +247,7 @@ class BotRequest:
                     type=_text(entry.get("type")),
                     url=_optional_text(data.get("url")),
                     name=_optional_text(data.get("name")),
-                    size=_optional_int(data.get("size")),
+                    size=_lenient_int(data.get("size")),
                     lat=_optional_text(data.get("lat")),
                     lon=_optional_text(data.get("lon")),
                 )
@@ -225,7 +271,7 @@ def _metadata(value: object) -> dict[str, Any]:
 
 def parse_bot_request(body: bytes) -> BotRequest:
     """Decode a custom-bot request body; `InvalidPayloadError` if unusable."""
-    raw = _decode(body, _Wire)
+    raw = decode_body(body, _Wire)
     if not isinstance(raw, _Wire):  # pragma: no cover - the decoder's type
         raise InvalidPayloadError("body is not a JSON object")
     key = _require_key(raw)
@@ -237,11 +283,11 @@ def parse_bot_request(body: bytes) -> BotRequest:
         sender=_text(raw.sender),
         text=_text(raw.message),
         metadata=_metadata(raw.metadata),
-        content_type=_optional_int(raw.content_type),
+        content_type=_optional_int(raw.content_type, "contentType"),
         application_key=_optional_text(app),
-        source=_optional_int(raw.source),
+        source=_optional_int(raw.source, "source"),
         event=_text(raw.event_name) or None,
-        created_at=_optional_int(raw.created_at),
+        created_at=_optional_int(raw.created_at, "createdAt"),
     )
 
 
@@ -299,14 +345,14 @@ def _file(value: object) -> WebhookFile | None:
         name=_optional_text(data.get("name")),
         url=_optional_text(data.get("url")),
         content_type=_optional_text(data.get("contentType")),
-        size=_optional_int(data.get("size")),
+        size=_optional_int(data.get("size"), "file.size"),
         thumbnail_url=_optional_text(data.get("thumbnailUrl")),
     )
 
 
 def parse_webhook_message(body: bytes) -> WebhookMessage:
     """Decode a message-webhook body; `InvalidPayloadError` if unusable."""
-    raw = _decode(body, _Wire)
+    raw = decode_body(body, _Wire)
     if not isinstance(raw, _Wire):  # pragma: no cover - the decoder's type
         raise InvalidPayloadError("body is not a JSON object")
     key = _require_key(raw)
@@ -317,8 +363,8 @@ def parse_webhook_message(body: bytes) -> WebhookMessage:
         client_group_id=_optional_text(raw.client_group_id),
         group_name=_optional_text(raw.group_name),
         text=_text(raw.message),
-        timestamp=_optional_int(raw.time_stamp),
+        timestamp=_optional_int(raw.time_stamp, "timeStamp"),
         file=_file(raw.file),
         metadata=_string_values(raw.metadata),
-        content_type=_optional_int(raw.content_type),
+        content_type=_optional_int(raw.content_type, "contentType"),
     )

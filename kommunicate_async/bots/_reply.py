@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast
 
+import msgspec
+
 from .._codec import encode
 from .._errors import InvalidRequestError
 from .._metadata import stringify_metadata
@@ -18,7 +20,14 @@ from ..rich._message import RichMessage
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ["HANDOFF_MESSAGE", "Reply", "ReplyLike", "reply_items", "encode_reply"]
+__all__ = [
+    "HANDOFF_MESSAGE",
+    "Replies",
+    "Reply",
+    "ReplyLike",
+    "encode_reply",
+    "reply_items",
+]
 
 HANDOFF_MESSAGE: Final = "our agents will get back to you"
 """The handoff text of Kommunicate's own example."""
@@ -64,7 +73,13 @@ class Reply:
         data: Mapping[str, Any] | None = None,
         message: str = "",
     ) -> Reply:
-        """Hand off to another bot, optionally triggering one of its events."""
+        """Hand off to another bot, optionally triggering one of its events.
+
+        In a reply over HTTP the event travels as `metadata.event` (Kommunicate's
+        documented bot-to-bot handoff). Posted late, the bot is assigned and the
+        event is triggered the way the web widget does it: a hidden message
+        `Event:<name>` with `KM_TRIGGER_EVENT` (docs/wire.md#bots).
+        """
         metadata: dict[str, Any] = {"KM_ASSIGN_TO": _id(bot_id)}
         if event is not None:
             metadata["event"] = {"name": _id(event), "data": dict(data or {})}
@@ -74,6 +89,15 @@ class Reply:
     def resolve(cls, message: str = "") -> Reply:
         """Resolve the conversation (`actionRequest: resolveConversation`)."""
         return cls(message, {"actionRequest": "resolveConversation"})
+
+    @property
+    def event(self) -> str | None:
+        """The event a `to_bot` handoff triggers, if any."""
+        found = (self.metadata or {}).get("event")
+        if isinstance(found, dict):
+            name = cast("dict[str, object]", found).get("name")
+            return name if isinstance(name, str) and name else None
+        return None
 
     @property
     def assign_to(self) -> str | None:
@@ -102,10 +126,15 @@ def _id(value: object) -> str:
 
 ReplyLike: TypeAlias = "Reply | RichMessage | str"
 """One message a handler may return; a handler returns one, a list, or None."""
+Replies: TypeAlias = "Reply | RichMessage | str | Sequence[Reply | RichMessage | str]"
+"""One message or a sequence of them (`interim=`, `fallback=`); a str is ONE message."""
 
 
 def reply_items(result: object) -> list[Reply | RichMessage]:
-    """A handler's result as a list of replies (None: no answer)."""
+    """A handler's result as a list of replies (None: no answer).
+
+    A str is one message, never a sequence of characters.
+    """
     if result is None:
         return []
     entries: Sequence[object] = (
@@ -128,7 +157,19 @@ def reply_items(result: object) -> list[Reply | RichMessage]:
 
 
 def encode_reply(replies: Sequence[Reply | RichMessage]) -> bytes:
-    """The HTTP body: a JSON array of bot-reply items."""
-    return encode(
-        [r.bot_reply() if isinstance(r, RichMessage) else r.item() for r in replies]
-    )
+    """The HTTP body: a JSON array of bot-reply items.
+
+    Raises `InvalidRequestError` for an item that cannot be sent (no text and no
+    metadata, a non-str metadata key, a value that is not JSON, a lone surrogate).
+    """
+    try:
+        return encode(
+            [r.bot_reply() if isinstance(r, RichMessage) else r.item() for r in replies]
+        )
+    except InvalidRequestError:
+        raise
+    except (TypeError, ValueError, msgspec.EncodeError) as exc:
+        # The type only: the message of an encoding error quotes the reply.
+        raise InvalidRequestError(
+            f"a reply cannot be encoded as JSON ({type(exc).__name__})"
+        ) from None

@@ -1,15 +1,22 @@
-"""One handler run per message key, answered exactly once.
+"""One handler run per message key; the run owns its outcome, start to end.
 
-A run starts with the first request for a key. Every request for that key (the
-first, and any redelivery while it runs) waits for the run until its own deadline:
+A run starts with the first request for a key and is driven by one task, which
+alone decides how it ends, in exactly one of three ways:
 
-- the run finishes while someone waits: that request answers with the reply bytes,
-  and they are remembered, so a later redelivery gets the same bytes;
-- nobody is waiting when it finishes (every deadline passed): the answer is posted
-  into the conversation instead (`post`), and a later redelivery gets `[]`.
+- **answered**: the answer was ready while a request still waited for it; those
+  requests answer with its bytes, and the bytes are recorded, so a redelivery gets
+  the same bytes;
+- **posted**: every waiting request had already been answered with the interim (its
+  deadline passed); the answer is recorded as posted (a redelivery now gets `[]` at
+  once) and posted into the conversation;
+- **undelivered**: posting failed, was cut off by a shutdown, or the app shut down
+  before the handler finished; what was not posted is in `undelivered`, logged.
 
-The two cases cannot both happen: whichever side comes second sees the first's mark,
-and asyncio runs each side between awaits without interruption.
+Whatever the handler returns or raises (an empty or unencodable reply, a wrong
+type, an exception, a `CancelledError` that is not the app's own shutdown), the run
+turns it into the `fallback` at once and logs it once: a failure never waits for the
+deadline. Waiting requests are plain futures with a timer, so a quick answer costs no
+`wait_for` and no extra task wake-up.
 """
 
 from __future__ import annotations
@@ -19,18 +26,23 @@ import logging
 import time
 from typing import TYPE_CHECKING, Final
 
-from ._reply import encode_reply
+from ._handlers import BotContext
+from ._reply import encode_reply, reply_items
 from ._store import ReplyRecord
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Callable
+    from contextlib import AbstractAsyncContextManager
 
+    from .._session import KommunicateSession
     from ..rich._message import RichMessage
+    from ._deliver import Deliverer
+    from ._handlers import Handlers
     from ._payloads import BotRequest
     from ._reply import Reply
     from ._store import ReplyStore
 
-__all__ = ["Run", "Runs"]
+__all__ = ["Answer", "Run", "Runs"]
 
 _log: Final = logging.getLogger("kommunicate_async.bots")
 _EMPTY: Final = b"[]"
@@ -39,104 +51,189 @@ _POLL: Final = 0.05
 
 Answer = list["Reply | RichMessage"]
 
+_RUNNING: Final = 0
+_ANSWERED: Final = 1
+_POSTING: Final = 2
+_DONE: Final = 3
+
 
 class Run:
-    """One key's handler run and who is waiting for it."""
+    """One key's handler run and the requests waiting for it."""
 
-    __slots__ = ("body", "done", "posted", "request", "task", "waiters")
+    __slots__ = ("body", "deadline", "phase", "request", "task", "waiters")
 
-    def __init__(self, request: BotRequest) -> None:
+    def __init__(self, request: BotRequest, deadline: float) -> None:
         self.request = request
+        self.deadline = deadline
         self.task: asyncio.Task[None] | None = None
-        self.done = asyncio.Event()
-        self.body: bytes | None = None
-        self.waiters = 0
-        self.posted = False
+        self.waiters: list[asyncio.Future[bytes]] = []
+        self.body = b""
+        self.phase = _RUNNING
 
 
 class Runs:
-    """The runs in flight, the store of answered keys, and deferred posting."""
+    """The runs in flight: handler, fallback, answer or post, and the record."""
 
     def __init__(
         self,
         store: ReplyStore,
         *,
-        post: Callable[[BotRequest, Answer], Awaitable[None]],
+        handlers: Handlers,
+        deliverer: Deliverer,
+        km: KommunicateSession | None,
         interim: bytes,
+        fallback: tuple[Answer, bytes],
+        lock: Callable[[int], AbstractAsyncContextManager[None]] | None = None,
     ) -> None:
         self._store = store
-        self._post = post
+        self._handlers = handlers
+        self._deliverer = deliverer
+        self._km = km
         self._interim = interim
+        self._fallback = fallback
+        self._lock = lock
         self._runs: dict[str, Run] = {}
         self.tasks: set[asyncio.Task[None]] = set()
-        """Handler runs and deferred posts still going (drained on shutdown)."""
+        """Runs still going, their posts included (drained on shutdown)."""
 
-    def running(self) -> list[BotRequest]:
-        """Requests whose handler has not finished."""
-        return [run.request for run in self._runs.values() if run.body is None]
+    def unsettled(self) -> list[Run]:
+        """Runs that have not ended yet."""
+        return [run for run in self._runs.values() if run.phase != _DONE]
 
-    async def answer(
-        self,
-        request: BotRequest,
-        execute: Callable[[BotRequest], Awaitable[Answer]],
-        deadline: float,
-    ) -> bytes:
-        """The reply bytes for `request`, running `execute` at most once per key."""
+    async def answer(self, request: BotRequest, deadline: float) -> bytes:
+        """The reply bytes for `request`; its handler runs at most once per key.
+
+        `deadline` is a `time.monotonic()` instant.
+        """
         key = request.key
         run = self._runs.get(key)
         if run is None:
-            record = await self._store.get(key)
-            if record is not None:
-                return _EMPTY if record.posted else record.body
-            run = self._runs.get(key)  # another request may have started it meanwhile
-        if run is None:
-            if not await self._store.claim(key):
-                return await self._elsewhere(key, deadline)
-            run = self._start(request, execute)
+            # Claim first: a new key (the usual case) costs one store call, not two.
+            if await self._store.claim(key):
+                run = self._start(request, deadline)
+            else:
+                run = self._runs.get(key)  # started here while the claim was in flight
+                if run is None:
+                    record = await self._store.get(key)
+                    if record is not None:
+                        return _EMPTY if record.posted else record.body
+                    run = self._runs.get(key)
+                    if run is None:  # claimed, unanswered: another worker runs it
+                        return await self._elsewhere(key, deadline)
+        if run.phase == _ANSWERED:
+            return run.body
+        if run.phase != _RUNNING:
+            return _EMPTY  # the answer is being posted (or was): it is on its way
         return await self._wait(run, deadline)
 
-    def _start(
-        self, request: BotRequest, execute: Callable[[BotRequest], Awaitable[Answer]]
-    ) -> Run:
-        run = self._runs[request.key] = Run(request)
-        run.task = asyncio.get_running_loop().create_task(self._execute(run, execute))
+    def _start(self, request: BotRequest, deadline: float) -> Run:
+        run = self._runs[request.key] = Run(request, deadline)
+        run.task = asyncio.get_running_loop().create_task(self._drive(run))
         self.tasks.add(run.task)
         run.task.add_done_callback(self.tasks.discard)
         return run
 
-    async def _execute(
-        self, run: Run, execute: Callable[[BotRequest], Awaitable[Answer]]
-    ) -> None:
-        replies = await execute(run.request)  # never raises: failures are a fallback
-        run.body = encode_reply(replies)
-        if run.waiters:
-            run.done.set()
-            await self._store.put(run.request.key, ReplyRecord(run.body))
-        else:  # every request for this key was already answered with the interim
-            run.posted = True
-            try:
-                await self._post(run.request, replies)
-            finally:
-                await self._store.put(run.request.key, ReplyRecord(run.body, True))
-        self._runs.pop(run.request.key, None)
-
     async def _wait(self, run: Run, deadline: float) -> bytes:
-        run.waiters += 1
-        try:
-            await asyncio.wait_for(
-                run.done.wait(), max(0.0, deadline - time.monotonic())
-            )
-        except TimeoutError:
-            pass
-        finally:
-            run.waiters -= 1
-        if run.body is not None and not run.posted:
-            return run.body
-        _log.info(
-            "bot reply for message %s deferred: the handler is still running",
-            run.request.key,
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bytes] = loop.create_future()
+        run.waiters.append(waiter)
+        timer = loop.call_later(
+            max(0.0, deadline - time.monotonic()), _expire, run, waiter
         )
-        return self._interim
+        try:
+            body = await waiter
+        finally:
+            timer.cancel()
+            if waiter in run.waiters:  # cancelled from outside (a client gone)
+                run.waiters.remove(waiter)
+        if body is _TIMED_OUT:
+            _log.info(
+                "bot reply for message %s deferred: the handler is still running",
+                run.request.key,
+            )
+            return self._interim
+        return body
+
+    # -- the one owner of a run's outcome -------------------------------------------
+
+    async def _drive(self, run: Run) -> None:
+        key = run.request.key
+        try:
+            replies, run.body = await self._produce(run)
+            if run.phase != _RUNNING:
+                return  # given up by a shutdown, and reported: never also posted
+            if run.waiters:
+                run.phase = _ANSWERED
+                for waiter in run.waiters:
+                    if not waiter.done():
+                        waiter.set_result(run.body)
+                run.waiters.clear()
+                await self._store.put(key, ReplyRecord(run.body))
+                return
+            run.phase = _POSTING  # from here a redelivery gets [] at once
+            await self._deliverer.post(run.request, replies)  # reports what it lost
+            await self._store.put(key, ReplyRecord(run.body, True))
+        except asyncio.CancelledError:
+            self.give_up(run, "shut down before the handler finished")
+            raise
+        finally:
+            run.phase = _DONE
+            self._runs.pop(key, None)
+
+    def give_up(self, run: Run, reason: str) -> None:
+        """End a run whose handler will not finish: report it, once."""
+        if run.phase != _RUNNING:
+            return
+        run.phase = _DONE
+        for waiter in run.waiters:
+            if not waiter.done():
+                waiter.set_result(_TIMED_OUT)
+        self._deliverer.fail(run.request, reason)
+
+    async def _produce(self, run: Run) -> tuple[Answer, bytes]:
+        """The handler's replies and their bytes, or the fallback's: never raises
+        but for the app's own cancellation."""
+        request = run.request
+        handler = self._handlers.route(request)
+        if handler is None:
+            return [], _EMPTY
+        ctx = BotContext(self._km, request, run.deadline)
+        what = "raised"
+        try:
+            if self._lock is not None:
+                async with self._lock(request.group_id):
+                    result = await handler(request, ctx)
+            else:
+                result = await handler(request, ctx)
+            what = "returned an unusable answer"
+            replies = reply_items(result)
+            return replies, encode_reply(replies)
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise  # the app's shutdown: `_drive` reports it
+            self._failed(handler, request, "was cancelled", exc)
+        except Exception as exc:  # a handler bug or a bad answer: the fallback, now
+            self._failed(handler, request, what, exc)
+        return list(self._fallback[0]), self._fallback[1]
+
+    @staticmethod
+    def _failed(
+        handler: object, request: BotRequest, what: str, exc: BaseException
+    ) -> None:
+        # Key and conversation only: never the body, the reply or a secret. A bad
+        # answer's error names its type, not its content; a raised exception keeps
+        # its traceback (the handler's own code).
+        _log.error(
+            "bot handler %s %s on message %s (conversation %s): %s; "
+            "answered with the fallback",
+            getattr(handler, "__qualname__", type(handler).__name__),
+            what,
+            request.key,
+            request.group_id,
+            type(exc).__name__,
+            exc_info=exc if what == "raised" else None,
+        )
 
     async def _elsewhere(self, key: str, deadline: float) -> bytes:
         """Another worker sharing the store runs `key`: wait for its answer."""
@@ -146,3 +243,15 @@ class Runs:
                 return _EMPTY if record.posted else record.body
             await asyncio.sleep(_POLL)
         return self._interim
+
+
+_TIMED_OUT: Final = b"\x00timed out"
+"""A waiter's result when its deadline passed first (compared by identity)."""
+
+
+def _expire(run: Run, waiter: asyncio.Future[bytes]) -> None:
+    if waiter.done():
+        return
+    if waiter in run.waiters:
+        run.waiters.remove(waiter)
+    waiter.set_result(_TIMED_OUT)

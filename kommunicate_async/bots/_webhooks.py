@@ -1,16 +1,16 @@
-"""Message-webhook events: echoes filtered, each message handled once.
+"""Message-webhook events: echoes and system messages filtered, each message once.
 
 Kommunicate POSTs *every* message of the account to the webhook, the bot's own and
 the system's included. Echoes (a sender in `own_ids`) and system messages are
-dropped unless `include_echoes`. UNCERTAIN (docs/wire.md#bots): what marks a system
-message is not documented; `contentType` 10 and the HIDDEN/ARCHIVE categories are
-the SDKs' markers.
+dropped unless `include_echoes`. What marks a system message is not documented:
+`is_system` follows what Kommunicate's web widget hides (docs/wire.md#bots).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Final
 
 from ._handlers import WebhookContext
@@ -27,16 +27,44 @@ if TYPE_CHECKING:
 __all__ = ["Webhooks", "is_system"]
 
 _log: Final = logging.getLogger("kommunicate_async.bots")
-_SYSTEM_CONTENT_TYPES: Final = frozenset({10})
-_SYSTEM_CATEGORIES: Final = frozenset({"HIDDEN", "ARCHIVE"})
+_SYSTEM_CONTENT_TYPES: Final = frozenset({10, 11, 102, 103})
+_SYSTEM_CATEGORIES: Final = frozenset({"HIDDEN", "PUSHNOTIFICATION"})
+_ACTION_KEYS: Final = ("KM_STATUS", "KM_ASSIGN", "KM_TRIGGER_EVENT")
+_DELETE_KEY: Final = "AL_DELETE_GROUP_MESSAGE_FOR_ALL"
+_HANDOFF_KEYS: Final = ("KM_ASSIGN_TO", "KM_ASSIGN_TEAM")
 
 
 def is_system(message: WebhookMessage) -> bool:
-    """True for a system notice (an assignment, a status change, a hidden event)."""
-    return (
-        message.content_type in _SYSTEM_CONTENT_TYPES
-        or message.metadata.get("category") in _SYSTEM_CATEGORIES
-    )
+    """True for a message Kommunicate's web widget does not show as a chat message.
+
+    The markers (UNCERTAIN: undocumented; each one is what the SDKs hide):
+
+    - `contentType` 10 (a channel notice: "Assigned to X"), 11 (hidden), 102 and
+      103 (calls), when the body has a `contentType` (the documented webhook body
+      has none, so there the metadata markers decide);
+    - `metadata.category` `HIDDEN` or `PUSHNOTIFICATION`;
+    - `metadata.hide == "true"`;
+    - an action key: `KM_STATUS` (a status change), `KM_ASSIGN` (an assignment
+      notice), `KM_TRIGGER_EVENT` (a bot event trigger),
+      `AL_DELETE_GROUP_MESSAGE_FOR_ALL` (a deletion);
+    - `KM_ASSIGN_TO` or `KM_ASSIGN_TEAM` on a message without text (with text it is
+      a bot's visible handoff message, which the widget shows).
+
+    `category: ARCHIVE` alone is *not* a marker: Kommunicate's own server puts it on
+    the visible welcome message.
+    """
+    if message.content_type in _SYSTEM_CONTENT_TYPES:
+        return True
+    metadata = message.metadata
+    if not metadata:
+        return False
+    if metadata.get("category") in _SYSTEM_CATEGORIES:
+        return True
+    if metadata.get("hide") == "true":
+        return True
+    if any(key in metadata for key in _ACTION_KEYS) or _DELETE_KEY in metadata:
+        return True
+    return not message.text.strip() and any(key in metadata for key in _HANDOFF_KEYS)
 
 
 class Webhooks:
@@ -63,7 +91,11 @@ class Webhooks:
         handlers: Sequence[WebhookHandler],
         deadline: float,
     ) -> int:
-        """The HTTP status to answer; handlers run at most once per key."""
+        """The HTTP status to answer; handlers run at most once per key.
+
+        `deadline` is a `time.monotonic()` instant, as everywhere in `BotApp`: past
+        it, the request is answered 200 and the handlers finish in the background.
+        """
         if not handlers or self.skipped(message):
             return 200
         key = f"webhook:{message.key}"
@@ -74,7 +106,9 @@ class Webhooks:
         )
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
-        done, _ = await asyncio.wait({task}, timeout=deadline)
+        done, _ = await asyncio.wait(
+            {task}, timeout=max(0.0, deadline - time.monotonic())
+        )
         if not done:
             return 200  # still running: it finishes in the background
         return 200 if task.result() else 500

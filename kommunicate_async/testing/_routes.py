@@ -263,6 +263,11 @@ class Routes:
         self.actor(request, platform=True, need_user=True)
         group = self.query_group(request)
         assignee = request.query.get("assignee", "")
+        if not assignee and request.query.get("switchAssignee") == "true":
+            # No assignee: the routing rules pick (the widget's "talk to a human")
+            assignee = self.fake.routing_agent or ""
+            if assignee:
+                self.state.ensure_user(assignee)
         if assignee not in self.state.users:
             raise self.fail(f"assignee {assignee!r} not found")
         if assignee in self.state.busy_agents:

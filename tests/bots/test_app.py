@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import pytest
@@ -17,6 +17,9 @@ from kommunicate_async.bots import (
     MemoryReplyStore,
     Reply,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 SECRET = "s3cret-bot-header"
 HEADERS = {"X-Bot-Token": SECRET}
@@ -159,10 +162,10 @@ async def test_a_slow_handler_is_deferred_and_posted_once() -> None:
     bot = app(reply_deadline=0.05, interim=["One moment…"])
     posted: list[tuple[str, list[Any]]] = []
 
-    async def post(request: BotRequest, replies: list[Any]) -> None:
-        posted.append((request.key, replies))
+    async def post(request: BotRequest, replies: Sequence[Any]) -> None:
+        posted.append((request.key, list(replies)))
 
-    bot._runs._post = post  # pyright: ignore[reportPrivateUsage]
+    bot.deliverer.post = post  # type: ignore[method-assign]
     release = asyncio.Event()
 
     @bot.on_message
@@ -221,10 +224,10 @@ async def test_shutdown_drains_then_reports_what_did_not_finish() -> None:
     bot = app(reply_deadline=0.01)
     posted: list[str] = []
 
-    async def post(request: BotRequest, replies: list[Any]) -> None:
+    async def post(request: BotRequest, replies: Sequence[Any]) -> None:
         posted.append(request.key)
 
-    bot._runs._post = post  # pyright: ignore[reportPrivateUsage]
+    bot.deliverer.post = post  # type: ignore[method-assign]
 
     @bot.on_message
     async def answer(request: BotRequest, ctx: BotContext) -> str:
