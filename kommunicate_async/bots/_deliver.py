@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .._errors import KommunicateError
+from .._message_wire import SEND, send_body
 from .._metadata import MetadataKey
 from ..models.conversation import ConversationStatus
 from ..models.message import SentMessage
 from ..resources.assignees import CHANGE
-from ..resources.messages import SEND, send_body
 from ..rich._message import RichMessage
 
 if TYPE_CHECKING:
