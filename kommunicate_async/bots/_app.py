@@ -27,7 +27,7 @@ from ._handlers import (
     parse_token_check,
 )
 from ._payloads import BotRequest, parse_bot_request, parse_webhook_message
-from ._reply import Reply, encode_reply, reply_items
+from ._reply import Reply, apply_policies, encode_reply, reply_items
 from ._runs import Answer, Runs
 from ._store import MemoryReplyStore, ReplyStore
 from ._webhooks import Webhooks
@@ -270,7 +270,7 @@ class BotApp:
                     result = await handler(request, ctx)
             else:
                 result = await handler(request, ctx)
-            return reply_items(result)
+            return await apply_policies(reply_items(result), self.km, request.group_id)
         except Exception as exc:  # a handler bug: answer with the fallback, log it
             _log.error(
                 "bot handler %s failed on message %s: %s",
