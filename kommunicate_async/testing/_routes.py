@@ -13,6 +13,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from ._server import FakeKommunicate
     from ._state import FakeGroup
+from ._routes_more import MoreRoutes
 from ._state import FakeFile
 from ._wire import (
     AttachmentSend,
@@ -262,6 +263,15 @@ class Routes:
     async def change_assignee(self, request: web.Request) -> web.Response:
         self.actor(request, platform=True, need_user=True)
         group = self.query_group(request)
+        if "assignee" not in request.query:  # the routing rules (docs/wire.md#handoff)
+            chosen = self.fake.routing_agent or next(
+                iter(self.fake.directory.online), ""
+            )
+            if not chosen:
+                return self.ok("updated")
+            request = request.clone(
+                rel_url=request.rel_url.update_query(assignee=chosen)
+            )
         assignee = request.query.get("assignee", "")
         if assignee not in self.state.users:
             raise self.fail(f"assignee {assignee!r} not found")
@@ -431,4 +441,5 @@ class Routes:
             ("GET", "/rest/ws/group/filter", self.group_filter),
             ("POST", "/rest/ws/register/client", self.register),
             ("POST", "/rest/ws/register/refresh/token", self.refresh_token),
+            *MoreRoutes(self).table(),  # agents, hours, CSAT, lifecycle, inbox
         ]
