@@ -136,7 +136,7 @@ class AwayMessageItem(Model, frozen=True, kw_only=True):
     id: int | str | None = None
     event_id: int | None = None
     status: int | None = None
-    category: str | None = None
+    category: int | str | None = None
 
 
 class AwayMessage(Model, frozen=True, kw_only=True):
