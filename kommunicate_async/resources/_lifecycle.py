@@ -67,7 +67,6 @@ class CreateUserBody(Model, frozen=True, kw_only=True):
     display_name: str | UnsetType = UNSET
     email: str | UnsetType = UNSET
     image_link: str | UnsetType = UNSET
-    authentication_type_id: int = 1
 
 
 async def message_info(ctx: Context, key: str, acting: str) -> list[Receipt]:
