@@ -207,7 +207,7 @@ class HandoffPolicy:
         """
         skipped: list[tuple[HandoffStep, str]] = []
         busy = set(exclude)
-        hours = await self._hours(km, skipped)
+        hours = await self._hours(km)
         if hours is not None and not hours.is_open(self._now()):
             team = hours.team_name or hours.team_id or "default"
             return self._offline(
@@ -304,7 +304,9 @@ class HandoffPolicy:
             elif agent in online:
                 return agent
         if candidates:
-            skipped.append((HandoffStep.TEAM_AGENT, "no agent of the team is online"))
+            skipped.append(
+                (HandoffStep.TEAM_AGENT, "no free agent of the team is online")
+            )
         return None
 
     def _offline(
@@ -341,9 +343,7 @@ class HandoffPolicy:
     def _now(self) -> datetime:
         return self.clock() if self.clock is not None else datetime.now().astimezone()
 
-    async def _hours(
-        self, km: KommunicateSession, skipped: list[tuple[HandoffStep, str]]
-    ) -> BusinessHours | None:
+    async def _hours(self, km: KommunicateSession) -> BusinessHours | None:
         if not self.check_hours:
             return None
         try:
@@ -353,9 +353,6 @@ class HandoffPolicy:
             log.info(
                 "handoff: business hours unknown (%s); treated as open",
                 type(exc).__name__,
-            )
-            skipped.append(
-                (HandoffStep.OFFLINE, f"hours unknown ({type(exc).__name__})")
             )
             return None
 

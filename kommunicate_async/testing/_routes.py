@@ -264,9 +264,10 @@ class Routes:
         self.actor(request, platform=True, need_user=True)
         group = self.query_group(request)
         if "assignee" not in request.query:  # the routing rules (docs/wire.md#handoff)
-            chosen = self.fake.routing_agent or next(
-                iter(self.fake.directory.online), ""
-            )
+            free = [
+                a for a in self.fake.directory.online if a not in self.state.busy_agents
+            ]
+            chosen = self.fake.routing_agent or next(iter(free), "")
             if not chosen:
                 return self.ok("updated")
             request = request.clone(

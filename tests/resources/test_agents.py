@@ -18,7 +18,15 @@ from kommunicate_async import (
 )
 from kommunicate_async.models.agent import AgentStatus, Availability, Role
 from tests.mockapi import BASE_URL, CHAT_URL, MockApi
-from tests.resources.exact import APP_URL, KEY_BODY, KEY_GET, headers, only, query, session
+from tests.resources.exact import (
+    APP_URL,
+    KEY_BODY,
+    KEY_GET,
+    headers,
+    only,
+    query,
+    session,
+)
 
 FILTER_REPLY = (
     b'{"status":"success","generatedAt":1,"response":{"users":[{"userId":"ann@acme.io",'
@@ -112,7 +120,9 @@ async def test_status_reads_code_response_and_status_1_is_online(
     call = only(api, "GET", url)
     assert query(call) == [("applicationId", "app-1"), ("userName", "ann@acme.io")]
     assert headers(call) == KEY_GET  # Api-Key on the app server: UNCERTAIN
-    assert agent == AgentStatus(user_name="ann@acme.io", status=1, name="Ann", role_type=8)
+    assert agent == AgentStatus(
+        user_name="ann@acme.io", status=1, name="Ann", role_type=8
+    )
     assert agent.online
     assert not AgentStatus(user_name="b", status=2).online
 
@@ -164,11 +174,15 @@ async def test_app_token_replaces_api_key_on_the_app_server(api: MockApi) -> Non
     assert sent == {"Authorization": "dash-token-1", "Accept": "application/json"}
 
 
-@pytest.mark.parametrize(("method", "action"), [("set_away", "goAway"), ("set_online", "goOnline")])
+@pytest.mark.parametrize(
+    ("method", "action"), [("set_away", "goAway"), ("set_online", "goOnline")]
+)
 async def test_set_away_and_online(api: MockApi, method: str, action: str) -> None:
     # The id is URL-encoded (a "/" stays %2F); yarl writes "@" as is in a path.
     path = f"/users/{action}/a%2Fb@acme.io/app-1"
-    api.add("PATCH", path, base=APP_URL, body=b'{"code":"SUCCESS","response":"success"}')
+    api.add(
+        "PATCH", path, base=APP_URL, body=b'{"code":"SUCCESS","response":"success"}'
+    )
     async with session() as km:
         await getattr(km.agents, method)("a/b@acme.io")
     call = only(api, "PATCH", APP_URL + path)

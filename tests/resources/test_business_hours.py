@@ -83,7 +83,9 @@ def test_start_equal_to_end_is_all_day() -> None:
     [
         BusinessHours(team_id=1, timezone="Europe/Paris"),  # no map
         BusinessHours(team_id=1, business_hour_map={"1": "0900-1000"}),  # no zone
-        BusinessHours(team_id=1, timezone="Mars/Olympus", business_hour_map={"1": "0900-1000"}),
+        BusinessHours(
+            team_id=1, timezone="Mars/Olympus", business_hour_map={"1": "0900-1000"}
+        ),
         BusinessHours(team_id=1, timezone="Europe/Paris", business_hour_map={}),
     ],
 )

@@ -13,7 +13,15 @@ import pytest
 from kommunicate_async import InvalidRequestError
 from kommunicate_async.models.feedback import Csat
 from tests.mockapi import MockApi
-from tests.resources.exact import APP_URL, KEY_BODY, KEY_GET, headers, only, query, session
+from tests.resources.exact import (
+    APP_URL,
+    KEY_BODY,
+    KEY_GET,
+    headers,
+    only,
+    query,
+    session,
+)
 
 STORED = (
     b'{"id":9,"groupId":5,"rating":4,"comments":["quick","kind"],"type":1,'
@@ -23,7 +31,12 @@ STORED = (
 
 
 async def test_get_reads_code_data(api: MockApi) -> None:
-    api.add("GET", "/feedback/5", base=APP_URL, body=b'{"code":"SUCCESS","data":' + STORED + b"}")
+    api.add(
+        "GET",
+        "/feedback/5",
+        base=APP_URL,
+        body=b'{"code":"SUCCESS","data":' + STORED + b"}",
+    )
     async with session() as km:
         csat = await km.csat.get(5)
     call = only(api, "GET", f"{APP_URL}/feedback/5")
@@ -80,7 +93,9 @@ async def test_post_minimal_on_a_scale_of_ten(api: MockApi) -> None:
         "POST",
         "/feedback/v2?sendAsMessage=false",
         base=APP_URL,
-        body=b'{"code":"SUCCESS","data":' + STORED.replace(b'"rating":4', b'"rating":9') + b"}",
+        body=b'{"code":"SUCCESS","data":'
+        + STORED.replace(b'"rating":4', b'"rating":9')
+        + b"}",
     )
     async with session() as km:
         stored = await km.csat.post(5, 9, base=10, user_id="u", send_as_message=False)
@@ -119,7 +134,9 @@ async def test_post_refuses_bad_input(
 
 
 async def test_send_marks_an_ai_answer(api: MockApi) -> None:
-    api.add("POST", "/rest/ws/message/v2/send", body=b'{"messageKey":"k1","createdAt":1}')
+    api.add(
+        "POST", "/rest/ws/message/v2/send", body=b'{"messageKey":"k1","createdAt":1}'
+    )
     async with session() as km:
         sent = await km.messages.send(
             5,

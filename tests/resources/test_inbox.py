@@ -43,7 +43,9 @@ async def test_closed_conversations_assigned_to_one_agent(api: MockApi) -> None:
     )
     api.add("GET", url, body=b'{"status":"success","response":{}}')
     async with session() as km:
-        page = await km.inbox.list("closed", assigned_to="ann@acme.io", before=1700000000000)
+        page = await km.inbox.list(
+            "closed", assigned_to="ann@acme.io", before=1700000000000
+        )
     call = only(api, "GET", BASE_URL + url)
     assert query(call) == [
         ("userId", "ann@acme.io"),
@@ -68,9 +70,16 @@ async def test_statuses_by_code(api: MockApi) -> None:
 
 @pytest.mark.parametrize(
     ("status", "kwargs"),
-    [("pending", {}), ([], {}), ("open", {"page_size": 0}), ("open", {"assigned_to": ""})],
+    [
+        ("pending", {}),
+        ([], {}),
+        ("open", {"page_size": 0}),
+        ("open", {"assigned_to": ""}),
+    ],
 )
-async def test_inbox_refuses(api: MockApi, status: object, kwargs: dict[str, object]) -> None:
+async def test_inbox_refuses(
+    api: MockApi, status: object, kwargs: dict[str, object]
+) -> None:
     async with session() as km:
         with pytest.raises(InvalidRequestError):
             await km.inbox.list(status, **kwargs)  # type: ignore[arg-type]
@@ -107,5 +116,9 @@ async def test_many_conversations_in_one_call(api: MockApi) -> None:
         with pytest.raises(InvalidRequestError):
             await km.conversations.get_many(range(1, 102))
     call = only(api, "GET", BASE_URL + url)
-    assert query(call) == [("groupIds", "6"), ("groupIds", "7"), ("clientGroupIds", "vip-5")]
+    assert query(call) == [
+        ("groupIds", "6"),
+        ("groupIds", "7"),
+        ("clientGroupIds", "vip-5"),
+    ]
     assert [c.id for c in found] == [6, 7, 5]

@@ -29,7 +29,12 @@ async def test_message_info(api: MockApi) -> None:
     assert query(call) == [("key", "5-abc")]
     assert headers(call) == {**KEY_GET, "Of-User-Id": "admin@acme.io"}
     assert receipts == [
-        Receipt(user_id="user-1", status=1, delivered_at=1700000000000, read_at=1700000005000),
+        Receipt(
+            user_id="user-1",
+            status=1,
+            delivered_at=1700000000000,
+            read_at=1700000005000,
+        ),
         Receipt(user_id="ann@acme.io", status=4, delivered_at=1700000000100),
     ]
     assert [(r.delivered, r.read) for r in receipts] == [(True, True), (True, False)]
@@ -66,7 +71,11 @@ async def test_messages_by_key_tolerates_every_shape(api: MockApi, body: bytes) 
 
 
 async def test_update_metadata_body(api: MockApi) -> None:
-    api.add("POST", "/rest/ws/message/update/metadata", body=b'{"status":"success","response":"success"}')
+    api.add(
+        "POST",
+        "/rest/ws/message/update/metadata",
+        body=b'{"status":"success","response":"success"}',
+    )
     async with session(chat_auth=ChatAuth.bot("bot", "pw")) as km:
         with pytest.raises(InvalidRequestError):
             await km.messages.update_metadata("k1", {})
@@ -101,7 +110,12 @@ async def test_delete_message(api: MockApi, for_all: bool, url: str) -> None:
 
 
 async def test_delete_message_error_text(api: MockApi) -> None:
-    api.add("GET", "/rest/ws/message/delete?key=k1", body=b"error", content_type="text/plain")
+    api.add(
+        "GET",
+        "/rest/ws/message/delete?key=k1",
+        body=b"error",
+        content_type="text/plain",
+    )
     async with session() as km:
         with pytest.raises(APIError):
             await km.messages.delete("k1")
@@ -141,7 +155,9 @@ async def test_delete_conversation(api: MockApi, ref: int | str, url: str) -> No
         ),
     ],
 )
-async def test_delete_conversation_refused(api: MockApi, body: bytes, error: str) -> None:
+async def test_delete_conversation_refused(
+    api: MockApi, body: bytes, error: str
+) -> None:
     api.add("GET", "/rest/ws/group/delete?groupId=5", body=body)
     async with session() as km:
         with pytest.raises(APIError, match=error):
@@ -174,7 +190,9 @@ async def test_create_user_and_bot(api: MockApi) -> None:
         ({"email": ""}, "email"),
     ],
 )
-async def test_create_user_refuses(api: MockApi, kwargs: dict[str, object], error: str) -> None:
+async def test_create_user_refuses(
+    api: MockApi, kwargs: dict[str, object], error: str
+) -> None:
     async with session() as km:
         with pytest.raises(InvalidRequestError, match=error):
             await km.users.create("u", **kwargs)  # type: ignore[arg-type]
@@ -193,10 +211,14 @@ async def test_create_user_error_hides_the_password(api: MockApi) -> None:
     assert "s3cret-pw" not in str(info.value)
 
 
-@pytest.mark.parametrize(("method", "path"), [("block", "block"), ("unblock", "unblock")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("block", "block"), ("unblock", "unblock")]
+)
 async def test_block_and_unblock(api: MockApi, method: str, path: str) -> None:
     url = f"/rest/ws/user/{path}?userId=spam%2Bbot@x.io"
-    api.add("GET", url, body=b'{"status":"success","generatedAt":1,"response":"success"}')
+    api.add(
+        "GET", url, body=b'{"status":"success","generatedAt":1,"response":"success"}'
+    )
     async with session() as km:
         await getattr(km.users, method)("spam+bot@x.io", on_behalf_of="user-1")
     (call,) = [c for cs in api.mocked.requests.values() for c in cs]
