@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 __all__ = ["CsatResource"]
 
 POST: Final = Route("POST", "/feedback/v2", Host.APP, idempotent=False)
+PLUGIN_SETTINGS: Final = Route("GET", "/users/v3/chat/plugin/settings", Host.APP)
+DEFAULT_RATING_BASE: Final = 3
+"""The widget's scale when the settings name none (Android `KmAppSettingModel`)."""
 RATING_BASES: Final = (3, 5, 10)
 """Scales the widget knows (`csatRatingBase` 3 or 5) plus the 0-10 the server takes."""
 SERVER_MAX: Final = 10
@@ -38,6 +41,33 @@ class CsatResource(Resource):
         group_id = await self._ctx.group_id(ref)
         route = Route("GET", f"/feedback/{group_id}", Host.APP)
         return await call_loose(self._ctx, route, Csat, "feedback")
+
+    async def rating_base(self) -> int:
+        """The app's CSAT scale, `chatWidget.csatRatingBase` of the plugin settings
+        (`GET /users/v3/chat/plugin/settings?appId=`; 3 when absent)."""
+        params: dict[str, str | int] = {
+            "appId": require_app_id(self._ctx, "csat.rating_base")
+        }
+        found: object = await call_loose(
+            self._ctx, PLUGIN_SETTINGS, Any, "plugin settings", params=params
+        )
+        widget = (
+            cast("dict[str, object]", found).get("chatWidget")
+            if isinstance(found, dict)
+            else None
+        )
+        base = (
+            cast("dict[str, object]", widget).get("csatRatingBase")
+            if isinstance(widget, dict)
+            else None
+        )
+        if isinstance(base, str) and base.strip().isdigit():
+            base = int(base)
+        return (
+            base
+            if isinstance(base, int) and not isinstance(base, bool) and base > 0
+            else DEFAULT_RATING_BASE
+        )
 
     async def post(
         self,

@@ -53,6 +53,8 @@ class FakeDirectory:
     teams: list[FakeTeam] = field(default_factory=list[FakeTeam])
     away_message: str | None = None
     """What `/applications/{appId}/awaymessage` answers (None: an empty list)."""
+    csat_rating_base: int = 5
+    """`chatWidget.csatRatingBase` of the plugin settings."""
     csat: dict[int, dict[str, Any]] = field(default_factory=dict[int, dict[str, Any]])
     waiting: dict[str, list[int]] = field(default_factory=dict[str, list[int]])
     blocked: dict[str, set[str]] = field(default_factory=dict[str, set[str]])

@@ -175,6 +175,13 @@ class MoreRoutes:
 
     # -- CSAT -----------------------------------------------------------------------
 
+    async def plugin_settings(self, request: web.Request) -> web.Response:
+        self.check_app(request.query.get("appId"))  # no credentials (the widget's call)
+        widget = {"csatRatingBase": self.directory.csat_rating_base}
+        return self.code(
+            {"collectFeedback": True, "chatWidget": widget}, key="response"
+        )
+
     async def csat_get(self, request: web.Request) -> web.Response:
         self.app_actor(request)
         group_id = int(request.match_info["group_id"])
@@ -378,6 +385,7 @@ class MoreRoutes:
             ("GET", "/applications/{app_id}/awaymessage", self.away_message),
             ("GET", "/feedback/{group_id:[0-9]+}", self.csat_get),
             ("POST", "/feedback/v2", self.csat_post),
+            ("GET", "/users/v3/chat/plugin/settings", self.plugin_settings),
             ("GET", "/rest/ws/message/info", self.message_info),
             ("GET", "/rest/ws/message/detail", self.message_detail),
             ("POST", "/rest/ws/message/update/metadata", self.update_metadata),

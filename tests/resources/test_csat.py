@@ -161,3 +161,26 @@ async def test_question_needs_a_source(api: MockApi) -> None:
         with pytest.raises(InvalidRequestError):
             await km.messages.send(5, "x", answer_source="")
     assert api.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "base"),
+    [
+        (b'{"code":"SUCCESS","response":{"chatWidget":{"csatRatingBase":5}}}', 5),
+        (b'{"code":"SUCCESS","response":{"chatWidget":{"csatRatingBase":"10"}}}', 10),
+        (b'{"code":"SUCCESS","response":{"chatWidget":{}}}', 3),
+        (b'{"code":"SUCCESS","response":{"collectFeedback":true}}', 3),
+        (b'{"code":"SUCCESS","response":null}', 3),
+    ],
+)
+async def test_rating_base_from_plugin_settings(
+    api: MockApi, body: bytes, base: int
+) -> None:
+    """N22: the widget's scale; 3 when the settings name none (Android default)."""
+    api.add(
+        "GET", "/users/v3/chat/plugin/settings?appId=app-1", base=APP_URL, body=body
+    )
+    async with session() as km:
+        assert await km.csat.rating_base() == base
+    call = only(api, "GET", f"{APP_URL}/users/v3/chat/plugin/settings?appId=app-1")
+    assert query(call) == [("appId", "app-1")] and headers(call) == KEY_GET
