@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
     from kommunicate_async import KommunicateSession
 
-MONDAY_NOON = datetime(2026, 1, 5, 12, tzinfo=timezone.utc)
-SUNDAY_NOON = datetime(2026, 1, 4, 12, tzinfo=timezone.utc)
+MONDAY_NOON = datetime(2026, 1, 5, 12, tzinfo=UTC)
+SUNDAY_NOON = datetime(2026, 1, 4, 12, tzinfo=UTC)
 WEEKDAYS = {str(d): "0900-1800" for d in range(1, 6)}
 
 
@@ -278,7 +278,11 @@ async def test_busy_loop_is_bounded(
 def _always_busy(policy: HandoffPolicy) -> HandoffPolicy:
     class Stubborn(HandoffPolicy):
         async def decide(
-            self, km: Any, conversation: Any, *, exclude: Any = ()
+            self,
+            km: Any,  # noqa: ARG002
+            conversation: Any,  # noqa: ARG002
+            *,
+            exclude: Any = (),  # noqa: ARG002
         ) -> HandoffDecision:
             return HandoffDecision(HandoffStep.PREFERRED_AGENT, "forced", agent="ann")
 

@@ -6,7 +6,7 @@ The day map, the timezone rules and the "Default Team" fallback are the Web SDK'
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -42,9 +42,9 @@ def hours(
         (datetime(2026, 3, 2, 16, 59, tzinfo=PARIS), True),
         (datetime(2026, 3, 1, 12, 0, tzinfo=PARIS), False),  # Sunday: not in the map
         # 07:30 UTC is 08:30 in Paris in winter (closed)...
-        (datetime(2026, 3, 2, 7, 30, tzinfo=timezone.utc), False),
+        (datetime(2026, 3, 2, 7, 30, tzinfo=UTC), False),
         # ...and 09:30 in summer (open): the same UTC time across the DST change.
-        (datetime(2026, 3, 30, 7, 30, tzinfo=timezone.utc), True),
+        (datetime(2026, 3, 30, 7, 30, tzinfo=UTC), True),
     ],
 )
 def test_is_open_in_the_team_zone_across_dst(at: datetime, open_: bool) -> None:
@@ -55,9 +55,9 @@ def test_dst_day_itself() -> None:
     # 29 March 2026, 02:00 Paris jumps to 03:00: a Sunday span 0100-0400 holds
     # 01:30 (UTC+1) and 03:30 (UTC+2), 4h of wall time in 3h of real time.
     team = hours(days={"0": "0100-0400"})
-    assert team.is_open(datetime(2026, 3, 29, 0, 30, tzinfo=timezone.utc))  # 01:30
-    assert team.is_open(datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc))  # 03:30
-    assert not team.is_open(datetime(2026, 3, 29, 2, 0, tzinfo=timezone.utc))  # 04:00
+    assert team.is_open(datetime(2026, 3, 29, 0, 30, tzinfo=UTC))  # 01:30
+    assert team.is_open(datetime(2026, 3, 29, 1, 30, tzinfo=UTC))  # 03:30
+    assert not team.is_open(datetime(2026, 3, 29, 2, 0, tzinfo=UTC))  # 04:00
 
 
 def test_midnight_wrap() -> None:
@@ -90,7 +90,7 @@ def test_start_equal_to_end_is_all_day() -> None:
     ],
 )
 def test_no_map_or_no_timezone_is_always_open(team: BusinessHours) -> None:
-    assert team.is_open(datetime(2026, 1, 4, 3, tzinfo=timezone.utc))
+    assert team.is_open(datetime(2026, 1, 4, 3, tzinfo=UTC))
     assert team.is_open()
 
 

@@ -7,12 +7,13 @@ Reply shapes from the Android SDK (`KmFeedback`, `KmApiResponse`) and the Web SD
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import msgspec
 import pytest
 
 from kommunicate_async import InvalidRequestError
 from kommunicate_async.models.feedback import Csat
-from tests.mockapi import MockApi
 from tests.resources.exact import (
     APP_URL,
     KEY_BODY,
@@ -22,6 +23,9 @@ from tests.resources.exact import (
     query,
     session,
 )
+
+if TYPE_CHECKING:
+    from tests.mockapi import MockApi
 
 STORED = (
     b'{"id":9,"groupId":5,"rating":4,"comments":["quick","kind"],"type":1,'

@@ -12,7 +12,7 @@ import pytest
 from kommunicate_async import APIError, ChatAuth, InvalidRequestError
 from kommunicate_async.models.inbox import Receipt
 from tests.mockapi import BASE_URL, CHAT_URL, MockApi
-from tests.resources.exact import KEY_BODY, KEY_GET, headers, only, query, session
+from tests.resources.exact import KEY_GET, headers, only, query, session
 
 INFO_REPLY = (
     b'{"status":"success","generatedAt":1,"response":['

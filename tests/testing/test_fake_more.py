@@ -3,7 +3,7 @@ through the public API (what the SDK sources describe each call doing)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -32,7 +32,7 @@ async def test_everything_through_the_fake() -> None:
         with pytest.raises(APIError):
             await km.agents.set_away("ghost")
         hours = await km.business_hours.get()
-        assert hours.is_open(datetime(2026, 1, 5, 9, 30, tzinfo=timezone.utc))
+        assert hours.is_open(datetime(2026, 1, 5, 9, 30, tzinfo=UTC))
         chat = await km.conversations.create(["user-1"], client_conversation_id="c1")
         assert (await km.business_hours.away_message(chat)).text == "We are away"
         sent = await km.messages.send(chat, "hi", answer_source="intent")
