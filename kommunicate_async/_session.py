@@ -19,7 +19,17 @@ from ._errors import ConfigurationError, SessionClosedError
 from ._logging import setup_from_env
 from ._pipeline.client import ApiClient
 from ._pipeline.transport import HttpTransport, env_proxy
-from .resources import Assignees, Conversations, Messages, Unread, Users
+from .resources import (
+    Agents,
+    Assignees,
+    BusinessHoursResource,
+    Conversations,
+    CsatResource,
+    Inbox,
+    Messages,
+    Unread,
+    Users,
+)
 from .resources._base import Context
 
 if TYPE_CHECKING:
@@ -59,6 +69,10 @@ class KommunicateSession:
             (group info, lists, members, message list, read marks), sent to
             `chat_url`; None sends those with `Api-Key` to `base_url` (UNCERTAIN,
             see docs/wire.md#hosts). Needs `app_id`.
+        app_url: Kommunicate's app server (agents' status, CSAT, away messages);
+            else `KOMMUNICATE_APP_URL`, else https://api.kommunicate.io.
+        app_token: a dashboard token sent as `Authorization` to `app_url`; None
+            sends `Api-Key` there (UNCERTAIN, see docs/wire.md#hosts).
         max_response_bytes: the largest reply read (16 MiB); a bigger one raises
             `ResponseValidationError` with memory still bounded.
 
@@ -85,6 +99,8 @@ class KommunicateSession:
         session: ClientSession | None = None,
         chat_auth: ChatAuth | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        app_url: str | None = None,
+        app_token: str | None = None,
     ) -> None:
         setup_from_env()
         self._config: SessionConfig = resolve_config(
@@ -98,6 +114,8 @@ class KommunicateSession:
             max_connections=max_connections,
             chat_auth=chat_auth,
             max_response_bytes=max_response_bytes,
+            app_url=app_url,
+            app_token=app_token,
         )
         transport = HttpTransport(
             timeouts=self._config.timeouts,
@@ -124,6 +142,14 @@ class KommunicateSession:
         """Unread counts and mark-read."""
         self.users = Users(self._ctx)
         """User details, updates and login."""
+        self.agents = Agents(self._ctx)
+        """Agents by role, their status and availability."""
+        self.business_hours = BusinessHoursResource(self._ctx)
+        """Business hours per team, "are we open?", the away message."""
+        self.csat = CsatResource(self._ctx)
+        """Read and post a conversation's CSAT."""
+        self.inbox = Inbox(self._ctx)
+        """The agent inbox and the team waiting queue."""
 
     # -- configuration --------------------------------------------------------------
 
@@ -154,6 +180,8 @@ class KommunicateSession:
             max_connections=self._config.max_connections,
             chat_auth=self._config.chat_auth,
             max_response_bytes=self._config.max_response_bytes,
+            app_url=self._config.app_url,
+            app_token=self._config.app_token,
         )
         view = object.__new__(KommunicateSession)
         view._config = config

@@ -29,6 +29,7 @@ def fake(  # the CLI tests' fake; tests/integration has its own
         monkeypatch.setenv("KOMMUNICATE_APP_ID", server.app_id)
         monkeypatch.setenv("KOMMUNICATE_BASE_URL", server.url)
         monkeypatch.setenv("KOMMUNICATE_CHAT_URL", server.url)
+        monkeypatch.setenv("KOMMUNICATE_APP_URL", server.url)
         yield server
 
 

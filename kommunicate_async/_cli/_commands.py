@@ -12,6 +12,7 @@ from .._errors import InvalidRequestError
 from .._session import KommunicateSession
 from ..models.conversation import ConversationStatus
 from ..rich import RichMessage, load_rich
+from ._more import run_more
 from ._output import Printer, conversation_dict, message_dict, user_dict
 
 if TYPE_CHECKING:
@@ -116,6 +117,8 @@ async def run_command(args: argparse.Namespace, out: Printer) -> int:
         return lint_rich(args, out)
     message = _message_arg(args) if args.command == "send" else None
     async with session_from_args(args) as km:
+        if await run_more(km, args, out):
+            return 0
         if message is not None:
             sent = await km.messages.send(
                 parse_ref(args.conversation),

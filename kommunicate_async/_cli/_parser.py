@@ -6,6 +6,7 @@ import argparse
 from typing import Final
 
 from .._version import __version__
+from ._more import add_parsers as add_more_parsers
 
 __all__ = ["build_parser"]
 
@@ -243,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument(
         "--limit", type=int, default=20, metavar="N", help="at most N messages"
     )
+
+    add_more_parsers(sub, common, messages_sub)  # agents, hours, csat, messages info
 
     users = sub.add_parser("users", help="read users")
     users_sub = users.add_subparsers(dest="action", required=True, metavar="ACTION")

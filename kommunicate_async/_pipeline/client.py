@@ -76,6 +76,9 @@ T = TypeVar("T")
 _log: Final = log
 _DEBUG: Final = logging.DEBUG
 
+_USER_HOSTS: Final = (Host.CHAT, Host.APP)
+"""Hosts where a logged-in user's JWT replaces the session's credentials."""
+
 REFRESH_TOKEN: Final = Route(
     "POST", "/rest/ws/register/refresh/token", Host.CHAT_PUBLIC
 )
@@ -113,6 +116,8 @@ class ApiClient:
         self.targets = Targets(config)
         secrets = transport.secrets
         secrets.add(config.api_key)
+        if config.app_token is not None:
+            secrets.add(config.app_token)
         if config.chat_auth is not None:
             for secret in config.chat_auth.secrets():
                 secrets.add(secret)
@@ -214,7 +219,7 @@ class ApiClient:
         return not (
             self._pause.until
             or headers is not None
-            or (route.host is Host.CHAT and acting_as in self.tokens)
+            or (route.host in _USER_HOSTS and acting_as in self.tokens)
         )
 
     # -- the layers -----------------------------------------------------------------
@@ -285,16 +290,16 @@ class ApiClient:
         route, acting_as, targets = exchange.route, exchange.acting_as, self.targets
         exchange.cred = None
         if exchange.headers is not None:
-            exchange.url = targets.url(self._config.chat_url, route.path)
+            exchange.url = targets.url(targets.base_of(route), route.path)
             exchange.sent_headers = exchange.headers
         elif (
-            route.host is Host.CHAT
+            route.host in _USER_HOSTS
             and acting_as is not None
             and (cred := self.tokens.get(acting_as))
         ):
             exchange.cred = cred
             exchange.token = await self.tokens.fresh_token(cred, exchange.deadline)
-            exchange.url = targets.url(self._config.chat_url, route.path)
+            exchange.url = targets.url(targets.base_of(route), route.path)
             exchange.sent_headers = targets.user_headers(
                 exchange.token, with_body=route.method != "GET"
             )

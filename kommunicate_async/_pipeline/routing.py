@@ -45,6 +45,10 @@ class Host(Enum):
     `Of-User-Id` on the platform host (UNCERTAIN, docs/wire.md#hosts)."""
     CHAT_PUBLIC = "chat-public"
     """Chat-host calls with their own headers (register, token refresh)."""
+    APP = "app"
+    """Kommunicate's app server (`app_url`, api.kommunicate.io): a logged-in
+    user's JWT, else `app_token` as `Authorization`, else `Api-Key` (UNCERTAIN,
+    docs/wire.md#hosts)."""
 
 
 class Route(NamedTuple):
@@ -87,7 +91,12 @@ class Targets:
             if len(self.by_key) >= _CACHE_LIMIT:
                 self.by_key.clear()
             with_body = route.method != "GET"
-            if route.host is Host.CHAT and self._config.chat_auth is not None:
+            if route.host is Host.APP:
+                found = (
+                    self.url(self._config.app_url, route.path),
+                    self.app_headers(acting_as, with_body=with_body),
+                )
+            elif route.host is Host.CHAT and self._config.chat_auth is not None:
                 found = (
                     self.url(self._config.chat_url, route.path),
                     self.chat_headers(acting_as, with_body=with_body),
@@ -99,6 +108,20 @@ class Targets:
                 )
             self.by_key[(route, acting_as)] = found
         return found
+
+    def base_of(self, route: Route) -> str:
+        """The base URL of a call sent with a user's token or its own headers."""
+        return self._config.app_url if route.host is Host.APP else self._config.chat_url
+
+    def app_headers(
+        self, acting_as: str | None, *, with_body: bool
+    ) -> Mapping[str, str]:
+        """App-server credentials: `app_token` as `Authorization`, else `Api-Key`."""
+        token = self._config.app_token
+        if token is None:
+            return self.key_headers(acting_as, with_body=with_body)
+        headers = {"Authorization": token}
+        return frozen_headers(_completed(headers, acting_as, with_body=with_body))
 
     def chat_headers(
         self, acting_as: str | None, *, with_body: bool

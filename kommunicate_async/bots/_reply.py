@@ -20,11 +20,15 @@ from ..rich._message import RichMessage
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from .._session import KommunicateSession
+    from ..handoff import HandoffPolicy
+
 __all__ = [
     "HANDOFF_MESSAGE",
     "Replies",
     "Reply",
     "ReplyLike",
+    "apply_policies",
     "encode_reply",
     "reply_items",
 ]
@@ -44,15 +48,29 @@ class Reply:
 
     text: str = ""
     metadata: Mapping[str, Any] | None = None
+    policy: HandoffPolicy | None = None
+    """A handoff policy the bot app applies before answering (`handoff(policy=)`)."""
 
     @classmethod
     def handoff(
-        cls, agent: str | None = None, *, message: str = HANDOFF_MESSAGE
+        cls,
+        agent: str | None = None,
+        *,
+        message: str = HANDOFF_MESSAGE,
+        policy: HandoffPolicy | None = None,
     ) -> Reply:
         """Hand the conversation to a person: `agent`, or the routing rules (None).
 
-        Sent as `KM_ASSIGN_TO` ("" means "apply the conversation rules").
+        Sent as `KM_ASSIGN_TO` ("" means "apply the conversation rules"). With a
+        `policy` (`kommunicate_async.handoff.HandoffPolicy`), the bot app applies
+        it instead (availability, hours, `AGENT_BUSY`) and answers with the
+        handoff `message` or the policy's offline message; without a session
+        to apply it with, the reply falls back to the routing rules.
         """
+        if policy is not None:
+            if agent is not None:
+                raise InvalidRequestError("pass agent or policy, not both")
+            return cls(message, {"KM_ASSIGN_TO": ""}, policy=policy)
         return cls(message, {"KM_ASSIGN_TO": "" if agent is None else _id(agent)})
 
     @classmethod
@@ -128,6 +146,22 @@ ReplyLike: TypeAlias = "Reply | RichMessage | str"
 """One message a handler may return; a handler returns one, a list, or None."""
 Replies: TypeAlias = "Reply | RichMessage | str | Sequence[Reply | RichMessage | str]"
 """One message or a sequence of them (`interim=`, `fallback=`); a str is ONE message."""
+
+
+async def apply_policies(
+    replies: list[Reply | RichMessage], km: KommunicateSession | None, group_id: int
+) -> list[Reply | RichMessage]:
+    """Replace each `Reply.handoff(policy=…)` by what its policy decided (the
+    handoff done through the REST API); without a session it stays a handoff to
+    the routing rules (`KM_ASSIGN_TO: ""`)."""
+    if km is None or not any(isinstance(r, Reply) and r.policy for r in replies):
+        return replies
+    out: list[Reply | RichMessage] = []
+    for reply in replies:
+        if isinstance(reply, Reply) and reply.policy is not None:
+            reply = await reply.policy.reply(km, group_id, message=reply.text)
+        out.append(reply)
+    return out
 
 
 def reply_items(result: object) -> list[Reply | RichMessage]:

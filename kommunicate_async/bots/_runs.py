@@ -27,7 +27,7 @@ import time
 from typing import TYPE_CHECKING, Final
 
 from ._handlers import BotContext
-from ._reply import encode_reply, reply_items
+from ._reply import apply_policies, encode_reply, reply_items
 from ._store import ReplyRecord
 
 if TYPE_CHECKING:
@@ -207,6 +207,9 @@ class Runs:
                 result = await handler(request, ctx)
             what = "returned an unusable answer"
             replies = reply_items(result)
+            what = "had its handoff policy fail"
+            replies = await apply_policies(replies, self._km, request.group_id)
+            what = "returned an unusable answer"
             return replies, encode_reply(replies)
         except asyncio.CancelledError as exc:
             task = asyncio.current_task()

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from .agents import Agents
 from .assignees import Assignees
+from .business_hours import BusinessHoursResource
 from .conversations import Conversations
+from .csat import CsatResource
+from .inbox import Inbox
 from .messages import Messages
 from .unread import Unread
 from .users import Users
 
-__all__ = ["Assignees", "Conversations", "Messages", "Unread", "Users"]
+__all__ = [
+    "Agents",
+    "Assignees",
+    "BusinessHoursResource",
+    "Conversations",
+    "CsatResource",
+    "Inbox",
+    "Messages",
+    "Unread",
+    "Users",
+]

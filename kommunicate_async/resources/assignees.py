@@ -77,6 +77,28 @@ class Assignees(Resource):
             )
         return AssignOutcome(outcome)
 
+    async def apply_rules(
+        self, ref: ConversationRef, *, on_behalf_of: str | None = None
+    ) -> AssignOutcome:
+        """Hand the conversation to the routing rules: `PATCH group/assignee/change`
+        with `switchAssignee=true&takeOverFromBot=true` and no `assignee`, as the
+        widget's "talk to human" button did until 2025 (UNCERTAIN with `Api-Key`,
+        docs/wire.md#assignees)."""
+        acting = self._ctx.acting(on_behalf_of)
+        deadline = self._ctx.client.deadline()
+        group_id = await self._ctx.group_id(
+            ref, on_behalf_of=on_behalf_of, deadline=deadline
+        )
+        params: dict[str, str | int] = {
+            "groupId": group_id,
+            "switchAssignee": "true",
+            "takeOverFromBot": "true",
+        }
+        outcome: str | None = await self._ctx.client.call(
+            CHANGE, str, params=params, acting_as=acting, deadline=deadline
+        )
+        return AssignOutcome(outcome or "updated")
+
     async def get(
         self, ref: ConversationRef, *, on_behalf_of: str | None = None
     ) -> User | None:

@@ -33,6 +33,8 @@ from ._conversation_create import (
     create_body,
     single_conversation_id,
 )
+from ._lifecycle import delete_conversation, delete_conversation_messages
+from .inbox import fetch_many
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
@@ -258,6 +260,31 @@ class Conversations(Resource):
         await self._ctx.client.call(
             CHANGE_STATUS, NoResult, params=params, acting_as=acting, deadline=deadline
         )
+
+    async def get_many(
+        self,
+        refs: Iterable[ConversationRef],
+        *,
+        on_behalf_of: str | None = None,
+    ) -> list[Conversation]:
+        """Many conversations in one call (`GET group/details`, ids repeated)."""
+        return await fetch_many(self._ctx, refs, on_behalf_of=on_behalf_of)
+
+    async def delete_messages(
+        self, ref: ConversationRef, *, on_behalf_of: str | None = None
+    ) -> None:
+        """Delete the acting member's copy of every message
+        (`GET message/delete/conversation?groupId=`)."""
+        await delete_conversation_messages(
+            self._ctx, ref, self._ctx.acting(on_behalf_of)
+        )
+
+    async def delete(
+        self, ref: ConversationRef, *, on_behalf_of: str | None = None
+    ) -> None:
+        """Delete the conversation (`GET group/delete`); the acting user must be
+        its admin (`Of-User-Id` = the group's admin with admin credentials)."""
+        await delete_conversation(self._ctx, ref, self._ctx.acting(on_behalf_of))
 
     async def add_members(
         self,

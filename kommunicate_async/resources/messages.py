@@ -17,9 +17,10 @@ from .._message_wire import (
 )
 from .._metadata import stringify_metadata
 from .._pipeline.routing import Host, Route
-from .._validate import check_int, check_text
+from .._validate import check_id, check_int, check_text
 from ..models._base import UNSET
 from ..models.batch import BatchReport, OutgoingMessage
+from ..models.feedback import ANSWER_SOURCE, CONTEXT_QUESTION
 from ..models.message import (
     AttachmentBody,
     FileMeta,
@@ -30,14 +31,21 @@ from ..models.message import (
 from ..rich._message import HTML_CONTENT_TYPE, RichMessage, merge_metadata
 from ._base import Resource, check_ref
 from ._files import DEFAULT_MAX_FILE_SIZE, FileSource, PreparedUpload, prepare_upload
+from ._lifecycle import (
+    delete_message,
+    message_info,
+    messages_by_key,
+    update_message_metadata,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 
     from .._compat import Unpack
     from ..models.conversation import ConversationRef
+    from ..models.inbox import Receipt
 
-__all__ = ["Messages", "send_body"]
+__all__ = ["Messages", "answer_metadata", "send_body"]
 
 # docs/wire.md#files: the upload goes to the chat host (a user's JWT, else Api-Key),
 # the attachment message to the Platform host's message/send.
@@ -63,6 +71,22 @@ def message_parts(
     return message, metadata, None
 
 
+def answer_metadata(
+    metadata: Mapping[str, object] | None,
+    answer_source: str | None,
+    question: str | None,
+) -> Mapping[str, object] | None:
+    """`metadata` plus `KM_ANSWER_SOURCE` and `KM_CONTEXT_QUESTION`."""
+    if answer_source is None:
+        if question is not None:
+            raise InvalidRequestError("question needs answer_source")
+        return metadata
+    extra = {ANSWER_SOURCE: check_id(answer_source, "answer_source")}
+    if question is not None:
+        extra[CONTEXT_QUESTION] = check_text(question, "question")
+    return {**(metadata or {}), **extra}
+
+
 class Messages(Resource):
     """Messages (docs/wire.md#send, docs/wire.md#messages)."""
 
@@ -75,6 +99,8 @@ class Messages(Resource):
         *,
         sender: str | None = None,
         metadata: Mapping[str, object] | None = None,
+        answer_source: str | None = None,
+        question: str | None = None,
     ) -> SentMessage:
         """Send a message (`POST message/v2/send`) and return its key.
 
@@ -87,11 +113,18 @@ class Messages(Resource):
             metadata: message metadata; nested values are JSON-stringified for you.
                 With a rich message it is merged into the template's own (a key
                 that contradicts the template raises `InvalidRequestError`).
+            answer_source: mark a bot's message as an AI answer
+                (`KM_ANSWER_SOURCE`, e.g. "intent" or your knowledge base's name):
+                the widget shows its helpful / not-helpful buttons on it when the
+                bot has answer feedback on (docs/wire.md#feedback).
+            question: the question answered (`KM_CONTEXT_QUESTION`), with
+                `answer_source`.
 
         A send is never retried blindly: when it fails after the request may have
         reached the server (timeout, disconnect, 5xx), the error has
         `ambiguous=True` and the message may or may not be in the conversation.
         """
+        metadata = answer_metadata(metadata, answer_source, question)
         text, meta, content_type = message_parts(message, metadata)
         body = send_body(
             ref,
@@ -171,6 +204,42 @@ class Messages(Resource):
             SEND_ATTACHMENT, SentMessage, body=body, acting_as=acting
         )
         return _require_key(sent)
+
+    async def info(self, key: str, *, on_behalf_of: str | None = None) -> list[Receipt]:
+        """Who received and read a message (`GET message/info?key=`).
+
+        One `Receipt` per member that got it; a member not listed has neither.
+        """
+        return await message_info(self._ctx, key, self._ctx.acting(on_behalf_of))
+
+    async def get_many(
+        self, keys: str | Iterable[str], *, on_behalf_of: str | None = None
+    ) -> list[Message]:
+        """Messages by key (`GET message/detail?keys=…&keys=…`)."""
+        return await messages_by_key(self._ctx, keys, self._ctx.acting(on_behalf_of))
+
+    async def update_metadata(
+        self,
+        key: str,
+        metadata: Mapping[str, object],
+        *,
+        on_behalf_of: str | None = None,
+    ) -> None:
+        """Set a message's metadata (`POST message/update/metadata`); the widget
+        marks a superseded message `{"obsolete": True}` this way. Whether the
+        server merges or replaces is UNCERTAIN: send every key to keep."""
+        await update_message_metadata(
+            self._ctx, key, metadata, self._ctx.acting(on_behalf_of)
+        )
+
+    async def delete(
+        self, key: str, *, for_all: bool = False, on_behalf_of: str | None = None
+    ) -> None:
+        """Delete a message for the acting user, or for every member (`for_all`)
+        (`GET message/delete?key=`, `deleteForAll=true`)."""
+        await delete_message(
+            self._ctx, key, for_all=for_all, acting=self._ctx.acting(on_behalf_of)
+        )
 
     async def _upload(self, prepared: PreparedUpload, acting: str) -> FileMeta:
         route = UPLOAD if prepared.replayable else UPLOAD_ONCE

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 from .._codec import encode
 from .._errors import (
@@ -21,6 +21,7 @@ from ..models._base import UNSET
 from ..models.auth import AuthenticationType, RegisterBody, Registration
 from ..models.user import LoginResult, UpdateUserBody, User, UserDetailBody
 from ._base import Context, Resource
+from ._lifecycle import block_user, create_user
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -188,6 +189,41 @@ class Users(Resource):
         )
         return LoginResult(
             user_id=user_id, registration=word, expires_at=cred.expires_at
+        )
+
+    async def create(
+        self,
+        user_id: str,
+        *,
+        role: Literal["USER", "BOT"] = "USER",
+        password: str | None = None,
+        display_name: str | None = None,
+        email: str | None = None,
+        image_link: str | None = None,
+    ) -> None:
+        """Create a user or a bot (`POST user/v2/create`, admin credentials:
+        `chat_auth=ChatAuth.admin(...)`; on Kommunicate UNCERTAIN). A bot needs
+        a password."""
+        await create_user(
+            self._ctx,
+            user_id,
+            role=role,
+            password=password,
+            display_name=display_name,
+            email=email,
+            image_link=image_link,
+        )
+
+    async def block(self, user_id: str, *, on_behalf_of: str | None = None) -> None:
+        """Block `user_id` for the acting user (`GET user/block?userId=`)."""
+        await block_user(
+            self._ctx, user_id, block=True, acting=self._ctx.acting(on_behalf_of)
+        )
+
+    async def unblock(self, user_id: str, *, on_behalf_of: str | None = None) -> None:
+        """Unblock `user_id` for the acting user (`GET user/unblock?userId=`)."""
+        await block_user(
+            self._ctx, user_id, block=False, acting=self._ctx.acting(on_behalf_of)
         )
 
     def logout(self, user_id: str) -> None:

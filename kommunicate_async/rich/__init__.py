@@ -25,6 +25,7 @@ from ._buttons import (
 from ._cards import Button, Card, Link, ListItem, Submit, card, carousel, item_list
 from ._checks import LIMITS, RichTextWarning
 from ._content import RichContent, read_rich
+from ._faq import faq, mixed_buttons
 from ._forms import Choice, Field, FormField, FormSubmit, Hidden, Options, form
 from ._lint import load_rich
 from ._media import Image, Video, images, video
@@ -54,12 +55,14 @@ __all__ = [
     "auto_suggest",
     "card",
     "carousel",
+    "faq",
     "form",
     "html",
     "images",
     "item_list",
     "link_buttons",
     "load_rich",
+    "mixed_buttons",
     "read_rich",
     "submit_button",
     "suggested_replies",

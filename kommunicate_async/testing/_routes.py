@@ -13,6 +13,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from ._server import FakeKommunicate
     from ._state import FakeGroup
+from ._routes_more import MoreRoutes
 from ._state import FakeFile
 from ._wire import (
     AttachmentSend,
@@ -263,11 +264,14 @@ class Routes:
         self.actor(request, platform=True, need_user=True)
         group = self.query_group(request)
         assignee = request.query.get("assignee", "")
-        if not assignee and request.query.get("switchAssignee") == "true":
-            # No assignee: the routing rules pick (the widget's "talk to a human")
-            assignee = self.fake.routing_agent or ""
-            if assignee:
-                self.state.ensure_user(assignee)
+        if not assignee:  # the routing rules pick (docs/wire.md#handoff)
+            free = [
+                a for a in self.fake.directory.online if a not in self.state.busy_agents
+            ]
+            assignee = self.fake.routing_agent or next(iter(free), "")
+            if not assignee:
+                return self.ok("updated")
+            self.state.ensure_user(assignee)
         if assignee not in self.state.users:
             raise self.fail(f"assignee {assignee!r} not found")
         if assignee in self.state.busy_agents:
@@ -436,4 +440,5 @@ class Routes:
             ("GET", "/rest/ws/group/filter", self.group_filter),
             ("POST", "/rest/ws/register/client", self.register),
             ("POST", "/rest/ws/register/refresh/token", self.refresh_token),
+            *MoreRoutes(self).table(),  # agents, hours, CSAT, lifecycle, inbox
         ]

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ._bots import BotDriver
+from ._directory import ROLE_AGENT, FakeDirectory, FakeTeam
 from ._faults import Fault, FaultPlan
 from ._routes import Routes
-from ._state import FakeGroup, FakeMessage, FakeState
+from ._state import FakeGroup, FakeMessage, FakeState, FakeUser
 from ._tokens import TokenIssuer
 from ._wire import Stop, json_response
 
@@ -110,6 +111,10 @@ class FakeKommunicate:
         self.commit_delay = commit_delay
         """Seconds a message send takes to be stored (and answered): a slow commit
         that a client's timeout may cut short while it still lands."""
+        self.directory = FakeDirectory()
+        """Agents online/away, teams and their hours, CSAT, waiting queues."""
+        self.app_token: str | None = None
+        """A dashboard token the app-server routes accept as `Authorization`."""
         self.bots = BotDriver(self)
         """Bot deliveries: `deliver_bot_message`, `redeliver`, `deliver_webhook`."""
         self.deliver_bot_message = self.bots.deliver_bot_message
@@ -173,9 +178,42 @@ class FakeKommunicate:
             "app_id": self.app_id,
             "base_url": self.url,
             "chat_url": self.url,
+            "app_url": self.url,
             **kwargs,
         }
         return KommunicateSession(**options)
+
+    # -- agents, teams and hours (issue #22) -----------------------------------------
+
+    def add_agent(
+        self,
+        agent_id: str,
+        *,
+        online: bool = True,
+        display_name: str | None = None,
+        email: str | None = None,
+    ) -> FakeUser:
+        """An agent (role `APPLICATION_WEB_ADMIN`), online or away."""
+        user = self.state.ensure_user(agent_id)
+        user.role_type = ROLE_AGENT
+        user.display_name = display_name or user.display_name
+        user.email = email or user.email
+        self.directory.set_online(agent_id, online)
+        return user
+
+    def add_team(
+        self,
+        name: str,
+        *,
+        team_id: int | None = None,
+        timezone: str | None = None,
+        hours: dict[str, str] | None = None,
+        message: str | None = None,
+    ) -> FakeTeam:
+        """A team's business settings (`team_id` None: the default team)."""
+        team = FakeTeam(team_id, name, timezone, hours, message)
+        self.directory.teams.append(team)
+        return team
 
     # -- inspection helpers ---------------------------------------------------------
 

@@ -104,3 +104,39 @@ async def test_fastapi_mount(
     assert form.replies == [{"message": "Thanks Ann, we got your form."}]
     assert (hook.status, refused.status) == (200, 401)
     assert api.state.inbox == ["a note"]
+
+
+async def test_handoff_bot(fake: FakeKommunicate, km: KommunicateSession) -> None:
+    """examples/handoff_bot.py: the policy picks an online agent, else says so."""
+    from examples import handoff_bot
+    from kommunicate_async.handoff import HandoffPolicy
+
+    fake.routing_agent = None
+    fake.add_agent("manager@acme.io", online=False)
+    fake.add_agent("sam@acme.io")
+    policy = HandoffPolicy(
+        preferred_agent="manager@acme.io",
+        team_agents=["sam@acme.io"],
+        offline_message="Nobody is here; we will e-mail you.",
+    )
+    chat = await km.conversations.create(["user-1", "bot"])
+    async with serve_bot(handoff_bot.build(km, HEADER[1], policy)) as server:
+        answer = await fake.deliver_bot_message(
+            server.bot_url, "hi", group_id=chat.id, bot_id="bot", header=HEADER
+        )
+        human = await fake.deliver_bot_message(
+            server.bot_url, "human!", group_id=chat.id, bot_id="bot", header=HEADER
+        )
+        assert answer.replies[0]["message"].startswith("Ask me anything")
+        assert human.replies == [{"message": "Connecting you to a person."}]
+        assert (
+            fake.conversation(chat.id).metadata["CONVERSATION_ASSIGNEE"]
+            == "sam@acme.io"
+        )
+        fake.directory.set_online("sam@acme.io", False)
+        later = await km.conversations.create(["user-2", "bot"])
+        offline = await fake.deliver_bot_message(
+            server.bot_url, "human", group_id=later.id, bot_id="bot", header=HEADER
+        )
+    assert offline.replies == [{"message": "Nobody is here; we will e-mail you."}]
+    assert "CONVERSATION_ASSIGNEE" not in fake.conversation(later.id).metadata
