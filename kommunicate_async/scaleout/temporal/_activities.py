@@ -12,11 +12,12 @@ goes (an item found delivered in the store counts as delivered, `skipped`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 import msgspec
@@ -58,6 +59,7 @@ ChunkSpan = Callable[[ChunkTask, int], "AbstractContextManager[object]"]
 SEND_CHUNK: Final = "kommunicate.campaign.send_chunk"
 APPLY_CONTROL: Final = "kommunicate.campaign.apply_control"
 PROGRESS_SIGNAL: Final = "chunk_progress"
+_T = TypeVar("_T")
 
 
 class _Tracker:
@@ -69,12 +71,12 @@ class _Tracker:
         self.beat = beat  # the outcomes of every item before beat.next_index
         self.base = beat.next_index
         self.above: dict[int, tuple[str, int, CampaignProblem | None]] = {}
-        self.attempts_made = 0  # this attempt's sends (to match the pacer's grants)
+        self.read = 0  # items handed to the batch
+        self.taken: dict[int, str] = {}
         self.problems_dropped = 0
 
     def result(self, result: ItemResult) -> None:
         index = self.base + result.index
-        self.attempts_made += result.attempts
         problem = None
         if result.status is not ItemStatus.DELIVERED:
             error = result.error
@@ -90,7 +92,46 @@ class _Tracker:
     def skipped(self, index: int) -> None:
         self._settle(self.base + index, ("skipped", 0, None))
 
+    def unsettled(self, index: int, key: str) -> None:
+        """An item an earlier attempt may have sent, left unchecked by a cancel."""
+        problem = CampaignProblem(
+            self.task.chunk.index,
+            self.base + index,
+            key,
+            ItemStatus.AMBIGUOUS.value,
+            "possibly sent by an earlier attempt; the campaign was cancelled "
+            "before it was reconciled",
+        )
+        self._settle(self.base + index, (ItemStatus.AMBIGUOUS.value, 0, problem))
+
+    def counted(self, items: Iterator[OutgoingMessage]) -> Iterator[OutgoingMessage]:
+        """`items`, counting those handed to the batch (`read`), and keeping
+        the keys of those without an outcome yet (`taken`)."""
+        for item in items:
+            self.taken[self.base + self.read] = item.dedupe_key or ""
+            self.read += 1
+            yield item
+
+    def settle_taken(self, states: dict[str, str]) -> None:
+        """After a cancel: the items the batch took and whose results it never
+        handed over, by their final state in the store (a send that ended is
+        recorded there); one still marked "sending" was never sent."""
+        for index, key in list(self.taken.items()):
+            state = states.get(key)
+            if state == ItemStatus.DELIVERED.value:
+                self._settle(index, (state, 1, None))
+            elif state in (ItemStatus.FAILED.value, ItemStatus.AMBIGUOUS.value):
+                problem = CampaignProblem(
+                    self.task.chunk.index,
+                    index,
+                    key,
+                    state,
+                    f"{state} while the campaign was being cancelled",
+                )
+                self._settle(index, (state, 1, problem))
+
     def _settle(self, index: int, outcome: tuple[str, int, CampaignProblem | None]) -> None:
+        self.taken.pop(index, None)
         self.above[index] = outcome
         beat = self.beat
         while beat.next_index in self.above:
@@ -142,27 +183,55 @@ class _ChunkStore:
     """The chunk's `RedisBatchStore`, telling the tracker which items it found
     delivered (`iter_send` skips those without a result)."""
 
-    def __init__(self, inner: RedisBatchStore, tracker: _Tracker) -> None:
+    def __init__(
+        self, inner: RedisBatchStore, tracker: _Tracker, pacer: ControlledRateLimit
+    ) -> None:
         self.inner = inner
         self._tracker = tracker
+        self._pacer = pacer
+        self._begins: set[int] = set()
+        self._ticket = 0
 
     async def open(self) -> None:
         await self.inner.open()
 
     async def begin(self, key: str, index: int) -> Begin:
-        found = await self.inner.begin(key, index)
+        self._ticket += 1
+        ticket = self._ticket
+        self._begins.add(ticket)
+        try:
+            found = await _shielded(self.inner.begin(key, index))
+        finally:
+            self._begins.discard(ticket)
         if found == "delivered":
             self._tracker.skipped(index)
         return found
 
+    async def sync(self) -> None:
+        """Write every final state recorded so far, those that a `begin` under
+        way carries included: then a heartbeat never claims more than Redis
+        holds."""
+        under_way = set(self._begins)
+        await _shielded(self.inner.flush())
+        while under_way & self._begins:
+            await anyio.sleep(0.002)
+
     async def finish(self, line: CheckpointLine) -> None:
-        await self.inner.finish(line)
+        self._pacer.sent()  # called by the task that sent the item, once it ended
+        await _shielded(self.inner.finish(line))
 
     async def clock(self, offset: int) -> None:
         await self.inner.clock(offset)
 
     async def close(self) -> None:
-        await self.inner.close()
+        await _shielded(self.inner.close())
+
+
+async def _shielded(step: Awaitable[_T]) -> _T:
+    """Run a store step to its end even if the batch is cancelled meanwhile: a
+    step swaps the final states it writes out of the store's buffer first, so
+    a cut one would lose them (and leave delivered items marked in flight)."""
+    return await asyncio.shield(asyncio.ensure_future(step))
 
 
 def keyed_items(
@@ -231,8 +300,12 @@ class CampaignActivities:
             return await self._send(task, tracker)
 
     async def _send(self, task: ChunkTask, tracker: _Tracker) -> ChunkReport:
-        store = RedisBatchStore(self._redis, f"{task.campaign}:{task.chunk.index}")
         pacer = ControlledRateLimit(self._redis, task.campaign, rate=task.rate)
+        store = _ChunkStore(
+            RedisBatchStore(self._redis, f"{task.campaign}:{task.chunk.index}"),
+            tracker,
+            pacer,
+        )
         try:
             items = keyed_items(
                 self._read_chunk(task.source, task.chunk),
@@ -248,10 +321,10 @@ class CampaignActivities:
                 tg.start_soon(self._beat, task, tracker, store, pacer, scope)
                 with scope:
                     async with self._km.messages.iter_send(
-                        items,
+                        tracker.counted(items),
                         concurrency=task.concurrency,
                         rate_limit=pacer,
-                        checkpoint=_ChunkStore(store, tracker),
+                        checkpoint=store,
                         reconcile=task.reconcile,
                         settle=task.settle,
                         max_attempts=task.max_attempts,
@@ -260,6 +333,8 @@ class CampaignActivities:
                             tracker.result(result)
                 cancelled = scope.cancelled_caught or pacer.control.cancelled
                 tg.cancel_scope.cancel()
+            if cancelled:
+                await self._settle_rest(store.inner, tracker, items)
         except BatchStoppedError as stop:
             if isinstance(stop.reason, CoordinationError):
                 raise  # Redis is away: Temporal retries the chunk later
@@ -270,11 +345,29 @@ class CampaignActivities:
             raise ApplicationError(f"cannot read {task.source}: {exc}") from None
         return tracker.report(finished=True, cancelled=cancelled)
 
+    @staticmethod
+    async def _settle_rest(
+        store: RedisBatchStore, tracker: _Tracker, items: Iterator[OutgoingMessage]
+    ) -> None:
+        """After a cancel, the items the batch never took: those an earlier
+        attempt delivered count as delivered, those it had in flight as
+        ambiguous; the rest were never sent."""
+        await store.flush()
+        states = await store.outcomes()
+        tracker.settle_taken(states)
+        for offset, item in enumerate(items):
+            key = item.dedupe_key or ""
+            state = states.get(key)
+            if state == "delivered":
+                tracker.skipped(tracker.read + offset)
+            elif state in ("sending", "ambiguous"):
+                tracker.unsettled(tracker.read + offset, key)
+
     async def _beat(
         self,
         task: ChunkTask,
         tracker: _Tracker,
-        store: RedisBatchStore,
+        store: _ChunkStore,
         pacer: ControlledRateLimit,
         sending: anyio.CancelScope,
     ) -> None:
@@ -289,13 +382,16 @@ class CampaignActivities:
             now = time.monotonic()
             if control.cancelled:
                 cancelled_at = cancelled_at or now
-                drained = pacer.granted <= tracker.attempts_made
+                drained = not pacer.sending  # every send let through has ended
                 if drained or now - cancelled_at > _drain_limit(self._km, task):
                     sending.cancel()
             if now >= next_beat:
                 next_beat = now + self._beat_every
-                await store.flush()  # the store agrees with the beat it follows
-                activity.heartbeat(dataclasses.replace(tracker.beat))
+                beat = dataclasses.replace(
+                    tracker.beat, problems=list(tracker.beat.problems)
+                )
+                await store.sync()  # Redis holds what the beat claims
+                activity.heartbeat(beat)
                 try:
                     await handle.signal(PROGRESS_SIGNAL, tracker.report())
                 except Exception as exc:  # progress is best effort: the result counts

@@ -116,6 +116,9 @@ class ControlledRateLimit:
         self._lock = asyncio.Lock()
         self.granted = 0
         """Sends let through (one per send attempt)."""
+        self.sending: set[asyncio.Task[Any] | None] = set()
+        """The tasks whose send was let through and whose item has no outcome
+        yet (`sent()` when it has)."""
 
     @property
     def control(self) -> Control:
@@ -148,13 +151,20 @@ class ControlledRateLimit:
 
     async def wait(self) -> None:
         """Return when one more send may start."""
+        task = asyncio.current_task()
+        self.sending.discard(task)  # asking again: its last attempt is over
         while True:
             await self._hold()
             await self._limit.wait()
             control = await self.refresh()
             if not (control.paused or control.cancelled):
                 self.granted += 1
+                self.sending.add(task)
                 return
+
+    def sent(self) -> None:
+        """The calling task's item has its outcome (the store's `finish`)."""
+        self.sending.discard(asyncio.current_task())
 
     async def pause(self, seconds: float) -> None:
         """A 429: pause every worker of the campaign (the shared limit's pause)."""
