@@ -306,19 +306,16 @@ class CampaignActivities:
             tracker,
             pacer,
         )
-        try:
-            items = keyed_items(
-                self._read_chunk(task.source, task.chunk),
-                task.chunk.index,
-                tracker.beat.next_index,
-            )
-        except InvalidRequestError as exc:
-            raise ApplicationError(str(exc), non_retryable=True) from None
-        cancelled = False
-        try:
-            async with anyio.create_task_group() as tg:
-                scope = anyio.CancelScope()
-                tg.start_soon(self._beat, task, tracker, store, pacer, scope)
+        items = keyed_items(
+            self._read_chunk(task.source, task.chunk),
+            task.chunk.index,
+            tracker.beat.next_index,
+        )
+        failure: BaseException | None = None
+        async with anyio.create_task_group() as tg:
+            scope = anyio.CancelScope()
+            tg.start_soon(self._beat, task, tracker, store, pacer, scope)
+            try:
                 with scope:
                     async with self._km.messages.iter_send(
                         tracker.counted(items),
@@ -331,18 +328,24 @@ class CampaignActivities:
                     ) as results:
                         async for result in results:
                             tracker.result(result)
-                cancelled = scope.cancelled_caught or pacer.control.cancelled
+            except (BatchStoppedError, InvalidRequestError, OSError) as exc:
+                # (the input broke, or a fatal error: raised below, not grouped)
+                failure = exc
+            finally:
                 tg.cancel_scope.cancel()
-            if cancelled:
-                await self._settle_rest(store.inner, tracker, items)
-        except BatchStoppedError as stop:
-            if isinstance(stop.reason, CoordinationError):
-                raise  # Redis is away: Temporal retries the chunk later
+        if isinstance(failure, BatchStoppedError):
+            if isinstance(failure.reason, CoordinationError):
+                raise failure  # Redis is away: Temporal retries the chunk later
             report = tracker.report(finished=True)
-            report.error = f"{type(stop.reason).__name__}: {stop.reason}"
+            report.error = f"{type(failure.reason).__name__}: {failure.reason}"
             return report
-        except OSError as exc:  # the source: a retry (another worker) may read it
-            raise ApplicationError(f"cannot read {task.source}: {exc}") from None
+        if isinstance(failure, InvalidRequestError):  # a source no worker can read
+            raise ApplicationError(str(failure), non_retryable=True) from None
+        if failure is not None:  # the source: a retry (another worker) may read it
+            raise ApplicationError(f"cannot read {task.source}: {failure}") from None
+        cancelled = scope.cancelled_caught or pacer.control.cancelled
+        if cancelled:
+            await self._settle_rest(store.inner, tracker, items)
         return tracker.report(finished=True, cancelled=cancelled)
 
     @staticmethod
@@ -374,7 +377,10 @@ class CampaignActivities:
         """Heartbeat and report every `beat_every` s, paused or not (a paused
         chunk is alive); once cancelled, stop the batch when every send let
         through has its outcome."""
-        handle: Any = activity.client().get_workflow_handle(task.campaign)
+        try:
+            handle: Any = activity.client().get_workflow_handle(task.campaign)
+        except RuntimeError:  # no client (a test's ActivityEnvironment): no signals
+            handle = None
         cancelled_at: float | None = None
         next_beat = 0.0
         while True:
@@ -392,11 +398,16 @@ class CampaignActivities:
                 )
                 await store.sync()  # Redis holds what the beat claims
                 activity.heartbeat(beat)
-                try:
-                    await handle.signal(PROGRESS_SIGNAL, tracker.report())
-                except Exception as exc:  # progress is best effort: the result counts
-                    log.debug("campaign progress not signalled: %r", exc)
+                if handle is not None:
+                    await _signal(handle, tracker.report())
             await anyio.sleep(0.05)
+
+
+async def _signal(handle: Any, report: ChunkReport) -> None:
+    try:
+        await handle.signal(PROGRESS_SIGNAL, report)
+    except Exception as exc:  # progress is best effort: the chunk's result counts
+        log.debug("campaign progress not signalled: %r", exc)
 
 
 def _drain_limit(km: KommunicateSession, task: ChunkTask) -> float:
