@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING, Any, Final
 
@@ -123,6 +124,8 @@ async def start_campaign(
         raise InvalidRequestError("rate must be a number of sends a second > 0")
     if not campaign or len(campaign) > 200:
         raise InvalidRequestError("campaign must be a non-empty id of <= 200 chars")
+    if "://" not in source and not source.startswith("file:"):
+        source = os.path.abspath(source)  # workers run elsewhere: never relative
     spec = CampaignSpec(
         campaign=campaign,
         source=source,
