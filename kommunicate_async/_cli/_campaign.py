@@ -40,7 +40,8 @@ def add_campaign_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     temporal.add_argument(
         "--address",
         default=None,
-        help=f"Temporal frontend host:port (else TEMPORAL_ADDRESS, else {_DEFAULT_ADDRESS})",
+        help="Temporal frontend host:port "
+        f"(else TEMPORAL_ADDRESS, else {_DEFAULT_ADDRESS})",
     )
     temporal.add_argument(
         "--namespace",
@@ -116,7 +117,8 @@ async def run_campaign(args: argparse.Namespace, out: Printer) -> int:
         from temporalio.service import RPCError
     except ImportError:
         raise InvalidRequestError(
-            'campaigns need the temporal extra: pip install "kommunicate-async[temporal]"'
+            "campaigns need the temporal extra: "
+            'pip install "kommunicate-async[temporal]"'
         ) from None
     address = args.address or os.environ.get("TEMPORAL_ADDRESS") or _DEFAULT_ADDRESS
     try:
@@ -229,7 +231,7 @@ async def _worker(args: argparse.Namespace, out: Printer, client: Client) -> int
     from ._commands import session_from_args
 
     url = args.redis_url or os.environ.get("REDIS_URL") or _DEFAULT_REDIS
-    redis = Redis.from_url(url)
+    redis: Redis = Redis.from_url(url)  # pyright: ignore[reportUnknownMemberType]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -238,7 +240,11 @@ async def _worker(args: argparse.Namespace, out: Printer, client: Client) -> int
     try:
         async with session_from_args(args) as km:
             worker = campaign_worker(
-                client, km, redis, task_queue=args.task_queue, max_chunks=args.max_chunks
+                client,
+                km,
+                redis,
+                task_queue=args.task_queue,
+                max_chunks=args.max_chunks,
             )
             async with worker:
                 out.line(f"campaign worker on {args.task_queue} (Ctrl-C stops it)")

@@ -205,7 +205,7 @@ async def test_100k_items_3_workers_kills_and_a_pause(
             outcomes.update(got.values())
             odd = sorted(k for k, v in got.items() if v != "delivered")
             if odd and os.environ.get("KM_E2E_DEBUG"):
-                print("ODD", store._items, len(got), odd[:3])  # noqa: T201
+                print("ODD", store._items, len(got), odd[:3])
         stored = Counter(
             m.metadata["kmDedupeKey"] for c in ids for m in fake.messages(c)
         )

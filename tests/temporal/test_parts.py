@@ -101,7 +101,11 @@ def test_keys_come_from_the_content_the_chunk_and_the_repeat() -> None:
     assert chunk_key(item, 4, 1) != chunk_key(item, 3, 1)
     items = [OutgoingMessage(1, "x"), OutgoingMessage(1, "x"), OutgoingMessage(1, "y")]
     keys = [i.dedupe_key for i in keyed_items(items, 0, 0)]
-    assert keys == [chunk_key(items[0], 0, 1), chunk_key(items[0], 0, 2), chunk_key(items[2], 0, 1)]
+    assert keys == [
+        chunk_key(items[0], 0, 1),
+        chunk_key(items[0], 0, 2),
+        chunk_key(items[2], 0, 1),
+    ]
     assert [i.dedupe_key for i in keyed_items(items, 0, 1)] == keys[1:]  # resumed
     mine = OutgoingMessage(1, "x", dedupe_key="mine")
     assert [i.dedupe_key for i in keyed_items([mine], 0, 0)] == ["mine"]
@@ -169,7 +173,9 @@ def stored(fake: FakeKommunicate, ids: list[int]) -> Counter[str]:
     return Counter(m.metadata["kmDedupeKey"] for c in ids for m in fake.messages(c))
 
 
-def environment(beats: list[Any], *details: Any, attempt: int = 1) -> ActivityEnvironment:
+def environment(
+    beats: list[Any], *details: Any, attempt: int = 1
+) -> ActivityEnvironment:
     env = ActivityEnvironment()
     env.info = dataclasses.replace(
         env.info, heartbeat_details=list(details), attempt=attempt
@@ -179,7 +185,11 @@ def environment(beats: list[Any], *details: Any, attempt: int = 1) -> ActivityEn
 
 
 async def test_a_chunk_is_sent_once_with_its_heartbeats(
-    fake: FakeKommunicate, km: KommunicateSession, redis: Redis, campaign: str, tmp_path: Path
+    fake: FakeKommunicate,
+    km: KommunicateSession,
+    redis: Redis,
+    campaign: str,
+    tmp_path: Path,
 ) -> None:
     task, ids = await chunk_task(km, tmp_path, campaign, 120, rate=600)
     activities = CampaignActivities(km, redis, beat_every=0.05)
@@ -196,7 +206,11 @@ async def test_a_chunk_is_sent_once_with_its_heartbeats(
 
 
 async def test_a_retried_chunk_resumes_from_its_heartbeat_and_sends_nothing_twice(
-    fake: FakeKommunicate, km: KommunicateSession, redis: Redis, campaign: str, tmp_path: Path
+    fake: FakeKommunicate,
+    km: KommunicateSession,
+    redis: Redis,
+    campaign: str,
+    tmp_path: Path,
 ) -> None:
     task, ids = await chunk_task(km, tmp_path, campaign, 300, rate=400)
     activities = CampaignActivities(km, redis, beat_every=0.05)
@@ -222,7 +236,11 @@ async def test_a_retried_chunk_resumes_from_its_heartbeat_and_sends_nothing_twic
 
 
 async def test_pause_holds_a_chunk_and_cancel_reports_the_rest_not_sent(
-    fake: FakeKommunicate, km: KommunicateSession, redis: Redis, campaign: str, tmp_path: Path
+    fake: FakeKommunicate,
+    km: KommunicateSession,
+    redis: Redis,
+    campaign: str,
+    tmp_path: Path,
 ) -> None:
     task, ids = await chunk_task(km, tmp_path, campaign, 400, rate=200)
     activities = CampaignActivities(km, redis, beat_every=0.05)
@@ -263,12 +281,16 @@ async def test_a_fatal_error_ends_the_chunk_with_it_and_nothing_lost(
 async def test_an_unreadable_source_is_not_retried(
     km: KommunicateSession, redis: Redis, campaign: str, tmp_path: Path
 ) -> None:
-    task = ChunkTask(campaign, "s3://elsewhere/items.jsonl", ChunkRange(0, 0, 10, 1), 10)
+    task = ChunkTask(
+        campaign, "s3://elsewhere/items.jsonl", ChunkRange(0, 0, 10, 1), 10
+    )
     activities = CampaignActivities(km, redis)
     with pytest.raises(ApplicationError) as caught:
         await environment([]).run(activities.send_chunk, task)
     assert caught.value.non_retryable
-    gone = ChunkTask(campaign, str(tmp_path / "gone.jsonl"), ChunkRange(0, 0, 10, 1), 10)
+    gone = ChunkTask(
+        campaign, str(tmp_path / "gone.jsonl"), ChunkRange(0, 0, 10, 1), 10
+    )
     with pytest.raises(ApplicationError, match="cannot read") as caught:
         await environment([]).run(activities.send_chunk, gone)
     assert not caught.value.non_retryable  # another worker may have the file

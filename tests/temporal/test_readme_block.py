@@ -27,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def readme_block() -> str:
     readme = (ROOT / "README.md").read_text()
-    found = re.search(r"### Campaigns on Temporal\n.*?```python\n(.*?)```", readme, re.S)
+    found = re.search(
+        r"### Campaigns on Temporal\n.*?```python\n(.*?)```", readme, re.S
+    )
     assert found is not None
     return found.group(1)
 

@@ -28,7 +28,7 @@ chunk attempt (where the library's own spans will go).
 from __future__ import annotations
 
 try:
-    import temporalio  # noqa: F401
+    import temporalio  # noqa: F401  # pyright: ignore[reportUnusedImport]
 except ImportError as exc:  # pragma: no cover - the extra is not installed
     raise ImportError(
         "kommunicate_async.scaleout.temporal needs temporalio: "

@@ -130,7 +130,9 @@ class _Tracker:
                 )
                 self._settle(index, (state, 1, problem))
 
-    def _settle(self, index: int, outcome: tuple[str, int, CampaignProblem | None]) -> None:
+    def _settle(
+        self, index: int, outcome: tuple[str, int, CampaignProblem | None]
+    ) -> None:
         self.taken.pop(index, None)
         self.above[index] = outcome
         beat = self.beat
@@ -213,7 +215,7 @@ class _ChunkStore:
         holds."""
         under_way = set(self._begins)
         await _shielded(self.inner.flush())
-        while under_way & self._begins:
+        while under_way & self._begins:  # noqa: ASYNC110 - a few ms, rarely
             await anyio.sleep(0.002)
 
     async def finish(self, line: CheckpointLine) -> None:
@@ -312,8 +314,8 @@ class CampaignActivities:
             tracker.beat.next_index,
         )
         failure: BaseException | None = None
+        scope = anyio.CancelScope()
         async with anyio.create_task_group() as tg:
-            scope = anyio.CancelScope()
             tg.start_soon(self._beat, task, tracker, store, pacer, scope)
             try:
                 with scope:

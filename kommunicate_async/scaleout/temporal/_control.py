@@ -26,7 +26,8 @@ try:
     from redis.exceptions import RedisError
 except ImportError as exc:  # pragma: no cover - the extra is not installed
     raise ImportError(
-        'kommunicate_async.scaleout.temporal needs redis-py: pip install "kommunicate-async[temporal]"'
+        "kommunicate_async.scaleout.temporal needs redis-py: "
+        'pip install "kommunicate-async[temporal]"'
     ) from exc
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ class ControlledRateLimit:
         self._redis = redis
         self._campaign = campaign
         self._max_age = max_age
-        self._rate = rate
+        self._rate: float = rate
         self._limit = RedisRateLimit(redis, campaign, rate=rate)
         self._control = Control(campaign, rate=rate)
         self._read_at = -1.0

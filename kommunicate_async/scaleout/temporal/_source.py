@@ -43,7 +43,8 @@ def plan_jsonl(source: str, *, chunk_size: int = 1000) -> list[ChunkRange]:
     Raises:
         InvalidRequestError: the file cannot be read, or a line is not an item.
     """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+    size: object = chunk_size  # checked at run time: callers may be untyped
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise InvalidRequestError("chunk_size must be an int >= 1")
     path = source_path(source)
     decoder = msgspec.json.Decoder(OutgoingMessage)

@@ -214,8 +214,9 @@ class CampaignWorkflow:
     @workflow.signal
     def set_rate(self, rate: float) -> None:
         """Change the campaign's sends a second (every worker, at once)."""
-        if isinstance(rate, int | float) and rate > 0:
-            self._rate = float(rate)
+        value: object = rate  # from any client, any SDK: checked
+        if isinstance(value, int | float) and value > 0:
+            self._rate = float(value)
         self._changed()
 
     @workflow.signal
@@ -238,7 +239,9 @@ class CampaignWorkflow:
         ambiguous = sum(r.ambiguous for r in reports)
         not_sent = sum(r.not_sent for r in self._finished.values())
         if self._done and spec is not None:
-            not_sent += sum(c.count for c in spec.chunks if c.index not in self._finished)
+            not_sent += sum(
+                c.count for c in spec.chunks if c.index not in self._finished
+            )
         done = delivered + failed + ambiguous
         remaining = max(total - done - not_sent, 0)
         elapsed = self._elapsed()
