@@ -294,3 +294,56 @@ async def test_an_unreadable_source_is_not_retried(
     with pytest.raises(ApplicationError, match="cannot read") as caught:
         await environment([]).run(activities.send_chunk, gone)
     assert not caught.value.non_retryable  # another worker may have the file
+
+
+# -- the CLI, without a server -------------------------------------------------------
+
+
+def test_the_cli_says_when_temporal_cannot_be_reached(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from kommunicate_async._cli import main
+    from tests.scaleout.conftest import free_port
+
+    code = main(["campaign", "status", "x", "--address", f"127.0.0.1:{free_port()}"])
+    assert code == 4  # a CoordinationError: the network's exit code
+    assert (
+        "CoordinationError: cannot reach Temporal at 127.0.0.1:"
+        in capsys.readouterr().err
+    )
+
+
+def test_the_cli_prints_progress_and_reports(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from kommunicate_async._cli._campaign import _progress, _report
+    from kommunicate_async._cli._output import Printer
+    from kommunicate_async.scaleout.temporal import (
+        CampaignProblem,
+        CampaignProgress,
+        CampaignReport,
+    )
+
+    progress = CampaignProgress(
+        "sale", "running", 100, 40, 1, 1, 0, 58, 20.0, 50.0, 2.9, 1, 4, 3, True, 2.1
+    )
+    _progress(progress, Printer(json=False))
+    assert capsys.readouterr().out == (
+        "sale: running | 42/100 delivered 40 failed 1 ambiguous 1 not sent 0 | "
+        "remaining 58 | 20/s (limit 50/s) | ETA 0:00:02\n"
+    )
+    problem = CampaignProblem(2, 7, "k", "failed", "InvalidRequestError: bad")
+    report = CampaignReport("sale", 3, 2, 1, 0, 0, 5, 3, 1.5, True, None, [problem])
+    assert _report(report, Printer(json=True)) == 5
+    printed = msgspec.json.decode(capsys.readouterr().out)["report"]
+    assert (
+        printed["not_sent"],
+        printed["cancelled"],
+        printed["problems"][0]["index"],
+    ) == (
+        5,
+        True,
+        7,
+    )
+    assert _report(CampaignReport("ok", 1, 1), Printer(json=False)) == 0
+    assert "ok: 1 items in 0.0s: 1 delivered" in capsys.readouterr().out
