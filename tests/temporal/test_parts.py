@@ -9,7 +9,7 @@ import dataclasses
 import hashlib
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import msgspec
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from redis.asyncio import Redis
+    from temporalio.client import Client
 
     from kommunicate_async import KommunicateSession
     from kommunicate_async.scaleout.temporal import ChunkReport
@@ -327,6 +328,7 @@ def test_the_cli_prints_progress_and_reports(
     progress = CampaignProgress(
         "sale", "running", 100, 40, 1, 1, 0, 58, 20.0, 50.0, 2.9, 1, 4, 3, True, 2.1
     )
+    assert not progress.paused and progress.done == 42
     _progress(progress, Printer(json=False))
     assert capsys.readouterr().out == (
         "sale: running | 42/100 delivered 40 failed 1 ambiguous 1 not sent 0 | "
@@ -347,3 +349,35 @@ def test_the_cli_prints_progress_and_reports(
     )
     assert _report(CampaignReport("ok", 1, 1), Printer(json=False)) == 0
     assert "ok: 1 items in 0.0s: 1 delivered" in capsys.readouterr().out
+
+
+async def test_bad_input_is_refused_before_temporal_is_asked(tmp_path: Path) -> None:
+    from kommunicate_async.scaleout.temporal import start_campaign
+
+    unused = cast("Client", object())  # never reached: the checks come first
+    with pytest.raises(InvalidRequestError, match="rate must be"):
+        await start_campaign(unused, "sale", "items.jsonl", rate=0)
+    with pytest.raises(InvalidRequestError, match="campaign must be"):
+        await start_campaign(unused, "", "items.jsonl", rate=10)
+    with pytest.raises(InvalidRequestError, match="cannot read"):
+        await start_campaign(unused, "sale", str(tmp_path / "none.jsonl"), rate=10)
+
+
+async def test_the_switch_says_when_redis_is_away() -> None:
+    from redis.asyncio import Redis
+
+    from kommunicate_async import CoordinationError
+    from tests.scaleout.conftest import free_port
+
+    away = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        with pytest.raises(
+            CoordinationError, match="the campaign switch: Redis failed"
+        ):
+            await write_control(away, Control("sale"))
+        with pytest.raises(
+            CoordinationError, match="the campaign switch: Redis failed"
+        ):
+            await read_control(away, "sale")
+    finally:
+        await away.aclose()
