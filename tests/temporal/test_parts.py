@@ -381,3 +381,15 @@ async def test_the_switch_says_when_redis_is_away() -> None:
             await read_control(away, "sale")
     finally:
         await away.aclose()
+
+
+def test_odd_metadata_still_keys_and_a_short_file_ends_its_chunk(
+    tmp_path: Path,
+) -> None:
+    odd = OutgoingMessage(1, "x", metadata={"when": object()})
+    assert chunk_key(odd, 0, 1) == chunk_key(odd, 0, 1)  # its repr, never a crash
+    path = tmp_path / "items.jsonl"
+    write_lines(path, [OutgoingMessage(1, "a"), OutgoingMessage(1, "b")])
+    (chunk,) = plan_jsonl(str(path))
+    grown = dataclasses.replace(chunk, end=chunk.end + 100)  # the file shrank since
+    assert [i.text for i in read_jsonl_chunk(str(path), grown)] == ["a", "b"]
