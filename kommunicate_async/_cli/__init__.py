@@ -46,6 +46,10 @@ async def _dispatch(args: argparse.Namespace, out: Printer) -> int:
         from ._fake_server import serve
 
         return await serve(args, out)
+    if args.command == "campaign":
+        from ._campaign import run_campaign
+
+        return await run_campaign(args, out)
     from ._commands import run_command
 
     return await run_command(args, out)

@@ -283,4 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=30.0,
         help="lifetime of issued user tokens",
     )
+
+    from ._campaign import add_campaign_parser  # durable campaigns on Temporal
+
+    add_campaign_parser(sub, common)
     return parser
