@@ -9,6 +9,7 @@ Retries, auth and decoding live above it, in `client.py`.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import urllib.request
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ ClientSession = aiohttp.ClientSession
 
 _log: Final = logging.getLogger("kommunicate_async")
 _CLOSE_GRACE: Final = 5.0
+_LARGE_BODY: Final = 1 << 20
+"""aiohttp warns (ResourceWarning) when handed raw bytes longer than this."""
 """Seconds `aclose()` may spend closing the pool, even under an outer cancel."""
 
 
@@ -350,9 +353,14 @@ class HttpTransport:
             or self._loop is not asyncio.get_running_loop()
         ):
             session = self.open()
-        form: bytes | aiohttp.FormData | None
+        form: bytes | io.BytesIO | aiohttp.FormData | None
         if isinstance(data, Upload):
             form, headers = data.form(), _without_content_type(headers)
+        elif data is not None and len(data) > _LARGE_BODY:
+            # aiohttp warns on raw bytes past 1 MiB (an error under
+            # `-W error::ResourceWarning`); a stream of the same bytes does not.
+            # A new stream per attempt: a retry re-reads from the start.
+            form = io.BytesIO(data)
         else:
             form = data
         limit = self._attempt if attempt_seconds is None else attempt_seconds

@@ -194,3 +194,21 @@ def test_fault_plans_replay() -> None:
     assert len(set(first)) == 2  # a repeated request draws afresh each time
     with pytest.raises(ValueError, match="sum"):
         RouteFaults(error_500=0.7, error_503=0.7)
+
+
+async def test_a_body_over_one_mebibyte_is_sent_without_a_resource_warning(
+    fake: FakeKommunicate,
+) -> None:
+    """aiohttp warns on raw bytes past 1 MiB; the warning must not escape the call."""
+    text = "x" * (1536 * 1024)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        async with fake.session() as km:
+            chat = await km.conversations.create(["u"])
+            sent = await km.messages.send(chat, text)
+    (request,) = fake.requests_to(SEND)
+    assert len(request.body) > 1 << 20
+    assert request.headers["Content-Length"] == str(len(request.body))
+    assert request.headers["Content-Type"].startswith("application/json")
+    assert sent.key
+    assert [m.text for m in fake.messages(chat.id)] == [text]
