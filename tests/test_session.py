@@ -138,6 +138,32 @@ async def test_a_retry_after_too_long_is_not_waited_for(
     assert len(api.calls("GET", INFO, params=Q5)) == 1
 
 
+async def test_a_retry_after_past_the_deadline_still_pauses_the_session(
+    api: MockApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call gives up at once, but the server asked for 10 s of quiet: the
+    next call waits (here up to its own 5 s deadline) before it sends."""
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr("anyio.sleep", fake_sleep)
+    api.add("GET", INFO, params=Q5, status=429, headers={"Retry-After": "10"})
+    api.add("POST", SEND, body=load("send_message_bare"))
+    timeouts = Timeouts(connect=1, attempt=2, total=5)
+    async with KommunicateSession(API_KEY, base_url=BASE_URL, timeout=timeouts) as km:
+        with pytest.raises(RateLimitError):
+            await km.conversations.get(5)
+        assert slept == []  # given up, not waited
+        await km.messages.send(1, "x")
+    assert len(slept) == 1 and 4.5 < slept[0] <= 5.0
+    assert [u.split("?")[0] for _, u in api.made()] == [
+        BASE_URL + INFO,
+        BASE_URL + SEND,
+    ]
+
+
 async def test_no_retry_past_the_total_deadline(api: MockApi) -> None:
     api.add("GET", INFO, params=Q5, status=429, headers={"Retry-After": "10"})
     timeouts = Timeouts(connect=1, attempt=2, total=5)

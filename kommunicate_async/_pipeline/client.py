@@ -251,6 +251,7 @@ class ApiClient:
                 deadline=exchange.deadline.at,
             )
             if delay is None:
+                self._hold_for_429(error, None)  # quiet asked for, even if we stop
                 if exchange.retries or not isinstance(error, APIError):
                     _log.warning(
                         "%s %s gave up after %d attempt(s): %s",
@@ -269,8 +270,10 @@ class ApiClient:
                 delay,
             )
             exchange.retries += 1
-            if not isinstance(error, RateLimitError):  # a 429's wait: the pause,
-                await anyio.sleep(delay)  # waited out at the top of `_exchange`
+            if isinstance(error, RateLimitError):  # waited out atop `_exchange`,
+                self._hold_for_429(error, delay)  # within this call's deadline
+            else:
+                await anyio.sleep(delay)
             outcome = None
 
     async def _exchange(self, exchange: Exchange) -> HttpReply | APIConnectionError:
@@ -459,7 +462,8 @@ class ApiClient:
 
         Gives up when `retryable` is False, retries are used up, the wait would pass
         `deadline` (monotonic), a Retry-After is too long, or the session's retry
-        budget is spent. A 429's wait also pauses the whole session.
+        budget is spent. Pure: pausing the session after a 429 is the caller's
+        part (`wait_before_retry`, or the retry loop when it gives up).
         """
         if retries_done >= max_retries or not retryable:
             return None
@@ -472,8 +476,6 @@ class ApiClient:
             return None
         if not self.budget.try_spend():
             return None
-        if isinstance(error, RateLimitError):
-            self.pause(delay)
         return delay
 
     def pause(self, seconds: float) -> None:
@@ -482,11 +484,23 @@ class ApiClient:
         pause.until = max(pause.until, time.monotonic() + seconds)
 
     async def wait_before_retry(self, error: KommunicateError, delay: float) -> None:
-        """Sleep `delay`, or after a 429 wait out the session-wide pause."""
+        """Sleep `delay`; after a 429, pause the whole session for it and wait
+        that pause out (other calls may have lengthened it)."""
         if isinstance(error, RateLimitError):
+            self._hold_for_429(error, delay)
             await self._wait_out_pause(None)
         else:
             await anyio.sleep(delay)
+
+    def _hold_for_429(self, error: KommunicateError, delay: float | None) -> None:
+        """The one place a 429 pauses the session: for the planned wait, or, when
+        the call gives up (Retry-After past its deadline), for what the server
+        asked, up to `MAX_RETRY_AFTER`: the next call must not knock at once."""
+        if not isinstance(error, RateLimitError):
+            return
+        seconds = delay if delay is not None else error.retry_after
+        if seconds:
+            self.pause(min(seconds, MAX_RETRY_AFTER))
 
     async def _wait_out_pause(self, deadline: float | None) -> None:
         """A 429 anywhere in the session pauses every call until Retry-After passes."""
