@@ -224,6 +224,7 @@ class HttpTransport:
         "_owns_session",
         "_proxy",
         "_session",
+        "_slots",
         "_timeout",
         "_watchdog",
         "secrets",
@@ -250,6 +251,7 @@ class HttpTransport:
         self._watchdog = Watchdog()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_hook: AsyncGenerator[None, None] | None = None
+        self._slots = asyncio.Semaphore(max_connections)
         self.secrets = secrets or Secrets()
         """What error texts must never show (shared with the client)."""
 
@@ -298,6 +300,8 @@ class HttpTransport:
             raise SessionClosedError(
                 "the aiohttp ClientSession passed as session= is closed"
             )
+        if self._loop is not loop:  # an asyncio.Semaphore belongs to one loop
+            self._slots = asyncio.Semaphore(self._max_connections)
         self._loop = loop
         return session
 
@@ -364,6 +368,13 @@ class HttpTransport:
         else:
             form = data
         limit = self._attempt if attempt_seconds is None else attempt_seconds
+        slots = self._slots
+        if slots.locked():
+            await self._queue_for_connection(limit, method, url)
+        else:
+            await slots.acquire()  # a free slot: returns without suspending
+        # The attempt's clock starts only now: waiting for a connection is not an
+        # attempt (a timeout there is `sent=False`, never ambiguous).
         watch = self._watchdog.watch(limit)
         failure: BaseException | None = None
         body: bytes | None = None
@@ -393,6 +404,7 @@ class HttpTransport:
             failure = exc
         finally:
             self._watchdog.unwatch(watch)
+            slots.release()
         if failure is not None:
             # Raised outside the `except`: aiohttp's exception (and the request
             # headers it holds) must not ride along as `__context__` either.
@@ -414,6 +426,34 @@ class HttpTransport:
             return HttpReply(status, body)
         found = resp.headers
         return HttpReply(status, body, found.get("Retry-After"), found.get("Location"))
+
+    async def _queue_for_connection(
+        self, limit: float, method: str, url: str | URL
+    ) -> None:
+        """Wait, first come first served, for one of `max_connections` slots.
+
+        aiohttp's own pool is not fair (a task that frees a connection takes it
+        straight back), and its wait would count against the attempt: this queue
+        keeps sends in flight at most the pool's size, so aiohttp always has a
+        connection to hand out. A wait past `limit` fails `sent=False`.
+        """
+        watch = self._watchdog.watch(limit)
+        try:
+            await self._slots.acquire()
+        except asyncio.CancelledError:
+            if watch.fired and watch.task.uncancel() == 0:  # our timeout
+                failure = APITimeoutError(
+                    f"{method} {_path(url)}: no free connection within {limit:g}s "
+                    f"(max_connections={self._max_connections}); not sent",
+                    sent=False,
+                )
+            else:
+                raise
+        else:
+            return
+        finally:
+            self._watchdog.unwatch(watch)
+        raise failure
 
     async def aclose(self) -> None:
         """Close the pool we own; idempotent; a borrowed session is left open."""

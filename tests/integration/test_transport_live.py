@@ -7,6 +7,7 @@ import time
 import warnings
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from kommunicate_async import (
@@ -212,3 +213,49 @@ async def test_a_body_over_one_mebibyte_is_sent_without_a_resource_warning(
     assert request.headers["Content-Type"].startswith("application/json")
     assert sent.key
     assert [m.text for m in fake.messages(chat.id)] == [text]
+
+
+async def test_waiting_for_a_pooled_connection_is_not_an_attempt(
+    fake: FakeKommunicate,
+) -> None:
+    """One connection, held by a slow call: a send that times out while queued for
+    it was never sent, so it is `sent=False` and not ambiguous."""
+    fake.faults.routes[INFO] = RouteFaults(delay=1.0, delay_seconds=1.5)
+    timeouts = Timeouts(connect=1, attempt=0.3, total=None)
+    async with fake.session(max_connections=1, max_retries=0) as km:
+        chat = await km.conversations.create(["u"])
+        slow = km.with_options(timeout=Timeouts(connect=1, attempt=5, total=None))
+        quick = km.with_options(timeout=timeouts)
+        errors: list[APITimeoutError] = []
+
+        async def queued_send() -> None:
+            await anyio.sleep(0.1)  # the slow call holds the one connection
+            try:
+                await quick.messages.send(chat, "queued")
+            except APITimeoutError as exc:
+                errors.append(exc)
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(slow.conversations.get, chat.id)
+                tg.start_soon(queued_send)
+    (error,) = errors
+    assert error.sent is False and error.ambiguous is False
+    assert "no free connection" in str(error)
+    assert fake.requests_to(SEND) == []
+
+
+async def test_queued_sends_are_served_first_come_first_served(
+    fake: FakeKommunicate,
+) -> None:
+    """Above max_connections every caller gets its turn in arrival order."""
+    async with fake.session(max_connections=2) as km:
+        chat = await km.conversations.create(["u"])
+        async with anyio.create_task_group() as tg:
+            for i in range(40):
+                tg.start_soon(km.messages.send, chat, f"m{i:02d}")
+                await anyio.lowlevel.checkpoint()  # arrival order = i
+    texts = [m.text for m in fake.messages(chat.id)]
+    assert sorted(texts) == [f"m{i:02d}" for i in range(40)]
+    # first come, first served: nobody overtakes by more than the pool's width
+    assert all(abs(texts.index(f"m{i:02d}") - i) <= 2 for i in range(40))
