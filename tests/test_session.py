@@ -12,12 +12,14 @@ from kommunicate_async import (
     ConfigurationError,
     KommunicateSession,
     RateLimitError,
+    ResponseValidationError,
     ServerError,
     SessionClosedError,
     Timeouts,
 )
 from kommunicate_async._compat import override
 from kommunicate_async._pipeline.retry import RetryBudget
+from kommunicate_async._pipeline.routing import Host, Route
 from kommunicate_async._pipeline.watchdog import Watch, Watchdog
 from tests.mockapi import API_KEY, BASE_URL, CHAT_URL, MockApi
 from tests.payloads import load
@@ -388,3 +390,21 @@ def test_proxies_come_from_the_environment_once(
     monkeypatch.delenv("NO_PROXY")
     km = KommunicateSession("k")
     assert km._client.transport._proxy == "http://proxy.internal:3128"  # pyright: ignore[reportPrivateUsage]
+
+
+async def test_an_empty_success_is_an_error_unless_asked_for(
+    api: MockApi, km: KommunicateSession
+) -> None:
+    """`call(route, T)` never returns None: an envelope with no `response` raises
+    (ambiguous for a send: the server acted); `empty=True` makes it None."""
+    api.add("POST", SEND, body=b'{"status":"success"}')
+    with pytest.raises(ResponseValidationError, match="no result") as info:
+        await km.messages.send(1, "x")
+    assert info.value.ambiguous is True
+    api.add("GET", INFO, params=Q5, body=b'{"status":"success"}', repeat=True)
+    client = km._client  # pyright: ignore[reportPrivateUsage]
+    route = Route("GET", INFO, Host.PLATFORM)
+    assert await client.call(route, str, empty=True, params=Q5) is None
+    with pytest.raises(ResponseValidationError) as info:
+        await client.call(route, str, params=Q5)
+    assert info.value.ambiguous is False  # a read: nothing was done

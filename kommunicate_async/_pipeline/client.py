@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeVar, overload
 from urllib.parse import quote
 
 import anyio
@@ -143,11 +143,44 @@ class ApiClient:
         """A new whole-call budget from the session's `Timeouts.total`."""
         return Deadline(self._config.timeouts.total)
 
+    @overload
     async def call(
         self,
         route: Route,
         result_type: type[T],
         *,
+        empty: Literal[False] = False,
+        params: Mapping[str, str | int] | None = None,
+        body: bytes | Upload | None = None,
+        acting_as: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        deadline: Deadline | None = None,
+        first_attempt: bool = True,
+    ) -> T: ...
+
+    @overload
+    async def call(
+        self,
+        route: Route,
+        result_type: type[T],
+        *,
+        empty: Literal[True],
+        params: Mapping[str, str | int] | None = None,
+        body: bytes | Upload | None = None,
+        acting_as: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        deadline: Deadline | None = None,
+        first_attempt: bool = True,
+    ) -> T | None: ...
+
+    async def call(
+        self,
+        route: Route,
+        result_type: type[T],
+        *,
+        empty: bool = False,
         params: Mapping[str, str | int] | None = None,
         body: bytes | Upload | None = None,
         acting_as: str | None = None,
@@ -158,7 +191,10 @@ class ApiClient:
     ) -> T | None:
         """Send `route`; decode the first 2xx reply as `result_type`.
 
-        None is a success envelope without a `response`. `max_retries` overrides
+        A success with no result (an empty body, an envelope without `response`)
+        raises `ResponseValidationError` (ambiguous for a non-idempotent route:
+        the server acted); with `empty=True`, where that is normal, it is None
+        (`NoResult` calls always are). `max_retries` overrides
         the session's for this call (the batch retries at its own level);
         `deadline` shares one budget between the calls of one method;
         `first_attempt=False` for a call that is itself paid for by the retry
@@ -173,7 +209,7 @@ class ApiClient:
             exchange = Exchange(
                 route, params, body, acting_as, headers, deadline or self.deadline()
             )
-            return await self._retrying(exchange, result_type, limit, None)
+            return await self._retrying(exchange, result_type, limit, None, empty)
         # The common case in one coroutine: a cached target, one attempt, one
         # decode; the call's state is built only if that attempt fails (5k
         # instructions less per send than building it first, benchmarks/README.md).
@@ -196,7 +232,7 @@ class ApiClient:
             if _succeeded(outcome):
                 if _log.isEnabledFor(_DEBUG):
                     _debug(route, outcome.status, 1, started, acting_as)
-                return self._decode(route, result_type, outcome)
+                return self._decode(route, result_type, outcome, empty)
         if _log.isEnabledFor(_DEBUG):
             status = outcome.status if isinstance(outcome, HttpReply) else None
             _debug(route, status, 1, started, acting_as)
@@ -205,7 +241,7 @@ class ApiClient:
             route, params, body, acting_as, None, Deadline(total, started=started)
         )
         exchange.url, exchange.sent_headers = url, sent_headers
-        return await self._retrying(exchange, result_type, limit, outcome)
+        return await self._retrying(exchange, result_type, limit, outcome, empty)
 
     def _plain(
         self, route: Route, acting_as: str | None, headers: Mapping[str, str] | None
@@ -225,6 +261,7 @@ class ApiClient:
         result_type: type[T],
         limit: int,
         outcome: HttpReply | APIConnectionError | None,
+        empty: bool,
     ) -> T | None:
         """Exchanges until a success, or the last error once retrying must stop."""
         route = exchange.route
@@ -235,7 +272,7 @@ class ApiClient:
                 outcome = await self._follow(exchange, outcome)
             if isinstance(outcome, HttpReply):
                 if _succeeded(outcome):
-                    return self._decode(route, result_type, outcome)
+                    return self._decode(route, result_type, outcome, empty)
                 error: KommunicateError = self._reply_error(
                     outcome,
                     route,
@@ -363,7 +400,9 @@ class ApiClient:
             _debug(route, status, exchange.retries + 1, started, exchange.acting_as)
         return reply
 
-    def _decode(self, route: Route, result_type: type[T], reply: HttpReply) -> T | None:
+    def _decode(
+        self, route: Route, result_type: type[T], reply: HttpReply, empty: bool
+    ) -> T | None:
         decoder = REPLY_DECODERS.get(result_type) or reply_decoder(result_type)
         failure: APIError | ResponseValidationError
         try:
@@ -379,7 +418,12 @@ class ApiClient:
                 status=reply.status,
             )
         else:
-            return result
+            if result is not None or empty:
+                return result
+            failure = ResponseValidationError(
+                f"{route.method} {route.path}: a success reply with no result",
+                status=reply.status,
+            )
         # Raised here, outside the `except`: the unredacted first error must not
         # ride along as `__context__`.
         raise self._redacted(failure, decoder, reply, route)
@@ -526,7 +570,7 @@ class ApiClient:
         }
         body = encode(RefreshTokenBody(application_id=app_id, user_id=cred.user_id))
         token = await self.call(REFRESH_TOKEN, str, body=body, headers=headers)
-        if not isinstance(token, str) or token.count(".") != 2:
+        if token.count(".") != 2:
             raise ResponseValidationError("token refresh returned no JWT")
         return check_credential(token, "the refreshed token")
 

@@ -47,8 +47,8 @@ async def fetch_users(
 ) -> list[User]:
     """`POST user/v2/detail` for `user_ids` in one request (envelope or bare array)."""
     body = encode(UserDetailBody(user_id_list=user_ids))
-    users: list[User] | None = await ctx.client.call(
-        DETAIL, list[User], body=body, deadline=deadline
+    users = await ctx.client.call(
+        DETAIL, list[User], empty=True, body=body, deadline=deadline
     )
     return users or []
 
@@ -106,7 +106,7 @@ class Users(Resource):
             metadata=UNSET if metadata is None else stringify_metadata(metadata),
         )
         await self._ctx.client.call(
-            UPDATE, NoResult, body=encode(body), acting_as=acting
+            UPDATE, NoResult, empty=True, body=encode(body), acting_as=acting
         )
 
     async def login(
@@ -158,26 +158,24 @@ class Users(Resource):
             authentication_type_id=int(authentication_type),
             password=UNSET if password is None else password,
         )
-        reg: Registration | None = await client.call(
+        reg = await client.call(
             REGISTER,
             Registration,
             body=encode(body),
             headers=client.targets.public_headers(),
         )
-        if reg is not None and reg.encrypted:
+        if reg.encrypted:
             raise ConfigurationError(
                 "this Kommunicate app has encryption on: its replies are AES-encrypted "
                 "and kommunicate_async cannot read them; turn encryption off for the "
                 "app, or act for users with Api-Key (on_behalf_of=) instead of login"
             )
-        word = client.transport.secrets.redact(
-            (reg.message if reg is not None else None) or ""
-        )
+        word = client.transport.secrets.redact(reg.message or "")
         if word.upper() in _BAD_CREDENTIALS:
             raise AuthenticationError(
                 200, word, f"login of {user_id!r} refused: {word}"
             )
-        if reg is None or not reg.auth_token or not reg.device_key:
+        if not reg.auth_token or not reg.device_key:
             if word and word.upper() not in _REGISTERED:
                 raise APIError(200, word, f"login of {user_id!r} failed: {word}")
             raise ResponseValidationError(
