@@ -9,7 +9,11 @@ from msgspec import Struct as _Struct
 
 from ._batch.batch import BatchOptions as BatchOptions
 from ._chat_auth import ChatAuth as ChatAuth
-from ._config import ConversationDefaults as ConversationDefaults, Timeouts as Timeouts
+from ._config import (
+    ConversationDefaults as ConversationDefaults,
+    Retries as Retries,
+    Timeouts as Timeouts,
+)
 from ._errors import (
     APIConnectionError as APIConnectionError,
     APIError as APIError,
@@ -88,6 +92,7 @@ __all__ = [
     "Progress",
     "RateLimitError",
     "ResponseValidationError",
+    "Retries",
     "SentMessage",
     "ServerError",
     "SessionClosedError",

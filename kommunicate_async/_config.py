@@ -81,6 +81,34 @@ class Timeouts:
 
 
 @dataclass(frozen=True, slots=True)
+class Retries:
+    """How long to wait between retries (how many: `max_retries`).
+
+    Capped exponential back-off with equal jitter: the wait before retry n is
+    between half and all of `min(backoff_max, backoff_base * 2**n)` seconds. A
+    429's Retry-After wins over it. `Retries(backoff_base=0)` retries at once
+    (tests against a fake server).
+
+    Attributes:
+        backoff_base: seconds of the first retry's ceiling (>= 0).
+        backoff_max: the ceiling's cap in seconds (>= backoff_base).
+    """
+
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+
+    def __post_init__(self) -> None:
+        for name in ("backoff_base", "backoff_max"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigurationError(f"Retries.{name} must be a number of seconds")
+            if not (value >= 0 and math.isfinite(value)):
+                raise ConfigurationError(f"Retries.{name} must be >= 0, got {value!r}")
+        if self.backoff_max < self.backoff_base:
+            raise ConfigurationError("Retries.backoff_max must be >= backoff_base")
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationDefaults:
     """Defaults for every later `conversations.create` that does not say otherwise.
 

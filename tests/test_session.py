@@ -13,6 +13,7 @@ from kommunicate_async import (
     KommunicateSession,
     RateLimitError,
     ResponseValidationError,
+    Retries,
     ServerError,
     SessionClosedError,
     Timeouts,
@@ -344,9 +345,12 @@ def test_header_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_with_options_is_a_light_view_sharing_the_pool(api: MockApi) -> None:
     api.add("GET", INFO, params=Q5, status=503, repeat=True)
     async with KommunicateSession(
-        API_KEY, base_url=BASE_URL, chat_url=CHAT_URL, max_retries=3
+        API_KEY,
+        base_url=BASE_URL,
+        chat_url=CHAT_URL,
+        max_retries=3,
+        retries=Retries(backoff_base=0.0),
     ) as km:
-        km._client._backoff.base = 0.0  # pyright: ignore[reportPrivateUsage]
         view = km.with_options(timeout=7, max_retries=0, on_behalf_of="agent@acme.io")
         assert view._client.transport is km._client.transport  # pyright: ignore[reportPrivateUsage]
         spy = SpyWatchdog()

@@ -16,6 +16,7 @@ from kommunicate_async import (
     InvalidRequestError,
     KommunicateSession,
     NotFoundError,
+    Retries,
     ServerError,
 )
 from kommunicate_async.models.batch import ItemStatus, OutgoingMessage, Progress
@@ -242,8 +243,9 @@ async def test_a_refused_connection_is_retried_then_failed(
 ) -> None:
     url = fake.url
     await fake.stop()
-    async with KommunicateSession("k", base_url=url) as km:
-        km._client._backoff.base = 0.001  # pyright: ignore[reportPrivateUsage]
+    async with KommunicateSession(
+        "k", base_url=url, retries=Retries(backoff_base=0.001)
+    ) as km:
         report = await km.messages.send_many([OutgoingMessage(1, "x")], max_attempts=2)
     (problem,) = report.problems
     assert problem.status is ItemStatus.FAILED and problem.attempts == 2
@@ -326,8 +328,10 @@ async def test_rate_limit_paces_attempts(
 
 
 async def test_fault_mix_every_item_one_result_no_copies() -> None:
-    async with FakeKommunicate() as fake, fake.session() as session:
-        session._client._backoff.base = 0.01  # pyright: ignore[reportPrivateUsage]
+    async with (
+        FakeKommunicate() as fake,
+        fake.session(retries=Retries(backoff_base=0.01)) as session,
+    ):
         ids = await conversations(session, 5)
         fake.faults.seed = 11
         fake.faults.routes[SEND] = RouteFaults(

@@ -15,6 +15,7 @@ from kommunicate_async import (
     APITimeoutError,
     KommunicateSession,
     ResponseValidationError,
+    Retries,
     ServerError,
     Timeouts,
 )
@@ -84,8 +85,9 @@ async def test_an_attempt_timeout_fires_within_its_bound(fake: FakeKommunicate) 
 async def test_the_total_timeout_bounds_retries(fake: FakeKommunicate) -> None:
     fake.faults.routes[INFO] = RouteFaults(delay=1.0, delay_seconds=30)
     timeouts = Timeouts(connect=1, attempt=0.3, total=0.8)
-    async with fake.session(timeout=timeouts, max_retries=10) as km:
-        km._client._backoff.base = 0.01  # pyright: ignore[reportPrivateUsage]
+    async with fake.session(
+        timeout=timeouts, max_retries=10, retries=Retries(backoff_base=0.01)
+    ) as km:
         started = time.monotonic()
         with anyio.fail_after(10), pytest.raises(APITimeoutError):
             await km.conversations.get(1)

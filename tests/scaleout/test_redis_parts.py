@@ -14,6 +14,7 @@ from kommunicate_async import (
     CoordinationError,
     ItemStatus,
     OutgoingMessage,
+    Retries,
 )
 from kommunicate_async._batch.checkpoint import CheckpointLine, Uncertain
 from kommunicate_async.scaleout import BatchStore, RateLimiter
@@ -118,8 +119,10 @@ async def test_a_batch_on_the_shared_parts(redis: Redis, campaign: str) -> None:
 
 
 async def test_a_429_pauses_the_campaign(redis: Redis, campaign: str) -> None:
-    async with FakeKommunicate() as fake, fake.session() as km:
-        km._client._backoff.base = 0.0  # pyright: ignore[reportPrivateUsage]
+    async with (
+        FakeKommunicate() as fake,
+        fake.session(retries=Retries(backoff_base=0.0)) as km,
+    ):
         cid = (await km.conversations.create(["u"])).id
         fake.faults.seed = 3
         fake.faults.routes[SEND] = RouteFaults(rate_limit=0.05, retry_after=0.5)
