@@ -3,6 +3,9 @@
 async with KommunicateSession() as km:
     conversation = await km.conversations.create(["user-1"], agent_ids=["agent@x.io"])
     await km.messages.send(conversation, "Hello!")
+
+How a send, a bot request and a resumed batch travel through the code:
+docs/internals.md.
 """
 
 from msgspec import Struct as _Struct

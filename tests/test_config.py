@@ -146,6 +146,6 @@ def test_retries_sets_the_back_off_and_rejects_nonsense() -> None:
         {"backoff_base": 2, "backoff_max": 1},
     ):
         with pytest.raises(ConfigurationError, match="Retries"):
-            Retries(**bad)  # type: ignore[arg-type]
+            Retries(**bad)
     with pytest.raises(ConfigurationError, match="retries must be a Retries"):
         KommunicateSession("k", retries=0.5)  # type: ignore[arg-type]

@@ -7,4 +7,6 @@ options.py      the batch options (`BatchOptions`), checked once, and dedupe key
 checkpoint.py   the JSONL checkpoint: locked, append-only, torn-line safe
 reconcile.py    was a possibly-sent item stored? read history by the server's clock
 pacing.py       a client-side pacer: at most `rate` starts per second
+
+A batch that resumes, walked through these modules: docs/internals.md.
 """

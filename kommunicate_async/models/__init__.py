@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._public import claim
 from ._base import JSONValue
 from .assignee import AssignOutcome
 from .auth import AuthenticationType
@@ -27,3 +28,5 @@ __all__ = [
     "SentMessage",
     "User",
 ]
+
+claim(__name__, globals())  # reprs and tracebacks read the public path

@@ -40,6 +40,7 @@ def test_a_second_writer_is_refused_with_the_holders_pid(tmp_path: Path) -> None
     Checkpoint.open(path).close()  # free again once the first run closed it
 
 
+@pytest.mark.slow
 async def test_two_processes_on_one_file_never_both_send(
     fake: FakeKommunicate, tmp_path: Path
 ) -> None:

@@ -11,6 +11,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 import anyio
+import pytest
 
 from kommunicate_async.testing import FakeKommunicate
 from tests.durability.conftest import stored
@@ -57,6 +58,7 @@ async def _child(
     )
 
 
+@pytest.mark.slow
 async def test_killed_runs_resume_with_nothing_lost_or_doubled(tmp_path: Path) -> None:
     path = tmp_path / "cp.jsonl"
     async with FakeKommunicate(clock_skew_ms=-10_000, commit_delay=0.05) as fake:

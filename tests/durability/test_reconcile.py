@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+import pytest
+
 from kommunicate_async import ItemStatus, OutgoingMessage
 from kommunicate_async._batch.checkpoint import CheckpointLine
 from kommunicate_async._batch.reconcile import DuplicateSendError
@@ -91,6 +93,7 @@ async def test_the_clock_offset_is_learned_and_kept(
     assert -11_000 < offset <= SKEW_MS + 50  # createdAt minus our clock at the reply
 
 
+@pytest.mark.slow
 async def test_a_late_commit_is_found_after_the_settle_period(
     fake: FakeKommunicate,
 ) -> None:
@@ -136,6 +139,7 @@ async def test_a_key_stored_twice_is_reported_not_hidden(
     assert fake.requests_to(SEND) == []
 
 
+@pytest.mark.slow
 async def test_an_outage_costs_at_most_1_2_requests_an_item(
     fake: FakeKommunicate,
 ) -> None:

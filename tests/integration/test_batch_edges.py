@@ -147,6 +147,7 @@ async def test_iterating_past_the_end_keeps_stopping(km: KommunicateSession) -> 
     assert results.progress().done == 0
 
 
+@pytest.mark.slow
 async def test_a_cancelled_consumer_stops_the_workers(
     fake: FakeKommunicate, km: KommunicateSession
 ) -> None:

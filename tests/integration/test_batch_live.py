@@ -188,6 +188,7 @@ async def test_ambiguous_sends_are_reported_not_resent(
     ]  # two were processed
 
 
+@pytest.mark.slow
 async def test_reconcile_resends_only_what_is_missing(
     fake: FakeKommunicate, km: KommunicateSession
 ) -> None:
@@ -272,6 +273,7 @@ async def test_checkpoint_skips_what_was_delivered(
     assert len(fake.requests_to(SEND)) == 20
 
 
+@pytest.mark.slow
 async def test_cancelled_batch_resumes_cleanly(
     fake: FakeKommunicate, km: KommunicateSession, tmp_path: Path
 ) -> None:
@@ -327,6 +329,7 @@ async def test_rate_limit_paces_attempts(
     assert times[-1] - times[0] >= 0.12
 
 
+@pytest.mark.slow
 async def test_fault_mix_every_item_one_result_no_copies() -> None:
     async with (
         FakeKommunicate() as fake,
@@ -367,6 +370,7 @@ async def test_fault_mix_every_item_one_result_no_copies() -> None:
         assert sum(r.attempts for r in results) / 300 <= 1.3
 
 
+@pytest.mark.slow
 async def test_abandoned_iterator_stops_its_workers(
     fake: FakeKommunicate, km: KommunicateSession
 ) -> None:

@@ -82,6 +82,7 @@ async def test_an_attempt_timeout_fires_within_its_bound(fake: FakeKommunicate) 
         assert time.monotonic() - started < 5  # 0.3 s, with room for a loaded machine
 
 
+@pytest.mark.slow
 async def test_the_total_timeout_bounds_retries(fake: FakeKommunicate) -> None:
     fake.faults.routes[INFO] = RouteFaults(delay=1.0, delay_seconds=30)
     timeouts = Timeouts(connect=1, attempt=0.3, total=0.8)
@@ -104,6 +105,7 @@ async def test_a_refused_connection_is_not_sent(fake: FakeKommunicate) -> None:
     assert info.value.sent is False and info.value.ambiguous is False
 
 
+@pytest.mark.slow
 async def test_one_refresh_for_fifty_callers_with_an_expired_token() -> None:
     async with (
         FakeKommunicate(token_valid_minutes=0.01) as fake,
@@ -123,6 +125,7 @@ async def test_one_refresh_for_fifty_callers_with_an_expired_token() -> None:
         assert len(infos) == 50 and all("X-Authorization" in r.headers for r in infos)
 
 
+@pytest.mark.slow
 async def test_a_server_side_401_refreshes_once_and_replays() -> None:
     async with FakeKommunicate(token_valid_minutes=0.01) as fake, fake.session() as km:
         chat = await km.conversations.create(["user-1"])
@@ -217,6 +220,7 @@ async def test_a_body_over_one_mebibyte_is_sent_without_a_resource_warning(
     assert [m.text for m in fake.messages(chat.id)] == [text]
 
 
+@pytest.mark.slow
 async def test_waiting_for_a_pooled_connection_is_not_an_attempt(
     fake: FakeKommunicate,
 ) -> None:

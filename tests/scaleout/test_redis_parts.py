@@ -34,6 +34,7 @@ def test_they_satisfy_the_protocols(redis: Redis, campaign: str) -> None:
     assert isinstance(RedisBatchStore(redis, campaign), BatchStore)
 
 
+@pytest.mark.slow
 async def test_the_limit_holds_across_limiters(redis: Redis, campaign: str) -> None:
     # Four "workers" (four limiters on one campaign) take as fast as they can.
     limiters = [RedisRateLimit(redis, campaign, rate=200) for _ in range(4)]
@@ -54,6 +55,7 @@ async def test_the_limit_holds_across_limiters(redis: Redis, campaign: str) -> N
     assert window <= 100 * 1.1 + 1  # no half-second over the rate
 
 
+@pytest.mark.slow
 async def test_a_pause_holds_every_worker(redis: Redis, campaign: str) -> None:
     one, other = (RedisRateLimit(redis, campaign, rate=1000) for _ in range(2))
     await one.pause(0.4)
@@ -95,6 +97,7 @@ async def test_the_store_has_the_file_s_semantics(redis: Redis, campaign: str) -
     assert outcomes == {"a": "delivered", "b": "ambiguous", "c": "sending"}
 
 
+@pytest.mark.slow
 async def test_a_batch_on_the_shared_parts(redis: Redis, campaign: str) -> None:
     async with FakeKommunicate() as fake, fake.session() as km:
         cid = (await km.conversations.create(["u"])).id
@@ -118,6 +121,7 @@ async def test_a_batch_on_the_shared_parts(redis: Redis, campaign: str) -> None:
     assert len(stored) == 60 and set(stored.values()) == {1}
 
 
+@pytest.mark.slow
 async def test_a_429_pauses_the_campaign(redis: Redis, campaign: str) -> None:
     async with (
         FakeKommunicate() as fake,
