@@ -200,11 +200,7 @@ class ApiClient:
         `first_attempt=False` for a call that is itself paid for by the retry
         budget (a batch's reconcile read): it then adds nothing to the budget.
         """
-        if first_attempt:
-            self.budget.record_attempt()
-        if params is not None:
-            _check_params(params)
-        limit = self._config.max_retries if max_retries is None else max_retries
+        limit = self._begin(params, max_retries, first_attempt=first_attempt)
         if deadline is not None or not self._plain(route, acting_as, headers):
             exchange = Exchange(
                 route, params, body, acting_as, headers, deadline or self.deadline()
@@ -223,25 +219,33 @@ class ApiClient:
                 route.method, url, sent_headers, params, body, self._first_attempt
             )
         except APIConnectionError as exc:
-            exc.ambiguous = exc.sent and not route.idempotent
-            outcome = exc
+            outcome = _unanswered(exc, route)
         except ResponseValidationError as exc:  # over the size cap: it was sent
-            exc.ambiguous = not route.idempotent
-            raise
-        else:
-            if _succeeded(outcome):
-                if _log.isEnabledFor(_DEBUG):
-                    _debug(route, outcome.status, 1, started, acting_as)
-                return self._decode(route, result_type, outcome, empty)
+            raise _oversized(exc, route) from None
         if _log.isEnabledFor(_DEBUG):
-            status = outcome.status if isinstance(outcome, HttpReply) else None
-            _debug(route, status, 1, started, acting_as)
+            _debug(route, outcome, 1, started, acting_as)
+        if type(outcome) is HttpReply and _succeeded(outcome):
+            return self._decode(route, result_type, outcome, empty)
         total = self._config.timeouts.total
         exchange = Exchange(
             route, params, body, acting_as, None, Deadline(total, started=started)
         )
         exchange.url, exchange.sent_headers = url, sent_headers
         return await self._retrying(exchange, result_type, limit, outcome, empty)
+
+    def _begin(
+        self,
+        params: Mapping[str, str | int] | None,
+        max_retries: int | None,
+        *,
+        first_attempt: bool,
+    ) -> int:
+        """Checks and bookkeeping before any attempt; the call's retry limit."""
+        if first_attempt:
+            self.budget.record_attempt()
+        if params is not None:
+            _check_params(params)
+        return self._config.max_retries if max_retries is None else max_retries
 
     def _plain(
         self, route: Route, acting_as: str | None, headers: Mapping[str, str] | None
@@ -288,16 +292,7 @@ class ApiClient:
                 deadline=exchange.deadline.at,
             )
             if delay is None:
-                self._hold_for_429(error, None)  # quiet asked for, even if we stop
-                if exchange.retries or not isinstance(error, APIError):
-                    _log.warning(
-                        "%s %s gave up after %d attempt(s): %s",
-                        route.method,
-                        route.path,
-                        exchange.retries + 1,
-                        type(error).__name__,
-                    )
-                raise error
+                raise self._given_up(exchange, error)
             _log.info(
                 "%s %s failed (%s); retry %d in %.2fs",
                 route.method,
@@ -312,6 +307,22 @@ class ApiClient:
             else:
                 await anyio.sleep(delay)
             outcome = None
+
+    def _given_up(
+        self, exchange: Exchange, error: KommunicateError
+    ) -> KommunicateError:
+        """`error`, to raise now that retrying stops (logged if worth a look)."""
+        self._hold_for_429(error, None)  # quiet asked for, even if we stop
+        if exchange.retries or not isinstance(error, APIError):
+            route = exchange.route
+            _log.warning(
+                "%s %s gave up after %d attempt(s): %s",
+                route.method,
+                route.path,
+                exchange.retries + 1,
+                type(error).__name__,
+            )
+        return error
 
     async def _exchange(self, exchange: Exchange) -> HttpReply | APIConnectionError:
         """Wait out a 429 pause, pick host and credentials, make one attempt."""
@@ -390,14 +401,11 @@ class ApiClient:
                 timeout,
             )
         except APIConnectionError as exc:
-            exc.ambiguous = exc.sent and not route.idempotent
-            reply = exc
+            reply = _unanswered(exc, route)
         except ResponseValidationError as exc:  # over the size cap: it was sent
-            exc.ambiguous = not route.idempotent
-            raise
+            raise _oversized(exc, route) from None
         if _log.isEnabledFor(_DEBUG):
-            status = reply.status if isinstance(reply, HttpReply) else None
-            _debug(route, status, exchange.retries + 1, started, exchange.acting_as)
+            _debug(route, reply, exchange.retries + 1, started, exchange.acting_as)
         return reply
 
     def _decode(
@@ -588,9 +596,26 @@ def _succeeded(reply: HttpReply) -> bool:
     return 200 <= reply.status < 300 and not is_html(reply.body)
 
 
+def _unanswered(exc: APIConnectionError, route: Route) -> APIConnectionError:
+    """A connection failure, ambiguous when a non-idempotent request left."""
+    exc.ambiguous = exc.sent and not route.idempotent
+    return exc
+
+
+def _oversized(exc: ResponseValidationError, route: Route) -> ResponseValidationError:
+    """A reply over the size cap: the request was sent and maybe acted on."""
+    exc.ambiguous = not route.idempotent
+    return exc
+
+
 def _debug(
-    route: Route, status: int | None, attempt: int, started: float, acting: str | None
+    route: Route,
+    outcome: HttpReply | APIConnectionError,
+    attempt: int,
+    started: float,
+    acting: str | None,
 ) -> None:
+    status = outcome.status if isinstance(outcome, HttpReply) else None
     _log.debug(
         "%s %s -> %s (attempt %d, %.1f ms%s)",
         route.method,

@@ -13,7 +13,7 @@ import io
 import logging
 import urllib.request
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Final
+from typing import TYPE_CHECKING, BinaryIO, Final, NoReturn
 
 import aiohttp
 import anyio
@@ -144,6 +144,20 @@ def _mapped(
     return APIConnectionError(f"{what}: {cause}"), cause
 
 
+def _payload(
+    data: bytes | Upload | None, headers: Mapping[str, str]
+) -> tuple[bytes | io.BytesIO | aiohttp.FormData | None, Mapping[str, str]]:
+    """What aiohttp gets as `data`, and the headers to send with it."""
+    if isinstance(data, Upload):
+        return data.form(), _without_content_type(headers)
+    if data is not None and len(data) > _LARGE_BODY:
+        # aiohttp warns on raw bytes past 1 MiB (an error under
+        # `-W error::ResourceWarning`); a stream of the same bytes does not.
+        # A new stream per attempt: a retry re-reads from the start.
+        return io.BytesIO(data), headers
+    return data, headers
+
+
 def frozen_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
     """Headers as aiohttp keeps them (a read-only CIMultiDict), built once and
     reused: aiohttp then skips a conversion per request (benchmarks/README.md)."""
@@ -193,6 +207,20 @@ async def _read_capped(content: aiohttp.StreamReader, cap: int) -> bytes | None:
         buffer += chunk
         chunk = await content.readany()
     return bytes(buffer)
+
+
+async def _read_and_release(resp: aiohttp.ClientResponse, cap: int) -> bytes | None:
+    """The capped body; the connection back to the pool, or closed if not reusable."""
+    try:
+        body = await _read_capped(resp.content, cap)
+    except BaseException:
+        resp.close()  # a half-read connection is not reusable
+        raise
+    if body is None:
+        resp.close()
+    else:
+        resp.release()
+    return body
 
 
 async def _close_at_loop_end(
@@ -350,23 +378,9 @@ class HttpTransport:
         """One HTTP attempt of at most `attempt_seconds` (the session's attempt
         timeout by default). Never follows redirects; the caller decides."""
         session = self._session
-        if (
-            session is None
-            or self._closed
-            or session.closed
-            or self._loop is not asyncio.get_running_loop()
-        ):
+        if session is None or not self._ready(session):
             session = self.open()
-        form: bytes | io.BytesIO | aiohttp.FormData | None
-        if isinstance(data, Upload):
-            form, headers = data.form(), _without_content_type(headers)
-        elif data is not None and len(data) > _LARGE_BODY:
-            # aiohttp warns on raw bytes past 1 MiB (an error under
-            # `-W error::ResourceWarning`); a stream of the same bytes does not.
-            # A new stream per attempt: a retry re-reads from the start.
-            form = io.BytesIO(data)
-        else:
-            form = data
+        form, headers = _payload(data, headers)
         limit = self._attempt if attempt_seconds is None else attempt_seconds
         slots = self._slots
         if slots.locked():
@@ -391,15 +405,7 @@ class HttpTransport:
                 headers=headers,
                 allow_redirects=False,
             )
-            try:
-                body = await _read_capped(resp.content, self._max_bytes)
-            except BaseException:
-                resp.close()  # a half-read connection is not reusable
-                raise
-            if body is None:
-                resp.close()
-            else:
-                resp.release()
+            body = await _read_and_release(resp, self._max_bytes)
         except (asyncio.CancelledError, TimeoutError, aiohttp.ClientError) as exc:
             failure = exc
         finally:
@@ -408,12 +414,7 @@ class HttpTransport:
         if failure is not None:
             # Raised outside the `except`: aiohttp's exception (and the request
             # headers it holds) must not ride along as `__context__` either.
-            error, cause = _mapped(
-                failure, watch, f"{method} {_path(url)}", url, self.secrets
-            )
-            if error is failure:
-                raise failure
-            raise error from cause
+            self._raise(failure, watch, method, url)
         assert resp is not None
         status = resp.status
         if body is None:
@@ -426,6 +427,25 @@ class HttpTransport:
             return HttpReply(status, body)
         found = resp.headers
         return HttpReply(status, body, found.get("Retry-After"), found.get("Location"))
+
+    def _raise(
+        self, failure: BaseException, watch: Watch, method: str, url: str | URL
+    ) -> NoReturn:
+        """Raise what an attempt's failure means (or the failure itself)."""
+        error, cause = _mapped(
+            failure, watch, f"{method} {_path(url)}", url, self.secrets
+        )
+        if error is failure:
+            raise failure
+        raise error from cause
+
+    def _ready(self, session: aiohttp.ClientSession) -> bool:
+        """The pool is usable as is: open, and on the running loop."""
+        return not (
+            self._closed
+            or session.closed
+            or self._loop is not asyncio.get_running_loop()
+        )
 
     async def _queue_for_connection(
         self, limit: float, method: str, url: str | URL
