@@ -53,6 +53,40 @@ async def fetch_users(
     return users or []
 
 
+def _check_login(
+    user_id: str, password: str | None, authentication_type: object
+) -> None:
+    check_header_value(user_id, "user_id")
+    if password is not None and not isinstance(password, str):
+        raise InvalidRequestError("password must be a str")
+    if isinstance(authentication_type, bool) or authentication_type not in set(
+        AuthenticationType
+    ):
+        raise InvalidRequestError(
+            "authentication_type must be an AuthenticationType (0, 1 or 2)"
+        )
+
+
+def _credentials(reg: Registration, word: str, user_id: str) -> tuple[str, str]:
+    """(token, device key) of a login reply, or the error it means; `word` is its
+    (redacted) registration message."""
+    if reg.encrypted:
+        raise ConfigurationError(
+            "this Kommunicate app has encryption on: its replies are AES-encrypted "
+            "and kommunicate_async cannot read them; turn encryption off for the "
+            "app, or act for users with Api-Key (on_behalf_of=) instead of login"
+        )
+    if word.upper() in _BAD_CREDENTIALS:
+        raise AuthenticationError(200, word, f"login of {user_id!r} refused: {word}")
+    if not reg.auth_token or not reg.device_key:
+        if word and word.upper() not in _REGISTERED:
+            raise APIError(200, word, f"login of {user_id!r} failed: {word}")
+        raise ResponseValidationError(
+            "login reply has no authToken or deviceKey", status=200
+        )
+    return reg.auth_token, reg.device_key
+
+
 class Users(Resource):
     """Users, agents and bots (docs/wire.md#users)."""
 
@@ -141,15 +175,7 @@ class Users(Resource):
             raise ConfigurationError(
                 "users.login needs the app id: pass app_id= or set KOMMUNICATE_APP_ID"
             )
-        check_header_value(user_id, "user_id")
-        if password is not None and not isinstance(password, str):
-            raise InvalidRequestError("password must be a str")
-        if isinstance(authentication_type, bool) or authentication_type not in set(
-            AuthenticationType
-        ):
-            raise InvalidRequestError(
-                "authentication_type must be an AuthenticationType (0, 1 or 2)"
-            )
+        _check_login(user_id, password, authentication_type)
         client.transport.secrets.add(password, lasting=False)
         body = RegisterBody(
             user_id=user_id,
@@ -164,26 +190,9 @@ class Users(Resource):
             body=encode(body),
             headers=client.targets.public_headers(),
         )
-        if reg.encrypted:
-            raise ConfigurationError(
-                "this Kommunicate app has encryption on: its replies are AES-encrypted "
-                "and kommunicate_async cannot read them; turn encryption off for the "
-                "app, or act for users with Api-Key (on_behalf_of=) instead of login"
-            )
         word = client.transport.secrets.redact(reg.message or "")
-        if word.upper() in _BAD_CREDENTIALS:
-            raise AuthenticationError(
-                200, word, f"login of {user_id!r} refused: {word}"
-            )
-        if not reg.auth_token or not reg.device_key:
-            if word and word.upper() not in _REGISTERED:
-                raise APIError(200, word, f"login of {user_id!r} failed: {word}")
-            raise ResponseValidationError(
-                "login reply has no authToken or deviceKey", status=200
-            )
-        cred = client.tokens.put(
-            user_id, device_key=reg.device_key, token=reg.auth_token
-        )
+        token, device_key = _credentials(reg, word, user_id)
+        cred = client.tokens.put(user_id, device_key=device_key, token=token)
         return LoginResult(
             user_id=user_id, registration=word, expires_at=cred.expires_at
         )
