@@ -3,13 +3,20 @@
 async with KommunicateSession() as km:
     conversation = await km.conversations.create(["user-1"], agent_ids=["agent@x.io"])
     await km.messages.send(conversation, "Hello!")
+
+How a send, a bot request and a resumed batch travel through the code:
+docs/internals.md.
 """
 
 from msgspec import Struct as _Struct
 
 from ._batch.batch import BatchOptions as BatchOptions
 from ._chat_auth import ChatAuth as ChatAuth
-from ._config import ConversationDefaults as ConversationDefaults, Timeouts as Timeouts
+from ._config import (
+    ConversationDefaults as ConversationDefaults,
+    Retries as Retries,
+    Timeouts as Timeouts,
+)
 from ._errors import (
     APIConnectionError as APIConnectionError,
     APIError as APIError,
@@ -105,6 +112,7 @@ __all__ = [
     "RateLimitError",
     "Receipt",
     "ResponseValidationError",
+    "Retries",
     "Role",
     "SentMessage",
     "ServerError",

@@ -85,6 +85,34 @@ class Timeouts:
 
 
 @dataclass(frozen=True, slots=True)
+class Retries:
+    """How long to wait between retries (how many: `max_retries`).
+
+    Capped exponential back-off with equal jitter: the wait before retry n is
+    between half and all of `min(backoff_max, backoff_base * 2**n)` seconds. A
+    429's Retry-After wins over it. `Retries(backoff_base=0)` retries at once
+    (tests against a fake server).
+
+    Attributes:
+        backoff_base: seconds of the first retry's ceiling (>= 0).
+        backoff_max: the ceiling's cap in seconds (>= backoff_base).
+    """
+
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+
+    def __post_init__(self) -> None:
+        for name in ("backoff_base", "backoff_max"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigurationError(f"Retries.{name} must be a number of seconds")
+            if not (value >= 0 and math.isfinite(value)):
+                raise ConfigurationError(f"Retries.{name} must be >= 0, got {value!r}")
+        if self.backoff_max < self.backoff_base:
+            raise ConfigurationError("Retries.backoff_max must be >= backoff_base")
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationDefaults:
     """Defaults for every later `conversations.create` that does not say otherwise.
 
@@ -176,6 +204,40 @@ def _check_url(value: str, what: str) -> str:
     return value.strip().rstrip("/")
 
 
+def _checked_headers(key: str, on_behalf_of: str, app: str | None) -> str | None:
+    """`app` after checking every value that travels in a header."""
+    try:
+        check_header_value(key, "api_key")
+        check_header_value(on_behalf_of, "on_behalf_of")
+        if app is not None:
+            check_header_value(app, "app_id")
+    except InvalidRequestError as exc:
+        raise ConfigurationError(str(exc)) from None
+    return app
+
+
+def _check_limits(
+    max_retries: int, max_connections: int, max_response_bytes: int
+) -> None:
+    if not _is_int(max_retries, minimum=0):
+        raise ConfigurationError("max_retries must be an int >= 0")
+    if not _is_int(max_connections, minimum=1):
+        raise ConfigurationError("max_connections must be an int >= 1")
+    if not _is_int(max_response_bytes, minimum=1024):
+        raise ConfigurationError("max_response_bytes must be an int >= 1024")
+
+
+def _check_chat_auth(chat_auth: ChatAuth | None, app: str | None) -> None:
+    if chat_auth is None:
+        return
+    if not isinstance(chat_auth, ChatAuth):
+        raise ConfigurationError("chat_auth must be a ChatAuth (or None)")
+    if app is None:
+        raise ConfigurationError(
+            "chat_auth needs the app id: pass app_id= or set KOMMUNICATE_APP_ID"
+        )
+
+
 def resolve_config(
     api_key: str | None,
     *,
@@ -200,29 +262,14 @@ def resolve_config(
             f"no Kommunicate API key: pass api_key= or set {ENV_API_KEY} "
             "(Dashboard → Settings → Install → API Key)"
         )
-    try:
-        check_header_value(key, "api_key")
-        check_header_value(on_behalf_of, "on_behalf_of")
-        if app_token is not None:
+    if app_token is not None:
+        try:
             check_header_value(app_token, "app_token")
-        app = _from_env(app_id, env, ENV_APP_ID)
-        if app is not None:
-            check_header_value(app, "app_id")
-    except InvalidRequestError as exc:
-        raise ConfigurationError(str(exc)) from None
-    if not _is_int(max_retries, minimum=0):
-        raise ConfigurationError("max_retries must be an int >= 0")
-    if not _is_int(max_connections, minimum=1):
-        raise ConfigurationError("max_connections must be an int >= 1")
-    if not _is_int(max_response_bytes, minimum=1024):
-        raise ConfigurationError("max_response_bytes must be an int >= 1024")
-    if chat_auth is not None:
-        if not isinstance(chat_auth, ChatAuth):
-            raise ConfigurationError("chat_auth must be a ChatAuth (or None)")
-        if app is None:
-            raise ConfigurationError(
-                "chat_auth needs the app id: pass app_id= or set KOMMUNICATE_APP_ID"
-            )
+        except InvalidRequestError as exc:
+            raise ConfigurationError(str(exc)) from None
+    app = _checked_headers(key, on_behalf_of, _from_env(app_id, env, ENV_APP_ID))
+    _check_limits(max_retries, max_connections, max_response_bytes)
+    _check_chat_auth(chat_auth, app)
     return SessionConfig(
         api_key=key,
         app_id=app,

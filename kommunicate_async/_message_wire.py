@@ -145,6 +145,7 @@ async def read_history(
         page: MessagePage | None = await client.call(
             LIST,
             MessagePage,
+            empty=True,
             params=params,
             acting_as=acting,
             max_retries=max_retries,

@@ -99,6 +99,16 @@ def _stringify_value(key: str, value: object) -> str:
     return encoded.decode()
 
 
+def _plain_strings(plain: dict[object, object]) -> dict[str, str] | None:
+    """A copy of a dict of non-empty str keys to str values; None if it is not."""
+    fast: dict[str, str] = {}
+    for key, value in plain.items():
+        if type(key) is not str or type(value) is not str or not key:
+            return None
+        fast[key] = value
+    return fast
+
+
 def stringify_metadata(
     metadata: Mapping[str, object] | None, what: str = "metadata"
 ) -> dict[str, str]:
@@ -113,13 +123,8 @@ def stringify_metadata(
     if metadata is None:
         return {}
     if type(metadata) is dict:  # fast path: a plain dict of str -> str
-        fast: dict[str, str] = {}
-        plain: dict[object, object] = cast("dict[object, object]", metadata)
-        for key, value in plain.items():
-            if type(key) is not str or type(value) is not str or not key:
-                break
-            fast[key] = value
-        else:
+        fast = _plain_strings(cast("dict[object, object]", metadata))
+        if fast is not None:
             return fast
     if not isinstance(metadata, Mapping):
         raise InvalidRequestError(

@@ -69,23 +69,31 @@ class NewestFirstCursor(Generic[T]):
 
     def take(self, page: Sequence[T]) -> list[T]:
         """The items of `page` not yielded before; moves the cursor past them."""
+        fresh = [item for item in page if self._is_new(item)]
+        self._note_progress(page, fresh)
+        times = [t for item in fresh if (t := self._created_at(item)) is not None]
+        self.moved = False
+        if not times:
+            return fresh
+        self._advance(fresh, min(times))
+        return fresh
+
+    def _is_new(self, item: T) -> bool:
         end = self.end_time
-        fresh = [
-            item
-            for item in page
-            if self._key(item) not in self._recent
-            and (end is None or (self._created_at(item) or 0) <= end)
-        ]
+        return self._key(item) not in self._recent and (
+            end is None or (self._created_at(item) or 0) <= end
+        )
+
+    def _note_progress(self, page: Sequence[T], fresh: list[T]) -> None:
+        """Count pages that brought nothing new (see `stalled`)."""
         self.idle = 0 if fresh else self.idle + 1
         keys = [self._key(item) for item in page]
         same = not fresh and bool(keys) and keys == self._last_keys
         self.repeated = self.repeated + 1 if same else 0
         self._last_keys = keys
-        times = [t for item in fresh if (t := self._created_at(item)) is not None]
-        self.moved = False
-        if not times:
-            return fresh
-        boundary = min(times)
+
+    def _advance(self, fresh: list[T], boundary: int) -> None:
+        """Remember what was yielded at the boundary; move `end_time` to it."""
         for item in fresh:
             self._recent[self._key(item)] = self._created_at(item) or boundary
         # Only items at the boundary (or 1 ms above it) can be returned again.
@@ -93,4 +101,3 @@ class NewestFirstCursor(Generic[T]):
         if self.end_time != boundary + 1:
             self.end_time = boundary + 1
             self.moved = True
-        return fresh

@@ -11,6 +11,7 @@ from ._config import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_ON_BEHALF_OF,
     ConversationDefaults,
+    Retries,
     SessionConfig,
     Timeouts,
     resolve_config,
@@ -18,6 +19,7 @@ from ._config import (
 from ._errors import ConfigurationError, SessionClosedError
 from ._logging import setup_from_env
 from ._pipeline.client import ApiClient
+from ._pipeline.retry import Backoff
 from ._pipeline.transport import HttpTransport, env_proxy
 from .resources import (
     Agents,
@@ -62,6 +64,7 @@ class KommunicateSession:
         on_behalf_of: the default `Of-User-Id` and message sender ("bot").
         timeout: a `Timeouts`, or a number of seconds per attempt.
         max_retries: retries after the first attempt, for failures safe to retry.
+        retries: the back-off between retries (a `Retries`).
         max_connections: size of the connection pool.
         defaults: `ConversationDefaults` applied to every later `conversations.create`.
         session: an `aiohttp.ClientSession` to borrow; it is never closed by us.
@@ -101,8 +104,11 @@ class KommunicateSession:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         app_url: str | None = None,
         app_token: str | None = None,
+        retries: Retries = Retries(),  # noqa: B008 (frozen, shared safely)
     ) -> None:
         setup_from_env()
+        if not isinstance(retries, Retries):
+            raise ConfigurationError("retries must be a Retries")
         self._config: SessionConfig = resolve_config(
             api_key,
             app_id=app_id,
@@ -124,7 +130,8 @@ class KommunicateSession:
             proxy=env_proxy(self._config.base_url),
             max_response_bytes=self._config.max_response_bytes,
         )
-        self._client = ApiClient(self._config, transport)
+        backoff = Backoff(retries.backoff_base, retries.backoff_max)
+        self._client = ApiClient(self._config, transport, backoff=backoff)
         self._ctx = Context(self._client, on_behalf_of=on_behalf_of)
         self._is_view = False
         if defaults is not None:

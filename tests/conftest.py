@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 from aioresponses import aioresponses
 
-from kommunicate_async import KommunicateSession, Timeouts
+from kommunicate_async import KommunicateSession, Retries, Timeouts
 from tests.mockapi import API_KEY, BASE_URL, CHAT_URL, MockApi
 from tests.threaded_fake import ThreadedFake
 
@@ -48,8 +48,8 @@ async def km(api: MockApi) -> AsyncIterator[KommunicateSession]:  # noqa: ARG001
         base_url=BASE_URL,
         chat_url=CHAT_URL,
         timeout=Timeouts(connect=1, attempt=2, total=5),
+        # No real back-off waits in unit tests; the retry maths is tested on its own.
+        retries=Retries(backoff_base=0.0),
     )
-    # No real back-off waits in unit tests; the retry maths is tested on its own.
-    session._client._backoff.base = 0.0  # pyright: ignore[reportPrivateUsage]
     async with session:
         yield session

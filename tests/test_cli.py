@@ -189,6 +189,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_network_errors_exit_4(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -199,6 +200,7 @@ def test_network_errors_exit_4(
     assert code == 4 and err.startswith("kommunicate-async: APIConnectionError: ")
 
 
+@pytest.mark.slow
 def test_fake_server_command_and_module_entry_point() -> None:
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -358,6 +360,7 @@ def test_progress_bar_draws_on_a_terminal() -> None:
     assert quiet.getvalue() == ""  # not a terminal: a status line only every 10 s
 
 
+@pytest.mark.slow
 def test_send_batch_with_a_revoked_key_stops_and_exits_1(
     capsys: pytest.CaptureFixture[str],
     fake: FakeKommunicate,

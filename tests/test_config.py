@@ -130,3 +130,22 @@ def test_conversation_defaults_are_checked_and_frozen() -> None:
         ConversationDefaults(assignee="bad\nid")
     with pytest.raises(InvalidRequestError):
         ConversationDefaults(skip_routing="yes")  # type: ignore[arg-type]
+
+
+def test_retries_sets_the_back_off_and_rejects_nonsense() -> None:
+    from kommunicate_async import KommunicateSession, Retries
+
+    km = KommunicateSession("k", retries=Retries(backoff_base=0.2, backoff_max=0.4))
+    backoff = km._client._backoff  # pyright: ignore[reportPrivateUsage]
+    assert (backoff.base, backoff.cap) == (0.2, 0.4)
+    assert 0.2 <= backoff.delay(5) <= 0.4  # capped, with a floor of half the cap
+    for bad in (
+        {"backoff_base": -1},
+        {"backoff_max": float("inf")},
+        {"backoff_base": True},
+        {"backoff_base": 2, "backoff_max": 1},
+    ):
+        with pytest.raises(ConfigurationError, match="Retries"):
+            Retries(**bad)
+    with pytest.raises(ConfigurationError, match="retries must be a Retries"):
+        KommunicateSession("k", retries=0.5)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aiohttp
+import pytest
 
 from examples import fastapi_app
 from kommunicate_async.testing._bot_server import serve_asgi
@@ -25,6 +26,7 @@ def run_example(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.slow
 def test_quick_start(fake: FakeKommunicate) -> None:
     done = run_example(str(ROOT / "examples" / "quick_start.py"))
     assert done.returncode == 0, done.stderr
@@ -33,6 +35,7 @@ def test_quick_start(fake: FakeKommunicate) -> None:
     assert fake.messages(int(group_id))[0].key == key
 
 
+@pytest.mark.slow
 def test_bulk_send_csv_then_resume(fake: FakeKommunicate, tmp_path: Path) -> None:
     for cid in ("c1", "c2"):
         fake.state.create_group(
@@ -51,6 +54,7 @@ def test_bulk_send_csv_then_resume(fake: FakeKommunicate, tmp_path: Path) -> Non
     assert len(fake.messages("c1")) + len(fake.messages("c2")) == 10
 
 
+@pytest.mark.slow
 def test_bulk_send_jsonl(fake: FakeKommunicate, tmp_path: Path) -> None:
     fake.state.create_group(
         name="c", members=["u"], client_group_id="c", metadata={}, admin_id="bot"

@@ -38,6 +38,7 @@ def test_setup_from_env_sets_level_and_one_handler(
     assert log.level == logging.INFO
 
 
+@pytest.mark.slow
 def test_cli_verbose_logs_each_request_without_the_key() -> None:
     with ThreadedFake() as fake:
         env = {
@@ -59,6 +60,7 @@ def test_cli_verbose_logs_each_request_without_the_key() -> None:
     assert fake.api_key not in done.stderr + done.stdout
 
 
+@pytest.mark.slow
 def test_demo_with_debug_logging_shows_one_line_per_request() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KOMMUNICATE_")}
     env["KOMMUNICATE_LOG"] = "debug"

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from kommunicate_async.testing import FakeKommunicate
 from tests.fresh_project import run_pytest
 from tests.threaded_fake import ThreadedFake
@@ -31,6 +33,7 @@ def test_first_screen_has_exactly_the_two_commands() -> None:
     assert "README test command" in ci and 'bash -c "$readme_test_command"' in ci
 
 
+@pytest.mark.slow
 def test_quick_start_runs_as_written() -> None:
     block = re.search(r"## Quick start\n\n```python\n(.*?)```", README, re.S)
     assert block is not None
@@ -117,6 +120,7 @@ def test_bots_block_runs_as_written() -> None:
     asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_bulk_send_block_runs_as_written(tmp_path: Path) -> None:
     block = re.search(r"## Sending in bulk\n\n```python\n(.*?)```", README, re.S)
     assert block is not None
@@ -145,6 +149,7 @@ def test_bulk_send_block_runs_as_written(tmp_path: Path) -> None:
     assert (tmp_path / "campaign.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_testing_snippet_runs_in_a_fresh_strict_project(tmp_path: Path) -> None:
     """The README's conftest + test, in a new folder, pytest-asyncio in strict mode."""
     blocks = re.findall(

@@ -12,12 +12,15 @@ from kommunicate_async import (
     ConfigurationError,
     KommunicateSession,
     RateLimitError,
+    ResponseValidationError,
+    Retries,
     ServerError,
     SessionClosedError,
     Timeouts,
 )
 from kommunicate_async._compat import override
 from kommunicate_async._pipeline.retry import RetryBudget
+from kommunicate_async._pipeline.routing import Host, Route
 from kommunicate_async._pipeline.watchdog import Watch, Watchdog
 from tests.mockapi import API_KEY, BASE_URL, CHAT_URL, MockApi
 from tests.payloads import load
@@ -136,6 +139,32 @@ async def test_a_retry_after_too_long_is_not_waited_for(
         await km.conversations.get(5)
     assert info.value.retry_after == 3600
     assert len(api.calls("GET", INFO, params=Q5)) == 1
+
+
+async def test_a_retry_after_past_the_deadline_still_pauses_the_session(
+    api: MockApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call gives up at once, but the server asked for 10 s of quiet: the
+    next call waits (here up to its own 5 s deadline) before it sends."""
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr("anyio.sleep", fake_sleep)
+    api.add("GET", INFO, params=Q5, status=429, headers={"Retry-After": "10"})
+    api.add("POST", SEND, body=load("send_message_bare"))
+    timeouts = Timeouts(connect=1, attempt=2, total=5)
+    async with KommunicateSession(API_KEY, base_url=BASE_URL, timeout=timeouts) as km:
+        with pytest.raises(RateLimitError):
+            await km.conversations.get(5)
+        assert slept == []  # given up, not waited
+        await km.messages.send(1, "x")
+    assert len(slept) == 1 and 4.5 < slept[0] <= 5.0
+    assert [u.split("?")[0] for _, u in api.made()] == [
+        BASE_URL + INFO,
+        BASE_URL + SEND,
+    ]
 
 
 async def test_no_retry_past_the_total_deadline(api: MockApi) -> None:
@@ -316,9 +345,12 @@ def test_header_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_with_options_is_a_light_view_sharing_the_pool(api: MockApi) -> None:
     api.add("GET", INFO, params=Q5, status=503, repeat=True)
     async with KommunicateSession(
-        API_KEY, base_url=BASE_URL, chat_url=CHAT_URL, max_retries=3
+        API_KEY,
+        base_url=BASE_URL,
+        chat_url=CHAT_URL,
+        max_retries=3,
+        retries=Retries(backoff_base=0.0),
     ) as km:
-        km._client._backoff.base = 0.0  # pyright: ignore[reportPrivateUsage]
         view = km.with_options(timeout=7, max_retries=0, on_behalf_of="agent@acme.io")
         assert view._client.transport is km._client.transport  # pyright: ignore[reportPrivateUsage]
         spy = SpyWatchdog()
@@ -362,3 +394,21 @@ def test_proxies_come_from_the_environment_once(
     monkeypatch.delenv("NO_PROXY")
     km = KommunicateSession("k")
     assert km._client.transport._proxy == "http://proxy.internal:3128"  # pyright: ignore[reportPrivateUsage]
+
+
+async def test_an_empty_success_is_an_error_unless_asked_for(
+    api: MockApi, km: KommunicateSession
+) -> None:
+    """`call(route, T)` never returns None: an envelope with no `response` raises
+    (ambiguous for a send: the server acted); `empty=True` makes it None."""
+    api.add("POST", SEND, body=b'{"status":"success"}')
+    with pytest.raises(ResponseValidationError, match="no result") as info:
+        await km.messages.send(1, "x")
+    assert info.value.ambiguous is True
+    api.add("GET", INFO, params=Q5, body=b'{"status":"success"}', repeat=True)
+    client = km._client  # pyright: ignore[reportPrivateUsage]
+    route = Route("GET", INFO, Host.PLATFORM)
+    assert await client.call(route, str, empty=True, params=Q5) is None
+    with pytest.raises(ResponseValidationError) as info:
+        await client.call(route, str, params=Q5)
+    assert info.value.ambiguous is False  # a read: nothing was done

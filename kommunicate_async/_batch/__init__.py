@@ -14,4 +14,6 @@ pacing.py       a client-side pacer: at most `rate` starts per second
 Imports point one way: `resources/messages.py` imports this package, which builds on
 `_message_wire.py` (the send body, the route, the history reader), never on
 `Messages`.
+
+A batch that resumes, walked through these modules: docs/internals.md.
 """

@@ -392,6 +392,7 @@ class Batch:
                 sent: SentMessage | None = await client.call(
                     SEND,
                     SentMessage,
+                    empty=True,  # an empty success stays ambiguous (`no_key`)
                     body=body,
                     max_retries=0,
                     first_attempt=attempts == 1,

@@ -11,4 +11,5 @@
 
 The resources (`kommunicate_async/resources/`) sit above it; the batch engine
 (`kommunicate_async/_batch/`) drives it through the resources' plain functions.
+A send, walked through these modules: docs/internals.md.
 """

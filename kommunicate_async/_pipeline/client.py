@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeVar, overload
 from urllib.parse import quote
 
 import anyio
@@ -37,6 +37,7 @@ from ..models.auth import RefreshTokenBody
 from .call_state import Deadline, Exchange, Pause
 from .reply import (
     REPLY_DECODERS,
+    NoResult,
     ReplyDecoder,
     error_from_body,
     excerpt,
@@ -148,11 +149,44 @@ class ApiClient:
         """A new whole-call budget from the session's `Timeouts.total`."""
         return Deadline(self._config.timeouts.total)
 
+    @overload
     async def call(
         self,
         route: Route,
         result_type: type[T],
         *,
+        empty: Literal[False] = False,
+        params: Mapping[str, str | int] | None = None,
+        body: bytes | Upload | None = None,
+        acting_as: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        deadline: Deadline | None = None,
+        first_attempt: bool = True,
+    ) -> T: ...
+
+    @overload
+    async def call(
+        self,
+        route: Route,
+        result_type: type[T],
+        *,
+        empty: Literal[True],
+        params: Mapping[str, str | int] | None = None,
+        body: bytes | Upload | None = None,
+        acting_as: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        deadline: Deadline | None = None,
+        first_attempt: bool = True,
+    ) -> T | None: ...
+
+    async def call(
+        self,
+        route: Route,
+        result_type: type[T],
+        *,
+        empty: bool = False,
         params: Mapping[str, str | int] | None = None,
         body: bytes | Upload | None = None,
         acting_as: str | None = None,
@@ -163,22 +197,21 @@ class ApiClient:
     ) -> T | None:
         """Send `route`; decode the first 2xx reply as `result_type`.
 
-        None is a success envelope without a `response`. `max_retries` overrides
+        A success with no result (an empty body, an envelope without `response`)
+        raises `ResponseValidationError` (ambiguous for a non-idempotent route:
+        the server acted); with `empty=True`, where that is normal, it is None
+        (`NoResult` calls always are). `max_retries` overrides
         the session's for this call (the batch retries at its own level);
         `deadline` shares one budget between the calls of one method;
         `first_attempt=False` for a call that is itself paid for by the retry
         budget (a batch's reconcile read): it then adds nothing to the budget.
         """
-        if first_attempt:
-            self.budget.record_attempt()
-        if params is not None:
-            _check_params(params)
-        limit = self._config.max_retries if max_retries is None else max_retries
+        limit = self._begin(params, max_retries, first_attempt=first_attempt)
         if deadline is not None or not self._plain(route, acting_as, headers):
             exchange = Exchange(
                 route, params, body, acting_as, headers, deadline or self.deadline()
             )
-            return await self._retrying(exchange, result_type, limit, None)
+            return await self._retrying(exchange, result_type, limit, None, empty)
         # The common case in one coroutine: a cached target, one attempt, one
         # decode; the call's state is built only if that attempt fails (5k
         # instructions less per send than building it first, benchmarks/README.md).
@@ -192,25 +225,33 @@ class ApiClient:
                 route.method, url, sent_headers, params, body, self._first_attempt
             )
         except APIConnectionError as exc:
-            exc.ambiguous = exc.sent and not route.idempotent
-            outcome = exc
+            outcome = _unanswered(exc, route)
         except ResponseValidationError as exc:  # over the size cap: it was sent
-            exc.ambiguous = not route.idempotent
-            raise
-        else:
-            if _succeeded(outcome):
-                if _log.isEnabledFor(_DEBUG):
-                    _debug(route, outcome.status, 1, started, acting_as)
-                return self._decode(route, result_type, outcome)
+            raise _oversized(exc, route) from None
         if _log.isEnabledFor(_DEBUG):
-            status = outcome.status if isinstance(outcome, HttpReply) else None
-            _debug(route, status, 1, started, acting_as)
+            _debug(route, outcome, 1, started, acting_as)
+        if type(outcome) is HttpReply and _succeeded(outcome):
+            return self._decode(route, result_type, outcome, empty)
         total = self._config.timeouts.total
         exchange = Exchange(
             route, params, body, acting_as, None, Deadline(total, started=started)
         )
         exchange.url, exchange.sent_headers = url, sent_headers
-        return await self._retrying(exchange, result_type, limit, outcome)
+        return await self._retrying(exchange, result_type, limit, outcome, empty)
+
+    def _begin(
+        self,
+        params: Mapping[str, str | int] | None,
+        max_retries: int | None,
+        *,
+        first_attempt: bool,
+    ) -> int:
+        """Checks and bookkeeping before any attempt; the call's retry limit."""
+        if first_attempt:
+            self.budget.record_attempt()
+        if params is not None:
+            _check_params(params)
+        return self._config.max_retries if max_retries is None else max_retries
 
     def _plain(
         self, route: Route, acting_as: str | None, headers: Mapping[str, str] | None
@@ -230,6 +271,7 @@ class ApiClient:
         result_type: type[T],
         limit: int,
         outcome: HttpReply | APIConnectionError | None,
+        empty: bool,
     ) -> T | None:
         """Exchanges until a success, or the last error once retrying must stop."""
         route = exchange.route
@@ -240,7 +282,7 @@ class ApiClient:
                 outcome = await self._follow(exchange, outcome)
             if isinstance(outcome, HttpReply):
                 if _succeeded(outcome):
-                    return self._decode(route, result_type, outcome)
+                    return self._decode(route, result_type, outcome, empty)
                 error: KommunicateError = self._reply_error(
                     outcome,
                     route,
@@ -256,15 +298,7 @@ class ApiClient:
                 deadline=exchange.deadline.at,
             )
             if delay is None:
-                if exchange.retries or not isinstance(error, APIError):
-                    _log.warning(
-                        "%s %s gave up after %d attempt(s): %s",
-                        route.method,
-                        route.path,
-                        exchange.retries + 1,
-                        type(error).__name__,
-                    )
-                raise error
+                raise self._given_up(exchange, error)
             _log.info(
                 "%s %s failed (%s); retry %d in %.2fs",
                 route.method,
@@ -274,9 +308,27 @@ class ApiClient:
                 delay,
             )
             exchange.retries += 1
-            if not isinstance(error, RateLimitError):  # a 429's wait: the pause,
-                await anyio.sleep(delay)  # waited out at the top of `_exchange`
+            if isinstance(error, RateLimitError):  # waited out atop `_exchange`,
+                self._hold_for_429(error, delay)  # within this call's deadline
+            else:
+                await anyio.sleep(delay)
             outcome = None
+
+    def _given_up(
+        self, exchange: Exchange, error: KommunicateError
+    ) -> KommunicateError:
+        """`error`, to raise now that retrying stops (logged if worth a look)."""
+        self._hold_for_429(error, None)  # quiet asked for, even if we stop
+        if exchange.retries or not isinstance(error, APIError):
+            route = exchange.route
+            _log.warning(
+                "%s %s gave up after %d attempt(s): %s",
+                route.method,
+                route.path,
+                exchange.retries + 1,
+                type(error).__name__,
+            )
+        return error
 
     async def _exchange(self, exchange: Exchange) -> HttpReply | APIConnectionError:
         """Wait out a 429 pause, pick host and credentials, make one attempt."""
@@ -355,17 +407,16 @@ class ApiClient:
                 timeout,
             )
         except APIConnectionError as exc:
-            exc.ambiguous = exc.sent and not route.idempotent
-            reply = exc
+            reply = _unanswered(exc, route)
         except ResponseValidationError as exc:  # over the size cap: it was sent
-            exc.ambiguous = not route.idempotent
-            raise
+            raise _oversized(exc, route) from None
         if _log.isEnabledFor(_DEBUG):
-            status = reply.status if isinstance(reply, HttpReply) else None
-            _debug(route, status, exchange.retries + 1, started, exchange.acting_as)
+            _debug(route, reply, exchange.retries + 1, started, exchange.acting_as)
         return reply
 
-    def _decode(self, route: Route, result_type: type[T], reply: HttpReply) -> T | None:
+    def _decode(
+        self, route: Route, result_type: type[T], reply: HttpReply, empty: bool
+    ) -> T | None:
         decoder = REPLY_DECODERS.get(result_type) or reply_decoder(result_type)
         failure: APIError | ResponseValidationError
         try:
@@ -381,7 +432,12 @@ class ApiClient:
                 status=reply.status,
             )
         else:
-            return result
+            if result is not None or empty or result_type is NoResult:
+                return result  # a `NoResult` call is empty by nature
+            failure = ResponseValidationError(
+                f"{route.method} {route.path}: a success reply with no result",
+                status=reply.status,
+            )
         # Raised here, outside the `except`: the unredacted first error must not
         # ride along as `__context__`.
         raise self._redacted(failure, decoder, reply, route)
@@ -464,7 +520,8 @@ class ApiClient:
 
         Gives up when `retryable` is False, retries are used up, the wait would pass
         `deadline` (monotonic), a Retry-After is too long, or the session's retry
-        budget is spent. A 429's wait also pauses the whole session.
+        budget is spent. Pure: pausing the session after a 429 is the caller's
+        part (`wait_before_retry`, or the retry loop when it gives up).
         """
         if retries_done >= max_retries or not retryable:
             return None
@@ -477,8 +534,6 @@ class ApiClient:
             return None
         if not self.budget.try_spend():
             return None
-        if isinstance(error, RateLimitError):
-            self.pause(delay)
         return delay
 
     def pause(self, seconds: float) -> None:
@@ -487,11 +542,23 @@ class ApiClient:
         pause.until = max(pause.until, time.monotonic() + seconds)
 
     async def wait_before_retry(self, error: KommunicateError, delay: float) -> None:
-        """Sleep `delay`, or after a 429 wait out the session-wide pause."""
+        """Sleep `delay`; after a 429, pause the whole session for it and wait
+        that pause out (other calls may have lengthened it)."""
         if isinstance(error, RateLimitError):
+            self._hold_for_429(error, delay)
             await self._wait_out_pause(None)
         else:
             await anyio.sleep(delay)
+
+    def _hold_for_429(self, error: KommunicateError, delay: float | None) -> None:
+        """The one place a 429 pauses the session: for the planned wait, or, when
+        the call gives up (Retry-After past its deadline), for what the server
+        asked, up to `MAX_RETRY_AFTER`: the next call must not knock at once."""
+        if not isinstance(error, RateLimitError):
+            return
+        seconds = delay if delay is not None else error.retry_after
+        if seconds:
+            self.pause(min(seconds, MAX_RETRY_AFTER))
 
     async def _wait_out_pause(self, deadline: float | None) -> None:
         """A 429 anywhere in the session pauses every call until Retry-After passes."""
@@ -517,7 +584,7 @@ class ApiClient:
         }
         body = encode(RefreshTokenBody(application_id=app_id, user_id=cred.user_id))
         token = await self.call(REFRESH_TOKEN, str, body=body, headers=headers)
-        if not isinstance(token, str) or token.count(".") != 2:
+        if token.count(".") != 2:
             raise ResponseValidationError("token refresh returned no JWT")
         return check_credential(token, "the refreshed token")
 
@@ -535,9 +602,26 @@ def _succeeded(reply: HttpReply) -> bool:
     return 200 <= reply.status < 300 and not is_html(reply.body)
 
 
+def _unanswered(exc: APIConnectionError, route: Route) -> APIConnectionError:
+    """A connection failure, ambiguous when a non-idempotent request left."""
+    exc.ambiguous = exc.sent and not route.idempotent
+    return exc
+
+
+def _oversized(exc: ResponseValidationError, route: Route) -> ResponseValidationError:
+    """A reply over the size cap: the request was sent and maybe acted on."""
+    exc.ambiguous = not route.idempotent
+    return exc
+
+
 def _debug(
-    route: Route, status: int | None, attempt: int, started: float, acting: str | None
+    route: Route,
+    outcome: HttpReply | APIConnectionError,
+    attempt: int,
+    started: float,
+    acting: str | None,
 ) -> None:
+    status = outcome.status if isinstance(outcome, HttpReply) else None
     _log.debug(
         "%s %s -> %s (attempt %d, %.1f ms%s)",
         route.method,

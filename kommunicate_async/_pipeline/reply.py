@@ -54,27 +54,36 @@ def is_html(body: bytes) -> bool:
     return body.lstrip()[:1] == b"<"
 
 
+def _item_details(item: object) -> tuple[str | None, str | None]:
+    """(code, text) of one `errorResponse` item, typed or loose."""
+    if isinstance(item, ErrorItem):
+        fields: dict[str, object] = {
+            "errorCode": item.error_code,
+            "description": item.description,
+            "displayMessage": item.display_message,
+        }
+    elif isinstance(item, dict):
+        fields = cast("dict[str, object]", item)
+    else:
+        return None, None
+    code = fields.get("errorCode")
+    text = fields.get("description") or fields.get("displayMessage")
+    return (
+        code if isinstance(code, str) else None,
+        text if isinstance(text, str) and text else None,
+    )
+
+
 def _error_details(items: object, response: object) -> tuple[str | None, str]:
     """(code, description) from `errorResponse` items, joined the way the SDKs do."""
     code: str | None = None
     texts: list[str] = []
-    if isinstance(items, list):
-        for item in cast("list[object]", items):
-            if isinstance(item, ErrorItem):
-                fields: dict[str, object] = {
-                    "errorCode": item.error_code,
-                    "description": item.description,
-                    "displayMessage": item.display_message,
-                }
-            elif isinstance(item, dict):
-                fields = cast("dict[str, object]", item)
-            else:
-                continue
-            if code is None and isinstance(fields.get("errorCode"), str):
-                code = cast("str", fields["errorCode"])
-            text = fields.get("description") or fields.get("displayMessage")
-            if isinstance(text, str) and text:
-                texts.append(text)
+    listed = cast("list[object]", items) if isinstance(items, list) else []
+    for item in listed:
+        item_code, text = _item_details(item)
+        code = code or item_code
+        if text:
+            texts.append(text)
     if not texts and isinstance(response, str) and response:
         texts.append(response)
     return code, "; ".join(texts) or "error"
@@ -85,7 +94,6 @@ def error_from_body(
 ) -> APIError:
     """The `APIError` for a failed reply, using whatever details the body offers."""
     code: str | None = None
-    description = ""
     if is_html(body):
         description = "HTML error page instead of a JSON reply (service unavailable)"
     else:
@@ -94,18 +102,23 @@ def error_from_body(
         except (msgspec.DecodeError, msgspec.ValidationError):
             description = excerpt(body)
         else:
-            if loose.error_response is not None or isinstance(loose.response, str):
-                code, description = _error_details(loose.error_response, loose.response)
-            else:
-                for candidate in (loose.message, loose.error):
-                    if isinstance(candidate, str) and candidate:
-                        description = candidate
-                        break
-                else:
-                    description = excerpt(body)
-            if code is None and isinstance(loose.code, str):
-                code = loose.code
+            code, description = _loose_details(loose, body)
     return api_error(status, code, description, retry_after=retry_after)
+
+
+def _loose_details(loose: LooseEnvelope, body: bytes) -> tuple[str | None, str]:
+    """(code, description) from an error body of any of the shapes seen."""
+    code: str | None = None
+    if loose.error_response is not None or isinstance(loose.response, str):
+        code, description = _error_details(loose.error_response, loose.response)
+    else:
+        description = next(
+            (c for c in (loose.message, loose.error) if isinstance(c, str) and c),
+            None,
+        ) or excerpt(body)
+    if code is None and isinstance(loose.code, str):
+        code = loose.code
+    return code, description
 
 
 class NoResult:
@@ -202,6 +215,10 @@ class ReplyDecoder(Generic[T]):
                 pass  # another key order, or the other shape: the twin decides
             except msgspec.DecodeError:
                 return self._not_json(body, http_status)
+        return self._decode_general(body, http_status)
+
+    def _decode_general(self, body: bytes, http_status: int) -> T | None:
+        """The one decoder for every shape (when the twins could not tell)."""
         try:
             obj = self._decoder.decode(body)
         except msgspec.ValidationError as exc:  # a DecodeError subclass: test it first

@@ -9,10 +9,11 @@ Retries, auth and decoding live above it, in `client.py`.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import urllib.request
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Final
+from typing import TYPE_CHECKING, BinaryIO, Final, NoReturn
 
 import aiohttp
 import anyio
@@ -53,6 +54,8 @@ ClientSession = aiohttp.ClientSession
 
 _log: Final = logging.getLogger("kommunicate_async")
 _CLOSE_GRACE: Final = 5.0
+_LARGE_BODY: Final = 1 << 20
+"""aiohttp warns (ResourceWarning) when handed raw bytes longer than this."""
 """Seconds `aclose()` may spend closing the pool, even under an outer cancel."""
 
 
@@ -141,6 +144,20 @@ def _mapped(
     return APIConnectionError(f"{what}: {cause}"), cause
 
 
+def _payload(
+    data: bytes | Upload | None, headers: Mapping[str, str]
+) -> tuple[bytes | io.BytesIO | aiohttp.FormData | None, Mapping[str, str]]:
+    """What aiohttp gets as `data`, and the headers to send with it."""
+    if isinstance(data, Upload):
+        return data.form(), _without_content_type(headers)
+    if data is not None and len(data) > _LARGE_BODY:
+        # aiohttp warns on raw bytes past 1 MiB (an error under
+        # `-W error::ResourceWarning`); a stream of the same bytes does not.
+        # A new stream per attempt: a retry re-reads from the start.
+        return io.BytesIO(data), headers
+    return data, headers
+
+
 def frozen_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
     """Headers as aiohttp keeps them (a read-only CIMultiDict), built once and
     reused: aiohttp then skips a conversion per request (benchmarks/README.md)."""
@@ -192,6 +209,20 @@ async def _read_capped(content: aiohttp.StreamReader, cap: int) -> bytes | None:
     return bytes(buffer)
 
 
+async def _read_and_release(resp: aiohttp.ClientResponse, cap: int) -> bytes | None:
+    """The capped body; the connection back to the pool, or closed if not reusable."""
+    try:
+        body = await _read_capped(resp.content, cap)
+    except BaseException:
+        resp.close()  # a half-read connection is not reusable
+        raise
+    if body is None:
+        resp.close()
+    else:
+        resp.release()
+    return body
+
+
 async def _close_at_loop_end(
     transport: HttpTransport, session: aiohttp.ClientSession
 ) -> AsyncGenerator[None, None]:
@@ -221,6 +252,7 @@ class HttpTransport:
         "_owns_session",
         "_proxy",
         "_session",
+        "_slots",
         "_timeout",
         "_watchdog",
         "secrets",
@@ -247,6 +279,7 @@ class HttpTransport:
         self._watchdog = Watchdog()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_hook: AsyncGenerator[None, None] | None = None
+        self._slots = asyncio.Semaphore(max_connections)
         self.secrets = secrets or Secrets()
         """What error texts must never show (shared with the client)."""
 
@@ -295,6 +328,8 @@ class HttpTransport:
             raise SessionClosedError(
                 "the aiohttp ClientSession passed as session= is closed"
             )
+        if self._loop is not loop:  # an asyncio.Semaphore belongs to one loop
+            self._slots = asyncio.Semaphore(self._max_connections)
         self._loop = loop
         return session
 
@@ -343,19 +378,17 @@ class HttpTransport:
         """One HTTP attempt of at most `attempt_seconds` (the session's attempt
         timeout by default). Never follows redirects; the caller decides."""
         session = self._session
-        if (
-            session is None
-            or self._closed
-            or session.closed
-            or self._loop is not asyncio.get_running_loop()
-        ):
+        if session is None or not self._ready(session):
             session = self.open()
-        form: bytes | aiohttp.FormData | None
-        if isinstance(data, Upload):
-            form, headers = data.form(), _without_content_type(headers)
-        else:
-            form = data
+        form, headers = _payload(data, headers)
         limit = self._attempt if attempt_seconds is None else attempt_seconds
+        slots = self._slots
+        if slots.locked():
+            await self._queue_for_connection(limit, method, url)
+        else:
+            await slots.acquire()  # a free slot: returns without suspending
+        # The attempt's clock starts only now: waiting for a connection is not an
+        # attempt (a timeout there is `sent=False`, never ambiguous).
         watch = self._watchdog.watch(limit)
         failure: BaseException | None = None
         body: bytes | None = None
@@ -372,28 +405,16 @@ class HttpTransport:
                 headers=headers,
                 allow_redirects=False,
             )
-            try:
-                body = await _read_capped(resp.content, self._max_bytes)
-            except BaseException:
-                resp.close()  # a half-read connection is not reusable
-                raise
-            if body is None:
-                resp.close()
-            else:
-                resp.release()
+            body = await _read_and_release(resp, self._max_bytes)
         except (asyncio.CancelledError, TimeoutError, aiohttp.ClientError) as exc:
             failure = exc
         finally:
             self._watchdog.unwatch(watch)
+            slots.release()
         if failure is not None:
             # Raised outside the `except`: aiohttp's exception (and the request
             # headers it holds) must not ride along as `__context__` either.
-            error, cause = _mapped(
-                failure, watch, f"{method} {_path(url)}", url, self.secrets
-            )
-            if error is failure:
-                raise failure
-            raise error from cause
+            self._raise(failure, watch, method, url)
         assert resp is not None
         status = resp.status
         if body is None:
@@ -406,6 +427,53 @@ class HttpTransport:
             return HttpReply(status, body)
         found = resp.headers
         return HttpReply(status, body, found.get("Retry-After"), found.get("Location"))
+
+    def _raise(
+        self, failure: BaseException, watch: Watch, method: str, url: str | URL
+    ) -> NoReturn:
+        """Raise what an attempt's failure means (or the failure itself)."""
+        error, cause = _mapped(
+            failure, watch, f"{method} {_path(url)}", url, self.secrets
+        )
+        if error is failure:
+            raise failure
+        raise error from cause
+
+    def _ready(self, session: aiohttp.ClientSession) -> bool:
+        """The pool is usable as is: open, and on the running loop."""
+        return not (
+            self._closed
+            or session.closed
+            or self._loop is not asyncio.get_running_loop()
+        )
+
+    async def _queue_for_connection(
+        self, limit: float, method: str, url: str | URL
+    ) -> None:
+        """Wait, first come first served, for one of `max_connections` slots.
+
+        aiohttp's own pool is not fair (a task that frees a connection takes it
+        straight back), and its wait would count against the attempt: this queue
+        keeps sends in flight at most the pool's size, so aiohttp always has a
+        connection to hand out. A wait past `limit` fails `sent=False`.
+        """
+        watch = self._watchdog.watch(limit)
+        try:
+            await self._slots.acquire()
+        except asyncio.CancelledError:
+            if watch.fired and watch.task.uncancel() == 0:  # our timeout
+                failure = APITimeoutError(
+                    f"{method} {_path(url)}: no free connection within {limit:g}s "
+                    f"(max_connections={self._max_connections}); not sent",
+                    sent=False,
+                )
+            else:
+                raise
+        else:
+            return
+        finally:
+            self._watchdog.unwatch(watch)
+        raise failure
 
     async def aclose(self) -> None:
         """Close the pool we own; idempotent; a borrowed session is left open."""

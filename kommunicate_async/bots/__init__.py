@@ -18,6 +18,7 @@ the reply deadline or, when a handler is slow, by posting its answer later.
 
 from __future__ import annotations
 
+from .._public import claim
 from ._app import BotApp, BotResponse, Kind
 from ._auth import WEBHOOK_HEADER
 from ._deliver import Undelivered, dedupe_key
@@ -60,3 +61,5 @@ __all__ = [
     "parse_bot_request",
     "parse_webhook_message",
 ]
+
+claim(__name__, globals())  # reprs and tracebacks read the public path

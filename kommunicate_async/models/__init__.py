@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._public import claim
 from ._base import JSONValue
 from .agent import AgentStatus, Availability, Role, UserPage
 from .assignee import AssignOutcome
@@ -41,3 +42,5 @@ __all__ = [
     "UserPage",
     "WaitingQueue",
 ]
+
+claim(__name__, globals())  # reprs and tracebacks read the public path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._public import claim
 from .agents import Agents
 from .assignees import Assignees
 from .business_hours import BusinessHoursResource
@@ -23,3 +24,5 @@ __all__ = [
     "Unread",
     "Users",
 ]
+
+claim(__name__, globals())  # reprs and tracebacks read the public path

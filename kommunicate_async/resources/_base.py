@@ -75,9 +75,10 @@ class Context:
     ) -> Conversation:
         """`GET group/info` by groupId or clientGroupId; NotFoundError if absent."""
         params = ref_params(ref)
-        conversation: Conversation | None = await self.client.call(
+        conversation = await self.client.call(
             GROUP_INFO,
             Conversation,
+            empty=True,  # a success envelope with no group: not found, below
             params=params,
             acting_as=self.acting(on_behalf_of),
             deadline=deadline,

@@ -116,16 +116,37 @@ class Participants:
         )
         chosen = defaults.assignee if assignee is None else assignee
         self.assignee = None if chosen is None else check_id(chosen, "assignee")
-        team = defaults.team_id if team_id is None else team_id
-        if isinstance(team, bool) or (
-            team is not None and not isinstance(team, str | int)
-        ):
-            raise InvalidRequestError("team_id must be a str or int")
-        self.team_id = None if team is None else check_id(str(team), "team_id")
-        skip = defaults.skip_routing if skip_routing is None else skip_routing
-        if skip is not None and not isinstance(skip, bool):
-            raise InvalidRequestError("skip_routing must be a bool or None")
-        self.skip_routing = skip
+        self.team_id = _team(defaults.team_id if team_id is None else team_id)
+        self.skip_routing = _skip(
+            defaults.skip_routing if skip_routing is None else skip_routing
+        )
+
+
+def _team(team: object) -> str | None:
+    if team is None:
+        return None
+    if isinstance(team, bool) or not isinstance(team, str | int):
+        raise InvalidRequestError("team_id must be a str or int")
+    return check_id(str(team), "team_id")
+
+
+def _skip(skip: object) -> bool | None:
+    if skip is not None and not isinstance(skip, bool):
+        raise InvalidRequestError("skip_routing must be a bool or None")
+    return skip
+
+
+def _routing_metadata(people: Participants, meta: dict[str, str]) -> None:
+    """Assignee, skip-routing and team keys, as the SDKs write them."""
+    if people.assignee is not None:
+        meta[MetadataKey.CONVERSATION_ASSIGNEE.value] = people.assignee
+    skip = people.skip_routing
+    if skip is None and people.assignee is not None:
+        skip = True  # the SDKs set SKIP_ROUTING whenever an assignee is given
+    if skip is not None:
+        meta[MetadataKey.SKIP_ROUTING.value] = "true" if skip else "false"
+    if people.team_id is not None:
+        meta[MetadataKey.TEAM_ID.value] = people.team_id
 
 
 def create_body(
@@ -136,15 +157,7 @@ def create_body(
     metadata: Mapping[str, object] | None,
 ) -> CreateConversationBody:
     meta = stringify_metadata(metadata)
-    if people.assignee is not None:
-        meta[MetadataKey.CONVERSATION_ASSIGNEE.value] = people.assignee
-    skip = people.skip_routing
-    if skip is None and people.assignee is not None:
-        skip = True  # the SDKs set SKIP_ROUTING whenever an assignee is given
-    if skip is not None:
-        meta[MetadataKey.SKIP_ROUTING.value] = "true" if skip else "false"
-    if people.team_id is not None:
-        meta[MetadataKey.TEAM_ID.value] = people.team_id
+    _routing_metadata(people, meta)
     if title is not None:
         check_text(title, "title")
         meta[MetadataKey.CONVERSATION_TITLE.value] = title

@@ -111,6 +111,7 @@ async def call_loose(
     raw: object = await ctx.client.call(
         route,
         cast("type[Any]", Any),
+        empty=True,
         params=params,
         body=body,
         acting_as=acting_as,
@@ -133,7 +134,7 @@ async def call_text(
 ) -> None:
     """A legacy call answering `success` / `error` text or an envelope around it."""
     word: str | None = await ctx.client.call(
-        route, str, params=params, acting_as=acting_as
+        route, str, empty=True, params=params, acting_as=acting_as
     )
     if isinstance(word, str) and word.strip().lower() in _FAILED:
         raise api_error(200, None, word.strip())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from .._errors import InvalidRequestError, ResponseValidationError
+from .._errors import InvalidRequestError
 from .._pipeline.routing import Route
 from .._validate import check_id
 from ..models.assignee import AssignOutcome
@@ -68,13 +68,9 @@ class Assignees(Resource):
             "sendNotifyMessage": "true" if notify else "false",
             "takeOverFromBot": "true" if take_over_from_bot else "false",
         }
-        outcome: str | None = await self._ctx.client.call(
+        outcome = await self._ctx.client.call(
             CHANGE, str, params=params, acting_as=acting, deadline=deadline
         )
-        if outcome is None:
-            raise ResponseValidationError(
-                "assignee change returned no outcome", status=200
-            )
         return AssignOutcome(outcome)
 
     async def apply_rules(

@@ -11,7 +11,6 @@ from .._errors import (
     ConflictError,
     InvalidRequestError,
     NotFoundError,
-    ResponseValidationError,
 )
 from .._metadata import MetadataKey, merge_info
 from .._paging import NewestFirstCursor
@@ -109,11 +108,9 @@ class Conversations(Resource):
         if client_conversation_id is not None:
             check_id(client_conversation_id, "client_conversation_id")
         body = create_body(people, client_conversation_id, title, info, metadata)
-        conversation: Conversation | None = await self._ctx.client.call(
+        conversation = await self._ctx.client.call(
             CREATE, Conversation, body=encode(body)
         )
-        if conversation is None:
-            raise ResponseValidationError("create returned no conversation")
         self._ctx.remember(conversation)
         return conversation
 
@@ -165,13 +162,11 @@ class Conversations(Resource):
         except NotFoundError:
             pass
         try:
-            conversation: Conversation | None = await self._ctx.client.call(
+            conversation = await self._ctx.client.call(
                 CREATE, Conversation, body=encode(body), deadline=deadline
             )
         except ConflictError:
             return await self._ctx.fetch_conversation(client_id, deadline=deadline)
-        if conversation is None:
-            raise ResponseValidationError("create returned no conversation")
         self._ctx.remember(conversation)
         return conversation
 
@@ -258,7 +253,12 @@ class Conversations(Resource):
             "sendNotifyMessage": "true" if notify else "false",
         }
         await self._ctx.client.call(
-            CHANGE_STATUS, NoResult, params=params, acting_as=acting, deadline=deadline
+            CHANGE_STATUS,
+            NoResult,
+            empty=True,
+            params=params,
+            acting_as=acting,
+            deadline=deadline,
         )
 
     async def get_many(
@@ -322,8 +322,8 @@ class Conversations(Resource):
             params: dict[str, str | int] = {"pageSize": size}
             if cursor.end_time is not None:
                 params["endTime"] = cursor.end_time
-            page: ConversationPage | None = await self._ctx.client.call(
-                FILTER, ConversationPage, params=params, acting_as=acting
+            page = await self._ctx.client.call(
+                FILTER, ConversationPage, empty=True, params=params, acting_as=acting
             )
             groups = page.groups if page is not None else []
             fresh = cursor.take(groups)
@@ -354,6 +354,7 @@ class Conversations(Resource):
         await self._ctx.client.call(
             UPDATE,
             NoResult,
+            empty=True,
             body=encode(body),
             acting_as=self._ctx.acting(on_behalf_of),
             deadline=deadline,
@@ -374,7 +375,12 @@ class Conversations(Resource):
         deadline = self._ctx.client.deadline()  # one budget for the whole list
         for body in bodies:
             await self._ctx.client.call(
-                route, NoResult, body=body, acting_as=acting, deadline=deadline
+                route,
+                NoResult,
+                empty=True,
+                body=body,
+                acting_as=acting,
+                deadline=deadline,
             )
 
 

@@ -58,6 +58,7 @@ class Unread(Resource):
         await self._ctx.client.call(
             MARK_READ,
             NoResult,
+            empty=True,
             params={"groupId": group_id},
             acting_as=acting,
             deadline=deadline,

@@ -48,10 +48,44 @@ async def fetch_users(
 ) -> list[User]:
     """`POST user/v2/detail` for `user_ids` in one request (envelope or bare array)."""
     body = encode(UserDetailBody(user_id_list=user_ids))
-    users: list[User] | None = await ctx.client.call(
-        DETAIL, list[User], body=body, deadline=deadline
+    users = await ctx.client.call(
+        DETAIL, list[User], empty=True, body=body, deadline=deadline
     )
     return users or []
+
+
+def _check_login(
+    user_id: str, password: str | None, authentication_type: object
+) -> None:
+    check_header_value(user_id, "user_id")
+    if password is not None and not isinstance(password, str):
+        raise InvalidRequestError("password must be a str")
+    if isinstance(authentication_type, bool) or authentication_type not in set(
+        AuthenticationType
+    ):
+        raise InvalidRequestError(
+            "authentication_type must be an AuthenticationType (0, 1 or 2)"
+        )
+
+
+def _credentials(reg: Registration, word: str, user_id: str) -> tuple[str, str]:
+    """(token, device key) of a login reply, or the error it means; `word` is its
+    (redacted) registration message."""
+    if reg.encrypted:
+        raise ConfigurationError(
+            "this Kommunicate app has encryption on: its replies are AES-encrypted "
+            "and kommunicate_async cannot read them; turn encryption off for the "
+            "app, or act for users with Api-Key (on_behalf_of=) instead of login"
+        )
+    if word.upper() in _BAD_CREDENTIALS:
+        raise AuthenticationError(200, word, f"login of {user_id!r} refused: {word}")
+    if not reg.auth_token or not reg.device_key:
+        if word and word.upper() not in _REGISTERED:
+            raise APIError(200, word, f"login of {user_id!r} failed: {word}")
+        raise ResponseValidationError(
+            "login reply has no authToken or deviceKey", status=200
+        )
+    return reg.auth_token, reg.device_key
 
 
 class Users(Resource):
@@ -107,7 +141,7 @@ class Users(Resource):
             metadata=UNSET if metadata is None else stringify_metadata(metadata),
         )
         await self._ctx.client.call(
-            UPDATE, NoResult, body=encode(body), acting_as=acting
+            UPDATE, NoResult, empty=True, body=encode(body), acting_as=acting
         )
 
     async def login(
@@ -142,15 +176,7 @@ class Users(Resource):
             raise ConfigurationError(
                 "users.login needs the app id: pass app_id= or set KOMMUNICATE_APP_ID"
             )
-        check_header_value(user_id, "user_id")
-        if password is not None and not isinstance(password, str):
-            raise InvalidRequestError("password must be a str")
-        if isinstance(authentication_type, bool) or authentication_type not in set(
-            AuthenticationType
-        ):
-            raise InvalidRequestError(
-                "authentication_type must be an AuthenticationType (0, 1 or 2)"
-            )
+        _check_login(user_id, password, authentication_type)
         client.transport.secrets.add(password, lasting=False)
         body = RegisterBody(
             user_id=user_id,
@@ -159,34 +185,15 @@ class Users(Resource):
             authentication_type_id=int(authentication_type),
             password=UNSET if password is None else password,
         )
-        reg: Registration | None = await client.call(
+        reg = await client.call(
             REGISTER,
             Registration,
             body=encode(body),
             headers=client.targets.public_headers(),
         )
-        if reg is not None and reg.encrypted:
-            raise ConfigurationError(
-                "this Kommunicate app has encryption on: its replies are AES-encrypted "
-                "and kommunicate_async cannot read them; turn encryption off for the "
-                "app, or act for users with Api-Key (on_behalf_of=) instead of login"
-            )
-        word = client.transport.secrets.redact(
-            (reg.message if reg is not None else None) or ""
-        )
-        if word.upper() in _BAD_CREDENTIALS:
-            raise AuthenticationError(
-                200, word, f"login of {user_id!r} refused: {word}"
-            )
-        if reg is None or not reg.auth_token or not reg.device_key:
-            if word and word.upper() not in _REGISTERED:
-                raise APIError(200, word, f"login of {user_id!r} failed: {word}")
-            raise ResponseValidationError(
-                "login reply has no authToken or deviceKey", status=200
-            )
-        cred = client.tokens.put(
-            user_id, device_key=reg.device_key, token=reg.auth_token
-        )
+        word = client.transport.secrets.redact(reg.message or "")
+        token, device_key = _credentials(reg, word, user_id)
+        cred = client.tokens.put(user_id, device_key=device_key, token=token)
         return LoginResult(
             user_id=user_id, registration=word, expires_at=cred.expires_at
         )

@@ -13,6 +13,7 @@ returns a frozen `RichMessage`. Text longer than the widget shows warns with
 
 from __future__ import annotations
 
+from .._public import claim
 from ._buttons import (
     LinkButton,
     QuickReply,
@@ -68,3 +69,5 @@ __all__ = [
     "suggested_replies",
     "video",
 ]
+
+claim(__name__, globals())  # reprs and tracebacks read the public path

@@ -112,11 +112,7 @@ class Card:
         }
         if self.subtitle is not None:
             out["subtitle"] = check_label(self.subtitle, "card subtitle", strict=strict)
-        header: dict[str, str] = {}
-        if self.overlay_text is not None:
-            header["overlayText"] = check_text(self.overlay_text, "overlay_text")
-        if self.image is not None:
-            header["imgSrc"] = check_url(self.image, "card image")
+        header = self._header()
         if header:
             out["header"] = header
         if self.description is not None:
@@ -126,15 +122,25 @@ class Card:
         if self.title_ext is not None:
             out["titleExt"] = check_text(self.title_ext, "title_ext")
         if self.buttons:
-            buttons = [_as_button(b) for b in self.buttons]
-            out["buttons"] = [
-                {
-                    "name": check_label(b.name, "button name"),
-                    "action": _card_action(b.action),
-                }
-                for b in buttons
-            ]
+            out["buttons"] = [_card_button(b) for b in self.buttons]
         return out
+
+    def _header(self) -> dict[str, str]:
+        header: dict[str, str] = {}
+        if self.overlay_text is not None:
+            header["overlayText"] = check_text(self.overlay_text, "overlay_text")
+        if self.image is not None:
+            header["imgSrc"] = check_url(self.image, "card image")
+        return header
+
+
+def _card_button(raw: object) -> dict[str, Any]:
+    """A card button as template 10 writes it."""
+    button = _as_button(raw)
+    return {
+        "name": check_label(button.name, "button name"),
+        "action": _card_action(button.action),
+    }
 
 
 def card(text: str, card: Card, *, strict: bool = False) -> RichMessage:

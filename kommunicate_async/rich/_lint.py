@@ -40,6 +40,20 @@ _FORM_KINDS: Final = frozenset(
 
 def load_rich(document: bytes | str) -> RichMessage:
     """A `RichMessage` from JSON text; every problem is an `InvalidRequestError`."""
+    reply, text, metadata = _reply_parts(document)
+    if metadata.get("contentType") == RICH_CONTENT_TYPE:
+        metadata["payload"] = _check_template(metadata)
+    elif "KM_AUTO_SUGGESTION" not in metadata and not reply.get("messageType"):
+        raise InvalidRequestError(
+            'not a rich message: metadata.contentType is not "300" and there is no '
+            "KM_AUTO_SUGGESTION"
+        )
+    html = bool(reply.get("messageType") == "html")
+    return RichMessage.from_metadata(text or " ", metadata, html=html)
+
+
+def _reply_parts(document: bytes | str) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """(the reply object, its message, a copy of its metadata), checked."""
     try:
         value: object = _JSON.decode(document)
     except (msgspec.DecodeError, RecursionError) as exc:
@@ -54,16 +68,7 @@ def load_rich(document: bytes | str) -> RichMessage:
         raise InvalidRequestError('"metadata" must be an object')
     if not isinstance(text, str):
         raise InvalidRequestError('"message" must be a string')
-    metadata = dict(found)
-    if metadata.get("contentType") == RICH_CONTENT_TYPE:
-        metadata["payload"] = _check_template(metadata)
-    elif "KM_AUTO_SUGGESTION" not in metadata and not reply.get("messageType"):
-        raise InvalidRequestError(
-            'not a rich message: metadata.contentType is not "300" and there is no '
-            "KM_AUTO_SUGGESTION"
-        )
-    html = bool(reply.get("messageType") == "html")
-    return RichMessage.from_metadata(text or " ", metadata, html=html)
+    return reply, text, dict(found)
 
 
 def _array(value: object) -> list[object] | None:
@@ -83,14 +88,7 @@ def _check_template(metadata: dict[str, Any]) -> object:
         raise InvalidRequestError(
             f"templateId {template!r} is not one of {sorted(known, key=int)}"
         )
-    payload: object = metadata.get("payload")
-    if isinstance(payload, str):
-        try:
-            payload = _JSON.decode(payload)
-        except (msgspec.DecodeError, RecursionError) as exc:
-            raise InvalidRequestError(
-                f"payload is a string but not valid JSON: {exc}"
-            ) from None
+    payload = _payload(metadata.get("payload"))
     if template in _LIST_PAYLOAD:
         found = _object(payload)
         if not found:
@@ -107,16 +105,37 @@ def _check_template(metadata: dict[str, Any]) -> object:
         _check_form(items)
     elif template in (TemplateId.BUTTONS.value, TemplateId.SUGGESTED_REPLIES.value):
         for raw in items:
-            item = _object(raw)
-            if item is None:
-                raise InvalidRequestError(f"template {template}: items must be objects")
-            if item.get("type") == "link":
-                check_url(item.get("url"), "a link button's url")
-            elif not (item.get("title") or item.get("name")):
-                raise InvalidRequestError(
-                    f"template {template}: an item has no title/name"
-                )
+            _check_button(template, raw)
     return items
+
+
+def _payload(payload: object) -> object:
+    """The payload, decoded if it came as a JSON string."""
+    if not isinstance(payload, str):
+        return payload
+    try:
+        return _JSON.decode(payload)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise InvalidRequestError(
+            f"payload is a string but not valid JSON: {exc}"
+        ) from None
+
+
+def _check_button(template: object, raw: object) -> None:
+    item = _object(raw)
+    if item is None:
+        raise InvalidRequestError(f"template {template}: items must be objects")
+    if item.get("type") == "link":
+        check_url(item.get("url"), "a link button's url")
+    elif not (item.get("title") or item.get("name")):
+        raise InvalidRequestError(f"template {template}: an item has no title/name")
+
+
+def _field_name(kind: object, data: dict[str, Any]) -> str:
+    key = data.get("name") or data.get("label")
+    if not isinstance(key, str) or not key:
+        raise InvalidRequestError(f"form: a {kind} field has no name or label")
+    return key
 
 
 def _check_form(payload: list[object]) -> None:
@@ -128,11 +147,7 @@ def _check_form(payload: list[object]) -> None:
         data = _object(item.get("data", item))
         if data is None or item["type"] == "submit":
             continue
-        key = data.get("name") or data.get("label")
-        if not isinstance(key, str) or not key:
-            raise InvalidRequestError(
-                f"form: a {item['type']} field has no name or label"
-            )
+        key = _field_name(item["type"], data)
         if key in seen:
             raise InvalidRequestError(f"form: duplicate field name {key!r}")
         seen.add(key)

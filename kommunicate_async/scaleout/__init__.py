@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from .._batch.checkpoint import Begin, CheckpointLine, Uncertain
 from .._errors import CoordinationError
+from .._public import claim
 
 __all__ = [
     "BatchStore",
@@ -63,3 +64,6 @@ class BatchStore(Protocol):
     async def close(self) -> None:
         """Release what `open` took."""
         ...
+
+
+claim(__name__, globals())  # reprs and tracebacks read the public path

@@ -5,6 +5,7 @@ The package root never imports this module (it pulls in aiohttp.web).
 
 from __future__ import annotations
 
+from .._public import claim
 from ._bot_server import RunningBot, serve_bot
 from ._bots import BotDelivery
 from ._faults import Fault, FaultPlan, RouteFaults
@@ -25,3 +26,5 @@ __all__ = [
     "RunningBot",
     "serve_bot",
 ]
+
+claim(__name__, globals())  # reprs and tracebacks read the public path

@@ -138,6 +138,7 @@ async def test_handoff_and_resolve(
     assert group.metadata["CONVERSATION_STATUS"] == "2"
 
 
+@pytest.mark.slow
 async def test_slow_handler_is_answered_exactly_once_despite_redeliveries(
     fake: FakeKommunicate, km: KommunicateSession, adapter: str
 ) -> None:

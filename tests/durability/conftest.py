@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import msgspec
 import pytest
 
-from kommunicate_async import KommunicateSession, Timeouts
+from kommunicate_async import KommunicateSession, Retries, Timeouts
 from kommunicate_async.testing import FakeKommunicate
 
 if TYPE_CHECKING:
@@ -30,9 +30,11 @@ async def fake() -> AsyncIterator[FakeKommunicate]:
 def session(
     fake: FakeKommunicate, *, attempt: float = 5, total: float = 20, **kw: object
 ) -> KommunicateSession:
-    km = fake.session(timeout=Timeouts(connect=2, attempt=attempt, total=total), **kw)
-    km._client._backoff.base = 0.01  # pyright: ignore[reportPrivateUsage]
-    return km
+    return fake.session(
+        timeout=Timeouts(connect=2, attempt=attempt, total=total),
+        retries=Retries(backoff_base=0.01),
+        **kw,
+    )
 
 
 def stored(fake: FakeKommunicate, ids: list[int]) -> Counter[str]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 from aiohttp import web
 
-from kommunicate_async import KommunicateSession, Timeouts
+from kommunicate_async import KommunicateSession, Retries, Timeouts
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -83,8 +83,7 @@ def session_for(
         "base_url": server.url,
         "chat_url": server.url,
         "timeout": Timeouts(connect=1, attempt=attempt, total=total),
+        "retries": Retries(backoff_base=0.0),
         **kw,
     }
-    session = KommunicateSession(CANARY_KEY, **options)  # type: ignore[arg-type]
-    session._client._backoff.base = 0.0  # pyright: ignore[reportPrivateUsage]
-    return session
+    return KommunicateSession(CANARY_KEY, **options)  # type: ignore[arg-type]

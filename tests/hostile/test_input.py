@@ -111,6 +111,7 @@ metadatas = st.none() | st.dictionaries(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ref=ids, text=texts, sender=ids, metadata=metadatas)
 def test_fuzzed_send_arguments(ref: Any, text: Any, sender: Any, metadata: Any) -> None:
@@ -126,6 +127,7 @@ def test_fuzzed_send_arguments(ref: Any, text: Any, sender: Any, metadata: Any) 
     text.encode()  # what went out was valid Unicode, unaltered
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(client_id=st.text(alphabet=string.printable + "\udc00\ud800é€", max_size=10))
 def test_fuzzed_client_ids_are_kept_exactly_or_refused(client_id: str) -> None:

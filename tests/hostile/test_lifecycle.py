@@ -35,6 +35,7 @@ def slow(
     return handler
 
 
+@pytest.mark.slow
 async def test_a_lookup_and_a_change_share_one_total_timeout(
     hostile: HostileServer,
 ) -> None:

@@ -58,6 +58,7 @@ async def refresh_hangs(_: web.Request) -> web.Response:
     return web.json_response({})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "refresh", [refresh_500, refresh_html, refresh_hangs], ids=["500", "html", "hang"]
 )
@@ -92,6 +93,7 @@ async def test_an_outage_makes_no_herd_and_keeps_deadlines(
     assert hostile.count("GET", INFO) == 0  # nobody went on with a stale token
 
 
+@pytest.mark.slow
 async def test_a_refresh_that_works_is_shared(hostile: HostileServer) -> None:
     fresh = stale_jwt().replace(".sig", ".fresh")
     calls = 0
@@ -118,6 +120,7 @@ async def test_a_refresh_that_works_is_shared(hostile: HostileServer) -> None:
     assert hostile.count("GET", INFO) == 100
 
 
+@pytest.mark.slow
 async def test_a_waiter_is_bounded_by_its_own_deadline(hostile: HostileServer) -> None:
     hostile.on("POST", REGISTER, registering(stale_jwt()))
     hostile.on("POST", REFRESH, refresh_hangs)

@@ -122,6 +122,7 @@ print("rss_mb", peak_mb())
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("handler", [endless, gzip_bomb], ids=["2GB", "gzip-bomb"])
 async def test_memory_stays_under_100_mb(hostile: HostileServer, handler: Any) -> None:
     # The client in its own process, so its peak RSS is its own.
@@ -275,6 +276,7 @@ async def _one_reply(body: bytes, status: int) -> BaseException | None:
     return None
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(
     body=json_bodies.map(lambda v: __import__("msgspec").json.encode(v))

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from kommunicate_async import KommunicateSession, Timeouts
+from kommunicate_async import KommunicateSession, Retries, Timeouts
 from kommunicate_async.testing import FakeKommunicate
 
 if TYPE_CHECKING:
@@ -21,7 +21,9 @@ async def fake() -> AsyncIterator[FakeKommunicate]:
 
 @pytest.fixture
 async def km(fake: FakeKommunicate) -> AsyncIterator[KommunicateSession]:
-    session = fake.session(timeout=Timeouts(connect=2, attempt=5, total=10))
-    session._client._backoff.base = 0.01  # pyright: ignore[reportPrivateUsage]
+    session = fake.session(
+        timeout=Timeouts(connect=2, attempt=5, total=10),
+        retries=Retries(backoff_base=0.01),
+    )
     async with session:
         yield session

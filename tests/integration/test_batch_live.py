@@ -16,6 +16,7 @@ from kommunicate_async import (
     InvalidRequestError,
     KommunicateSession,
     NotFoundError,
+    Retries,
     ServerError,
 )
 from kommunicate_async.models.batch import ItemStatus, OutgoingMessage, Progress
@@ -187,6 +188,7 @@ async def test_ambiguous_sends_are_reported_not_resent(
     ]  # two were processed
 
 
+@pytest.mark.slow
 async def test_reconcile_resends_only_what_is_missing(
     fake: FakeKommunicate, km: KommunicateSession
 ) -> None:
@@ -242,8 +244,9 @@ async def test_a_refused_connection_is_retried_then_failed(
 ) -> None:
     url = fake.url
     await fake.stop()
-    async with KommunicateSession("k", base_url=url) as km:
-        km._client._backoff.base = 0.001  # pyright: ignore[reportPrivateUsage]
+    async with KommunicateSession(
+        "k", base_url=url, retries=Retries(backoff_base=0.001)
+    ) as km:
         report = await km.messages.send_many([OutgoingMessage(1, "x")], max_attempts=2)
     (problem,) = report.problems
     assert problem.status is ItemStatus.FAILED and problem.attempts == 2
@@ -270,6 +273,7 @@ async def test_checkpoint_skips_what_was_delivered(
     assert len(fake.requests_to(SEND)) == 20
 
 
+@pytest.mark.slow
 async def test_cancelled_batch_resumes_cleanly(
     fake: FakeKommunicate, km: KommunicateSession, tmp_path: Path
 ) -> None:
@@ -325,9 +329,12 @@ async def test_rate_limit_paces_attempts(
     assert times[-1] - times[0] >= 0.12
 
 
+@pytest.mark.slow
 async def test_fault_mix_every_item_one_result_no_copies() -> None:
-    async with FakeKommunicate() as fake, fake.session() as session:
-        session._client._backoff.base = 0.01  # pyright: ignore[reportPrivateUsage]
+    async with (
+        FakeKommunicate() as fake,
+        fake.session(retries=Retries(backoff_base=0.01)) as session,
+    ):
         ids = await conversations(session, 5)
         fake.faults.seed = 11
         fake.faults.routes[SEND] = RouteFaults(
@@ -363,6 +370,7 @@ async def test_fault_mix_every_item_one_result_no_copies() -> None:
         assert sum(r.attempts for r in results) / 300 <= 1.3
 
 
+@pytest.mark.slow
 async def test_abandoned_iterator_stops_its_workers(
     fake: FakeKommunicate, km: KommunicateSession
 ) -> None:

@@ -7,6 +7,7 @@ import time
 import warnings
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from kommunicate_async import (
@@ -14,6 +15,7 @@ from kommunicate_async import (
     APITimeoutError,
     KommunicateSession,
     ResponseValidationError,
+    Retries,
     ServerError,
     Timeouts,
 )
@@ -80,11 +82,13 @@ async def test_an_attempt_timeout_fires_within_its_bound(fake: FakeKommunicate) 
         assert time.monotonic() - started < 5  # 0.3 s, with room for a loaded machine
 
 
+@pytest.mark.slow
 async def test_the_total_timeout_bounds_retries(fake: FakeKommunicate) -> None:
     fake.faults.routes[INFO] = RouteFaults(delay=1.0, delay_seconds=30)
     timeouts = Timeouts(connect=1, attempt=0.3, total=0.8)
-    async with fake.session(timeout=timeouts, max_retries=10) as km:
-        km._client._backoff.base = 0.01  # pyright: ignore[reportPrivateUsage]
+    async with fake.session(
+        timeout=timeouts, max_retries=10, retries=Retries(backoff_base=0.01)
+    ) as km:
         started = time.monotonic()
         with anyio.fail_after(10), pytest.raises(APITimeoutError):
             await km.conversations.get(1)
@@ -101,6 +105,7 @@ async def test_a_refused_connection_is_not_sent(fake: FakeKommunicate) -> None:
     assert info.value.sent is False and info.value.ambiguous is False
 
 
+@pytest.mark.slow
 async def test_one_refresh_for_fifty_callers_with_an_expired_token() -> None:
     async with (
         FakeKommunicate(token_valid_minutes=0.01) as fake,
@@ -120,6 +125,7 @@ async def test_one_refresh_for_fifty_callers_with_an_expired_token() -> None:
         assert len(infos) == 50 and all("X-Authorization" in r.headers for r in infos)
 
 
+@pytest.mark.slow
 async def test_a_server_side_401_refreshes_once_and_replays() -> None:
     async with FakeKommunicate(token_valid_minutes=0.01) as fake, fake.session() as km:
         chat = await km.conversations.create(["user-1"])
@@ -194,3 +200,68 @@ def test_fault_plans_replay() -> None:
     assert len(set(first)) == 2  # a repeated request draws afresh each time
     with pytest.raises(ValueError, match="sum"):
         RouteFaults(error_500=0.7, error_503=0.7)
+
+
+async def test_a_body_over_one_mebibyte_is_sent_without_a_resource_warning(
+    fake: FakeKommunicate,
+) -> None:
+    """aiohttp warns on raw bytes past 1 MiB; the warning must not escape the call."""
+    text = "x" * (1536 * 1024)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        async with fake.session() as km:
+            chat = await km.conversations.create(["u"])
+            sent = await km.messages.send(chat, text)
+    (request,) = fake.requests_to(SEND)
+    assert len(request.body) > 1 << 20
+    assert request.headers["Content-Length"] == str(len(request.body))
+    assert request.headers["Content-Type"].startswith("application/json")
+    assert sent.key
+    assert [m.text for m in fake.messages(chat.id)] == [text]
+
+
+@pytest.mark.slow
+async def test_waiting_for_a_pooled_connection_is_not_an_attempt(
+    fake: FakeKommunicate,
+) -> None:
+    """One connection, held by a slow call: a send that times out while queued for
+    it was never sent, so it is `sent=False` and not ambiguous."""
+    fake.faults.routes[INFO] = RouteFaults(delay=1.0, delay_seconds=1.5)
+    timeouts = Timeouts(connect=1, attempt=0.3, total=None)
+    async with fake.session(max_connections=1, max_retries=0) as km:
+        chat = await km.conversations.create(["u"])
+        slow = km.with_options(timeout=Timeouts(connect=1, attempt=5, total=None))
+        quick = km.with_options(timeout=timeouts)
+        errors: list[APITimeoutError] = []
+
+        async def queued_send() -> None:
+            await anyio.sleep(0.1)  # the slow call holds the one connection
+            try:
+                await quick.messages.send(chat, "queued")
+            except APITimeoutError as exc:
+                errors.append(exc)
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(slow.conversations.get, chat.id)
+                tg.start_soon(queued_send)
+    (error,) = errors
+    assert error.sent is False and error.ambiguous is False
+    assert "no free connection" in str(error)
+    assert fake.requests_to(SEND) == []
+
+
+async def test_queued_sends_are_served_first_come_first_served(
+    fake: FakeKommunicate,
+) -> None:
+    """Above max_connections every caller gets its turn in arrival order."""
+    async with fake.session(max_connections=2) as km:
+        chat = await km.conversations.create(["u"])
+        async with anyio.create_task_group() as tg:
+            for i in range(40):
+                tg.start_soon(km.messages.send, chat, f"m{i:02d}")
+                await anyio.lowlevel.checkpoint()  # arrival order = i
+    texts = [m.text for m in fake.messages(chat.id)]
+    assert sorted(texts) == [f"m{i:02d}" for i in range(40)]
+    # first come, first served: nobody overtakes by more than the pool's width
+    assert all(abs(texts.index(f"m{i:02d}") - i) <= 2 for i in range(40))

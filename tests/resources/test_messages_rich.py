@@ -134,7 +134,7 @@ async def test_upload_without_meta_is_a_validation_error(
     api: MockApi, km: KommunicateSession
 ) -> None:
     api.add("POST", UPLOAD, body=b'{"status":"success"}')
-    with pytest.raises(ResponseValidationError, match="no fileMeta"):
+    with pytest.raises(ResponseValidationError, match="success reply with no result"):
         await km.messages.send_file(1, b"12345", name="a.pdf")
     assert api.calls("POST", ATTACH) == []
 

@@ -14,6 +14,7 @@ from kommunicate_async import (
     CoordinationError,
     ItemStatus,
     OutgoingMessage,
+    Retries,
 )
 from kommunicate_async._batch.checkpoint import CheckpointLine, Uncertain
 from kommunicate_async.scaleout import BatchStore, RateLimiter
@@ -54,6 +55,7 @@ async def test_the_limit_holds_across_limiters(redis: Redis, campaign: str) -> N
     assert window <= 100 * 1.1 + 1  # no half-second over the rate
 
 
+@pytest.mark.slow
 async def test_a_pause_holds_every_worker(redis: Redis, campaign: str) -> None:
     one, other = (RedisRateLimit(redis, campaign, rate=1000) for _ in range(2))
     await one.pause(0.4)
@@ -95,6 +97,7 @@ async def test_the_store_has_the_file_s_semantics(redis: Redis, campaign: str) -
     assert outcomes == {"a": "delivered", "b": "ambiguous", "c": "sending"}
 
 
+@pytest.mark.slow
 async def test_a_batch_on_the_shared_parts(redis: Redis, campaign: str) -> None:
     async with FakeKommunicate() as fake, fake.session() as km:
         cid = (await km.conversations.create(["u"])).id
@@ -120,8 +123,10 @@ async def test_a_batch_on_the_shared_parts(redis: Redis, campaign: str) -> None:
 
 @pytest.mark.slow
 async def test_a_429_pauses_the_campaign(redis: Redis, campaign: str) -> None:
-    async with FakeKommunicate() as fake, fake.session() as km:
-        km._client._backoff.base = 0.0  # pyright: ignore[reportPrivateUsage]
+    async with (
+        FakeKommunicate() as fake,
+        fake.session(retries=Retries(backoff_base=0.0)) as km,
+    ):
         cid = (await km.conversations.create(["u"])).id
         fake.faults.seed = 3
         fake.faults.routes[SEND] = RouteFaults(rate_limit=0.05, retry_after=0.5)

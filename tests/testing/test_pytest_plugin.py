@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
 from tests.fresh_project import run_pytest
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ async def test_asyncio(kommunicate_fake, kommunicate_session, kommunicate_bot_se
 """
 
 
+@pytest.mark.slow
 def test_fixtures_work_under_pytest_asyncio_strict_and_anyio(tmp_path: Path) -> None:
     """A fresh project, both runners side by side (asyncio_mode = strict)."""
     done = run_pytest(

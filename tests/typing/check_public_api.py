@@ -64,9 +64,10 @@ async def batches(km: KommunicateSession) -> None:
 
 
 async def pipeline(client: ApiClient, route: Route) -> None:
-    assert_type(await client.call(route, SentMessage), SentMessage | None)
-    assert_type(await client.call(route, list[User]), list[User] | None)
-    assert_type(await client.call(route, str), str | None)
+    assert_type(await client.call(route, SentMessage), SentMessage)
+    assert_type(await client.call(route, list[User]), list[User])
+    assert_type(await client.call(route, str), str)
+    assert_type(await client.call(route, str, empty=True), str | None)
 
 
 async def bots(km: KommunicateSession, request: BotRequest, ctx: BotContext) -> None:
