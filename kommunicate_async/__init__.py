@@ -11,6 +11,7 @@ from ._batch.batch import BatchOptions as BatchOptions
 from ._chat_auth import ChatAuth as ChatAuth
 from ._config import ConversationDefaults as ConversationDefaults, Timeouts as Timeouts
 from ._errors import (
+    AgentBusyError as AgentBusyError,
     APIConnectionError as APIConnectionError,
     APIError as APIError,
     APITimeoutError as APITimeoutError,
@@ -19,6 +20,7 @@ from ._errors import (
     CheckpointError as CheckpointError,
     ConfigurationError as ConfigurationError,
     ConflictError as ConflictError,
+    ConversationClosedError as ConversationClosedError,
     CoordinationError as CoordinationError,
     EventLoopError as EventLoopError,
     InvalidPayloadError as InvalidPayloadError,
@@ -30,6 +32,7 @@ from ._errors import (
     ResponseValidationError as ResponseValidationError,
     ServerError as ServerError,
     SessionClosedError as SessionClosedError,
+    UploadRefusedError as UploadRefusedError,
 )
 from ._metadata import MetadataKey as MetadataKey
 from ._session import KommunicateSession as KommunicateSession
@@ -56,6 +59,7 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AgentBusyError",
     "AssignOutcome",
     "AuthenticationError",
     "AuthenticationType",
@@ -67,6 +71,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "Conversation",
+    "ConversationClosedError",
     "ConversationDefaults",
     "ConversationRef",
     "ConversationStatus",
@@ -92,6 +97,7 @@ __all__ = [
     "ServerError",
     "SessionClosedError",
     "Timeouts",
+    "UploadRefusedError",
     "User",
 ]
 

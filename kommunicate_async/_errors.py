@@ -17,6 +17,9 @@
         ├── PermissionDeniedError     403
         ├── NotFoundError             404, unknown conversation or user
         ├── ConflictError             409, "group already exists"
+        ├── ConversationClosedError   a send refused: "CONVERSATION_CLOSED"
+        ├── AgentBusyError            a send refused: "BUSY_WITH_OTHER"
+        ├── UploadRefusedError        an upload refused ("MALICIOUS_CONTENT")
         ├── RateLimitError            429 (retry_after seconds, when the server said)
         └── ServerError               5xx
 
@@ -33,12 +36,14 @@ from typing import Final
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "AgentBusyError",
     "APITimeoutError",
     "AuthenticationError",
     "BatchStoppedError",
     "CheckpointError",
     "ConfigurationError",
     "ConflictError",
+    "ConversationClosedError",
     "CoordinationError",
     "EventLoopError",
     "InvalidPayloadError",
@@ -50,6 +55,7 @@ __all__ = [
     "ResponseValidationError",
     "ServerError",
     "SessionClosedError",
+    "UploadRefusedError",
     "api_error",
 ]
 
@@ -183,6 +189,22 @@ class ConflictError(APIError):
     """The object already exists (a duplicate `clientGroupId` on create)."""
 
 
+class ConversationClosedError(APIError):
+    """The conversation is closed (resolved): `message/send` answered the bare
+    string "CONVERSATION_CLOSED". Nothing was sent; reopen it (or start a new
+    one) and send again. Never ambiguous."""
+
+
+class AgentBusyError(APIError):
+    """`message/send` answered the bare string "BUSY_WITH_OTHER": the agent is
+    busy with another conversation. Nothing was sent. Never ambiguous."""
+
+
+class UploadRefusedError(APIError):
+    """The upload was refused, e.g. `{"errorCode": "MALICIOUS_CONTENT"}`: the
+    file was judged unsafe. Nothing was stored; `code` says why."""
+
+
 class RateLimitError(APIError):
     """HTTP 429. `retry_after` is the server's wait in seconds, when it gave one."""
 
@@ -219,6 +241,11 @@ _BY_CODE: Final[dict[str, type[APIError]]] = {
     "UN_AUTHORIZED": AuthenticationError,
     # "Group not found" (the Web SDK's kommunicate.js, docs/wire.md#errors)
     "AL-G-01": NotFoundError,
+    # Bare-string refusals of message/send (WEB mck-sidebox-1.0.js L5738-5800)
+    "CONVERSATION_CLOSED": ConversationClosedError,
+    "BUSY_WITH_OTHER": AgentBusyError,
+    # The upload's refusal (WEB mck-sidebox-1.0.js L13211)
+    "MALICIOUS_CONTENT": UploadRefusedError,
 }
 # Descriptions match lower-cased and stripped. UNCERTAIN (docs/wire.md#errors): only
 # "group already exists" is attested; the not-found wordings are the Applozic ones seen

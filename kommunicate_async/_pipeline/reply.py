@@ -155,7 +155,8 @@ class ReplyDecoder(Generic[T]):
         self._decoder: msgspec.json.Decoder[Any]
         self._direct: msgspec.json.Decoder[Any] | None = None
         self._enveloped: msgspec.json.Decoder[Any] | None = None
-        if result_type is NoResult:
+        if result_type is NoResult or result_type is bytes:
+            # bytes: the body as received (plain-text replies, `km.request(raw=)`)
             self._decoder = decoder_for(Any)
             return
         if isinstance(result_type, type) and issubclass(result_type, msgspec.Struct):
@@ -185,6 +186,8 @@ class ReplyDecoder(Generic[T]):
         if self._result_type is NoResult:
             _check_no_result(body, http_status)
             return None
+        if self._result_type is bytes:
+            return cast("T", body)
         if not body or body.isspace():  # an empty 2xx: nothing to decode
             return None
         if self._direct is not None and self._enveloped is not None:
@@ -257,6 +260,8 @@ class ReplyDecoder(Generic[T]):
             loose = decoder(LooseEnvelope).decode(body)
         except msgspec.ValidationError:  # valid JSON but not an object
             loose = None
+        if loose is None and (code := _bare_word(body)) is not None:
+            return api_error(http_status, code, code)
         if (
             loose is not None
             and isinstance(loose.status, str)
@@ -271,6 +276,18 @@ class ReplyDecoder(Generic[T]):
 
 
 KommunicateShapeError = APIError | ResponseValidationError
+
+# `message/send` refuses with a bare JSON string (WEB mck-sidebox-1.0.js L5738-5800).
+_BARE_WORDS: Final = frozenset({"CONVERSATION_CLOSED", "BUSY_WITH_OTHER"})
+
+
+def _bare_word(body: bytes) -> str | None:
+    """The known refusal word of a bare JSON string reply, else None."""
+    try:
+        value: object = decoder_for(Any).decode(body)
+    except msgspec.DecodeError:
+        return None
+    return value if isinstance(value, str) and value in _BARE_WORDS else None
 
 
 def _envelope_or_bare(result_type: Any) -> Any:

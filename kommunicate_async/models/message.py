@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from ..rich._content import RichContent, read_rich
@@ -91,7 +93,7 @@ class SendMessageBody(Model, frozen=True, kw_only=True):
 class FileMeta(Model, frozen=True, kw_only=True):
     """An uploaded file as the chat server describes it (`fileMeta`).
 
-    What `POST /rest/ws/upload/file` returns and what an attachment message
+    What `POST /rest/ws/upload/image` returns and what an attachment message
     carries; every field is optional on decode (docs/wire.md#files).
     """
 
@@ -143,11 +145,16 @@ class AttachmentBody(Model, frozen=True, kw_only=True):
     client_group_id: str | UnsetType = UNSET
     message: str
     """The caption ("" for none)."""
+    key: str
+    """A client id (a UUID): marked required by the api-detail page; it also lets a
+    reconcile find an ambiguous send (Android MessageClientService.java)."""
     # Required fields with no defaults: `omit_defaults` would drop a default of 1.
     # Values from Kommunicate's "Send attachments" example (docs/wire.md#files).
     type: int
     content_type: int
     """1: an attachment."""
-    file_meta: FileMeta
+    file_meta: dict[str, Any]
+    """The upload's reply passed through whole (`userKey`, `thumbnailBlobKey`,
+    `createdAtTime` and any field we do not know included)."""
     source: int
     metadata: dict[str, str] | UnsetType = UNSET

@@ -107,6 +107,8 @@ class FakeKommunicate:
         self._routes = Routes(self)
         self.routing_agent = routing_agent
         self.state.clock_skew_ms = clock_skew_ms
+        self.refuse_uploads = False
+        """Answer attachment uploads with `{"errorCode": "MALICIOUS_CONTENT"}`."""
         self.commit_delay = commit_delay
         """Seconds a message send takes to be stored (and answered): a slow commit
         that a client's timeout may cut short while it still lands."""
