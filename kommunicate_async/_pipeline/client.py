@@ -25,6 +25,7 @@ from .._errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    ConfigurationError,
     KommunicateError,
     RateLimitError,
     ResponseValidationError,
@@ -367,6 +368,8 @@ class ApiClient:
             result: T | None = decoder.decode(reply.body, reply.status)
         except (APIError, ResponseValidationError) as exc:
             failure = exc
+        except ConfigurationError:  # an AES body: says no secret, names no body
+            raise
         except (msgspec.MsgspecError, RecursionError, ValueError, TypeError) as exc:
             # Whatever a hostile body trips deep inside a decoder: trailing
             # garbage, nesting past msgspec's limit, a number no type can hold.

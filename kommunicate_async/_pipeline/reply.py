@@ -14,7 +14,12 @@ from typing import Any, Final, Generic, TypeVar, cast
 import msgspec
 
 from .._codec import decoder, decoder_for
-from .._errors import APIError, ResponseValidationError, api_error
+from .._errors import (
+    APIError,
+    ConfigurationError,
+    ResponseValidationError,
+    api_error,
+)
 from ..models._base import UNSET, Envelope, ErrorItem, LooseEnvelope
 
 __all__ = [
@@ -248,6 +253,12 @@ class ReplyDecoder(Generic[T]):
             return cast("T", word)
         if word == "error":
             raise api_error(http_status, None, "error")
+        if _looks_encrypted(body):
+            raise ConfigurationError(
+                "the reply is an encrypted (AES, base64) body: this Kommunicate app "
+                "has encryption on, which kommunicate_async cannot read; turn it off "
+                "for the app (docs/wire.md#users)"
+            )
         raise ResponseValidationError(
             f"reply is not valid JSON: {excerpt(body)!r}", status=http_status
         )
@@ -276,6 +287,18 @@ class ReplyDecoder(Generic[T]):
 
 
 KommunicateShapeError = APIError | ResponseValidationError
+
+_BASE64: Final = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+)
+
+
+def _looks_encrypted(body: bytes) -> bool:
+    """An AES reply of an app with encryption on: one base64 run, in 16-byte blocks
+    (Android HttpRequestUtils decrypts such bodies)."""
+    text = body.strip()
+    return len(text) >= 24 and len(text) % 4 == 0 and set(text) <= _BASE64
+
 
 # `message/send` refuses with a bare JSON string (WEB mck-sidebox-1.0.js L5738-5800).
 _BARE_WORDS: Final = frozenset({"CONVERSATION_CLOSED", "BUSY_WITH_OTHER"})

@@ -42,6 +42,9 @@ class Message(Model, frozen=True, kw_only=True):
     status: int | None = None
     file_meta: FileMeta | None = None
     """The attached file, for attachment messages."""
+    viewer: str | None = msgspec.field(default=None, name="kmAsyncViewer")
+    """Whose view `messages.list` read (set by the library, not a Kommunicate field):
+    the sender of the `type` 5 (sent) messages of that view."""
 
     def __post_init__(self) -> None:
         normalize_metadata(self)
@@ -53,13 +56,17 @@ class Message(Model, frozen=True, kw_only=True):
 
     @property
     def sender(self) -> str | None:
-        """The sender's userId.
+        """The sender's userId (docs/wire.md#messages, third audit item 7).
 
-        UNCERTAIN (docs/wire.md#messages): the list reply names no `from` field;
-        Applozic puts
-        the other party of a group message in `contactIds` (and `to`).
+        The list reply names no `from` field. The Web SDK's `getMessageFeed` sets
+        `from = type == 4 ? to : <the viewing user>`, and the widget and the iOS
+        transcript read the author of a group message from `to`: so `to` first, and
+        for a `type` 5 (sent) message the user whose view was listed (`viewer`).
+        UNCERTAIN: `contactIds` is the fallback when `to` is absent.
         """
-        return self.contact_ids or self.to
+        if self.type == 5 and self.viewer:
+            return self.viewer
+        return self.to or self.contact_ids
 
 
 class MessagePage(Model, frozen=True, kw_only=True):

@@ -6,6 +6,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, Final
 
+import msgspec
+
 from .._batch.batch import Batch, BatchOptions, BatchSettings
 from .._batch.iterator import BatchIterator
 from .._codec import encode
@@ -51,6 +53,7 @@ SEND_ATTACHMENT: Final = Route("POST", "/rest/ws/message/send", idempotent=False
 ATTACHMENT_TYPE: Final = 1
 ATTACHMENT_CONTENT_TYPE: Final = 1
 ATTACHMENT_SOURCE: Final = 1
+_SENT: Final = 5
 
 
 def send_body(
@@ -311,6 +314,8 @@ class Messages(Resource):
             )
             fresh = cursor.take(messages)
             for message in fresh:
+                if message.type == _SENT:  # its author is the viewer (Message.sender)
+                    msgspec.structs.force_setattr(message, "viewer", acting)
                 yield message
             if not fresh and len(messages) < page_size:
                 return

@@ -422,6 +422,9 @@ class Routes:
                 "authToken": self.fake.tokens.issue(user.user_id, now_ms=now),
                 "currentTimeStamp": now,
                 "roleType": user.role_type,
+                # sent even when the app does not encrypt (Android
+                # RegisterUserClientService.java L135)
+                "encryptionKey": secrets.token_urlsafe(12),
             }
         )
 
