@@ -164,7 +164,22 @@ class APIError(KommunicateError):
         status: HTTP status code (200 for an error envelope inside a 200 reply).
         code: Applozic error code such as ``AL-UN-01``, when the body had one.
         description: the server's description, or a short excerpt of the body.
+        method: the HTTP method of the call ("POST"), when it came from one.
+        path: the call's path ("/rest/ws/message/v2/send"), never with a query.
+        subject: what the call was about ("conversation 123", "user u-1"), when known.
+        request_id: the reply's request id (Kong's `X-Kong-Request-Id`, or
+            `X-Request-Id`): quote it to Kommunicate support.
+        hint: what to do about it, when there is something to do.
+
+    The message leads with what happened in words and the hint; the status is in
+    the message only when it is not 200.
     """
+
+    method: str | None = None
+    path: str | None = None
+    subject: str | None = None
+    request_id: str | None = None
+    hint: str | None = None
 
     def __init__(self, status: int, code: str | None, description: str) -> None:
         super().__init__(_message(status, code, description))
@@ -255,6 +270,10 @@ _BY_TEXT: Final[dict[str, type[APIError]]] = {
     "unauthorized user": AuthenticationError,
     "unauthorized request": AuthenticationError,
     "invalid api key": AuthenticationError,
+    # Kong key-auth's own 401 bodies on services.kommunicate.io (Kong/kong
+    # kong/plugins/key-auth/handler.lua): no Applozic code, the same error.
+    "invalid authentication credentials": AuthenticationError,
+    "no api key found in request": AuthenticationError,
 }
 _NOT_FOUND_HINTS: Final = (
     "not found",

@@ -32,6 +32,7 @@ from .._errors import (
     ServerError,
     api_error,
 )
+from .._explain import explain, request_id_of
 from .._logging import log
 from .._validate import check_encodable
 from ..models.auth import RefreshTokenBody
@@ -165,48 +166,63 @@ class ApiClient:
         `first_attempt=False` for a call that is itself paid for by the retry
         budget (a batch's reconcile read): it then adds nothing to the budget.
         """
-        if first_attempt:
-            self.budget.record_attempt()
-        if params is not None:
-            _check_params(params)
-        limit = self._config.max_retries if max_retries is None else max_retries
-        if deadline is not None or not self._plain(route, acting_as, headers):
-            exchange = Exchange(
-                route, params, body, acting_as, headers, deadline or self.deadline()
-            )
-            return await self._retrying(exchange, result_type, limit, None)
-        # The common case in one coroutine: a cached target, one attempt, one
-        # decode; the call's state is built only if that attempt fails (5k
-        # instructions less per send than building it first, benchmarks/README.md).
-        started = time.monotonic()
-        url, sent_headers = self.targets.by_key.get(
-            (route, acting_as)
-        ) or self.targets.key_target(route, acting_as)
-        outcome: HttpReply | APIConnectionError
         try:
-            outcome = await self._transport.send(
-                route.method, url, sent_headers, params, body, self._first_attempt
+            if first_attempt:
+                self.budget.record_attempt()
+            if params is not None:
+                _check_params(params)
+            limit = self._config.max_retries if max_retries is None else max_retries
+            if deadline is not None or not self._plain(route, acting_as, headers):
+                exchange = Exchange(
+                    route, params, body, acting_as, headers, deadline or self.deadline()
+                )
+                return await self._retrying(exchange, result_type, limit, None)
+            # The common case in one coroutine: a cached target, one attempt, one
+            # decode; the call's state is built only if that attempt fails (5k
+            # instructions less per send than building it first, benchmarks/README.md).
+            started = time.monotonic()
+            url, sent_headers = self.targets.by_key.get(
+                (route, acting_as)
+            ) or self.targets.key_target(route, acting_as)
+            outcome: HttpReply | APIConnectionError
+            try:
+                outcome = await self._transport.send(
+                    route.method, url, sent_headers, params, body, self._first_attempt
+                )
+            except APIConnectionError as exc:
+                exc.ambiguous = exc.sent and not route.idempotent
+                outcome = exc
+            except ResponseValidationError as exc:  # over the size cap: it was sent
+                exc.ambiguous = not route.idempotent
+                raise
+            else:
+                if _succeeded(outcome):
+                    if _log.isEnabledFor(_DEBUG):
+                        _debug(route, outcome.status, 1, started, acting_as)
+                    return self._decode(route, result_type, outcome)
+            if _log.isEnabledFor(_DEBUG):
+                status = outcome.status if isinstance(outcome, HttpReply) else None
+                _debug(route, status, 1, started, acting_as)
+            total = self._config.timeouts.total
+            exchange = Exchange(
+                route, params, body, acting_as, None, Deadline(total, started=started)
             )
-        except APIConnectionError as exc:
-            exc.ambiguous = exc.sent and not route.idempotent
-            outcome = exc
-        except ResponseValidationError as exc:  # over the size cap: it was sent
-            exc.ambiguous = not route.idempotent
+            exchange.url, exchange.sent_headers = url, sent_headers
+            return await self._retrying(exchange, result_type, limit, outcome)
+        except APIError as exc:  # say which call, about what, and what to do
+            explain(
+                exc,
+                method=route.method,
+                path=route.path,
+                params=params,
+                body=body,
+                by_key=headers is None
+                and not (
+                    route.host is Host.CHAT
+                    and (acting_as in self.tokens or self._config.chat_auth)
+                ),
+            )
             raise
-        else:
-            if _succeeded(outcome):
-                if _log.isEnabledFor(_DEBUG):
-                    _debug(route, outcome.status, 1, started, acting_as)
-                return self._decode(route, result_type, outcome)
-        if _log.isEnabledFor(_DEBUG):
-            status = outcome.status if isinstance(outcome, HttpReply) else None
-            _debug(route, status, 1, started, acting_as)
-        total = self._config.timeouts.total
-        exchange = Exchange(
-            route, params, body, acting_as, None, Deadline(total, started=started)
-        )
-        exchange.url, exchange.sent_headers = url, sent_headers
-        return await self._retrying(exchange, result_type, limit, outcome)
 
     def _plain(
         self, route: Route, acting_as: str | None, headers: Mapping[str, str] | None
@@ -382,7 +398,10 @@ class ApiClient:
             return result
         # Raised here, outside the `except`: the unredacted first error must not
         # ride along as `__context__`.
-        raise self._redacted(failure, decoder, reply, route)
+        error = self._redacted(failure, decoder, reply, route)
+        if isinstance(error, APIError):
+            error.request_id = request_id_of(reply.headers)
+        raise error
 
     def _redacted(
         self,
@@ -445,6 +464,7 @@ class ApiClient:
             )
         self._transport.secrets.scrub(error)
         error.ambiguous = not route.idempotent and isinstance(error, ServerError)
+        error.request_id = request_id_of(reply.headers)
         return error
 
     # -- retry decisions (the batch sender uses these too) -------------------------

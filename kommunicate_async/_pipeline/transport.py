@@ -76,6 +76,8 @@ class HttpReply(msgspec.Struct, frozen=True, gc=False):
     body: bytes
     retry_after: str | None = None
     location: str | None = None
+    headers: CIMultiDictProxy[str] | None = None
+    """The reply's headers (aiohttp's view, not copied): request ids, raw views."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,10 +404,12 @@ class HttpTransport:
                 f"({self._max_bytes} bytes); not read further",
                 status=status,
             )
-        if 200 <= status < 300:  # only errors and redirects need the headers
-            return HttpReply(status, body)
         found = resp.headers
-        return HttpReply(status, body, found.get("Retry-After"), found.get("Location"))
+        if 200 <= status < 300:  # only errors and redirects read the headers
+            return HttpReply(status, body, None, None, found)
+        return HttpReply(
+            status, body, found.get("Retry-After"), found.get("Location"), found
+        )
 
     async def aclose(self) -> None:
         """Close the pool we own; idempotent; a borrowed session is left open."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -259,6 +260,9 @@ class FakeKommunicate:
             response = await handler(request)
         except Stop as stop:
             response = stop.response
+        # Kong 3.5+ on services.kommunicate.io tags every reply (Kong docs
+        # "Debug requests"); the library quotes it in errors and raw views.
+        response.headers["X-Kong-Request-Id"] = secrets.token_hex(16)
         if fault is Fault.RESET_AFTER:
             return self._reset(request)
         if fault is Fault.TRUNCATE and isinstance(response, web.Response):
@@ -268,10 +272,12 @@ class FakeKommunicate:
         return response
 
     def _error(self, status: int, description: str) -> web.Response:
-        return json_response(
+        response = json_response(
             {"status": "error", "errorResponse": [{"description": description}]},
             status=status,
         )
+        response.headers["X-Kong-Request-Id"] = secrets.token_hex(16)
+        return response
 
     def _reset(self, request: web.Request) -> web.Response:
         if request.transport is not None:
