@@ -35,6 +35,7 @@ from ._errors import (
     UploadRefusedError as UploadRefusedError,
 )
 from ._metadata import MetadataKey as MetadataKey
+from ._raw import RawResponse as RawResponse
 from ._session import KommunicateSession as KommunicateSession
 from ._version import __version__ as __version__
 from .models import (
@@ -92,6 +93,7 @@ __all__ = [
     "PermissionDeniedError",
     "Progress",
     "RateLimitError",
+    "RawResponse",
     "ResponseValidationError",
     "SentMessage",
     "ServerError",

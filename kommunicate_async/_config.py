@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_APP_URL",
     "DEFAULT_CHAT_URL",
     "ConversationDefaults",
     "SessionConfig",
@@ -27,6 +28,8 @@ __all__ = [
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 DEFAULT_BASE_URL: Final = "https://services.kommunicate.io"
 DEFAULT_CHAT_URL: Final = "https://chat.kommunicate.io"
+DEFAULT_APP_URL: Final = "https://api.kommunicate.io"
+"""The app server (dashboard, settings, bots): Android RetrofitClient.kt `api.`."""
 DEFAULT_ON_BEHALF_OF: Final = "bot"
 DEFAULT_MAX_RETRIES: Final = 2
 DEFAULT_MAX_CONNECTIONS: Final = 100
@@ -38,6 +41,7 @@ ENV_API_KEY: Final = "KOMMUNICATE_API_KEY"
 ENV_APP_ID: Final = "KOMMUNICATE_APP_ID"
 ENV_BASE_URL: Final = "KOMMUNICATE_BASE_URL"
 ENV_CHAT_URL: Final = "KOMMUNICATE_CHAT_URL"
+ENV_APP_URL: Final = "KOMMUNICATE_APP_URL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +144,8 @@ class SessionConfig:
     max_connections: int
     chat_auth: ChatAuth | None = None
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    app_url: str = DEFAULT_APP_URL
+    """The app-server host (`km.request(host="app")`)."""
 
 
 def _is_int(value: object, *, minimum: int) -> bool:
@@ -182,6 +188,7 @@ def resolve_config(
     chat_auth: ChatAuth | None = None,
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     env: Mapping[str, str] | None = None,
+    app_url: str | None = None,
 ) -> SessionConfig:
     """Merge arguments, the environment and defaults into a checked `SessionConfig`."""
     env = os.environ if env is None else env
@@ -227,4 +234,7 @@ def resolve_config(
         max_connections=max_connections,
         chat_auth=chat_auth,
         max_response_bytes=max_response_bytes,
+        app_url=_check_url(
+            _from_env(app_url, env, ENV_APP_URL) or DEFAULT_APP_URL, "app_url"
+        ),
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar, cast
 from urllib.parse import quote
 
 import anyio
@@ -378,6 +378,8 @@ class ApiClient:
         return reply
 
     def _decode(self, route: Route, result_type: type[T], reply: HttpReply) -> T | None:
+        if result_type is HttpReply:  # the raw view (`km.request(raw=True)`)
+            return cast("T", reply)
         decoder = REPLY_DECODERS.get(result_type) or reply_decoder(result_type)
         failure: APIError | ResponseValidationError
         try:

@@ -45,6 +45,9 @@ class Host(Enum):
     `Of-User-Id` on the platform host (UNCERTAIN, docs/wire.md#hosts)."""
     CHAT_PUBLIC = "chat-public"
     """Chat-host calls with their own headers (register, token refresh)."""
+    APP = "app"
+    """The app server (`app_url`, api.kommunicate.io) with `Api-Key` (UNCERTAIN:
+    the dashboard sends its own token there; `km.request(host="app")`)."""
 
 
 class Route(NamedTuple):
@@ -93,8 +96,13 @@ class Targets:
                     self.chat_headers(acting_as, with_body=with_body),
                 )
             else:
+                base = (
+                    self._config.app_url
+                    if route.host is Host.APP
+                    else self._config.base_url
+                )
                 found = (
-                    self.url(self._config.base_url, route.path),
+                    self.url(base, route.path),
                     self.key_headers(acting_as, with_body=with_body),
                 )
             self.by_key[(route, acting_as)] = found
