@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import msgspec
-import pytest
 
 from kommunicate_async._cli import main
 
 if TYPE_CHECKING:
+    import pytest
+
     from kommunicate_async.testing import FakeKommunicate
 
 
