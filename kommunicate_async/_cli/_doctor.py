@@ -128,7 +128,7 @@ def _chat_probe(
     )
 
 
-async def _families(args: argparse.Namespace, out: Printer) -> list[Row]:
+async def _families(args: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
     probe = f"{_CHAT_PROBE[0]} {_CHAT_PROBE[1]}"
     async with session_from_args(args) as km:
@@ -191,7 +191,6 @@ async def _families(args: argparse.Namespace, out: Printer) -> list[Row]:
                 ok,
             )
         )
-    del out
     return rows
 
 
@@ -301,7 +300,7 @@ async def run_doctor(args: argparse.Namespace, out: Printer) -> int:
     out.line("hosts:")
     for name, text in reach.items():
         out.line(f"  {name:<9} {text}")
-    rows = await _families(args, out)
+    rows = await _families(args)
     report["families"] = [
         {
             "family": r.family,
