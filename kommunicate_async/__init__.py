@@ -18,6 +18,7 @@ from ._config import (
     Timeouts as Timeouts,
 )
 from ._errors import (
+    AgentBusyError as AgentBusyError,
     APIConnectionError as APIConnectionError,
     APIError as APIError,
     APITimeoutError as APITimeoutError,
@@ -26,6 +27,7 @@ from ._errors import (
     CheckpointError as CheckpointError,
     ConfigurationError as ConfigurationError,
     ConflictError as ConflictError,
+    ConversationClosedError as ConversationClosedError,
     CoordinationError as CoordinationError,
     EventLoopError as EventLoopError,
     InvalidPayloadError as InvalidPayloadError,
@@ -37,8 +39,10 @@ from ._errors import (
     ResponseValidationError as ResponseValidationError,
     ServerError as ServerError,
     SessionClosedError as SessionClosedError,
+    UploadRefusedError as UploadRefusedError,
 )
 from ._metadata import MetadataKey as MetadataKey
+from ._raw import RawResponse as RawResponse
 from ._session import KommunicateSession as KommunicateSession
 from ._version import __version__ as __version__
 from .models import (
@@ -73,6 +77,7 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AgentBusyError",
     "AgentStatus",
     "AssignOutcome",
     "AuthenticationError",
@@ -88,6 +93,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "Conversation",
+    "ConversationClosedError",
     "ConversationDefaults",
     "ConversationRef",
     "ConversationStatus",
@@ -110,6 +116,7 @@ __all__ = [
     "PermissionDeniedError",
     "Progress",
     "RateLimitError",
+    "RawResponse",
     "Receipt",
     "ResponseValidationError",
     "Retries",
@@ -118,6 +125,7 @@ __all__ = [
     "ServerError",
     "SessionClosedError",
     "Timeouts",
+    "UploadRefusedError",
     "User",
     "UserPage",
     "WaitingQueue",

@@ -37,7 +37,8 @@ class ChatAuth:
 
     @classmethod
     def admin(cls, email: str, password: str) -> ChatAuth:
-        """The application admin: `Apz-AppId` + `Apz-Token: Basic …`."""
+        """The application admin: `Apz-AppId` + `Apz-Token: Basic …` +
+        `Apz-Product-App: true` (as Kommunicate's own server sends them)."""
         return cls._checked("admin", email, password)
 
     @classmethod
@@ -63,7 +64,9 @@ class ChatAuth:
         """The auth headers of one chat-host request."""
         token = _basic(self.user, self.password)
         if self.kind == "admin":
-            return {"Apz-AppId": app_id, "Apz-Token": token}
+            # Kommunicate's 2019 server (Web SDK repository, server/src/utils/
+            # applozicClient.js L318-328) adds Apz-Product-App to admin calls.
+            return {"Apz-AppId": app_id, "Apz-Token": token, "Apz-Product-App": "true"}
         return {"Application-Key": app_id, "Authorization": token}
 
     def secrets(self) -> tuple[str, ...]:

@@ -17,6 +17,9 @@
         ├── PermissionDeniedError     403
         ├── NotFoundError             404, unknown conversation or user
         ├── ConflictError             409, "group already exists"
+        ├── ConversationClosedError   a send refused: "CONVERSATION_CLOSED"
+        ├── AgentBusyError            a send refused: "BUSY_WITH_OTHER"
+        ├── UploadRefusedError        an upload refused ("MALICIOUS_CONTENT")
         ├── RateLimitError            429 (retry_after seconds, when the server said)
         └── ServerError               5xx
 
@@ -33,12 +36,14 @@ from typing import Final
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "AgentBusyError",
     "APITimeoutError",
     "AuthenticationError",
     "BatchStoppedError",
     "CheckpointError",
     "ConfigurationError",
     "ConflictError",
+    "ConversationClosedError",
     "CoordinationError",
     "EventLoopError",
     "InvalidPayloadError",
@@ -50,6 +55,7 @@ __all__ = [
     "ResponseValidationError",
     "ServerError",
     "SessionClosedError",
+    "UploadRefusedError",
     "api_error",
 ]
 
@@ -158,7 +164,22 @@ class APIError(KommunicateError):
         status: HTTP status code (200 for an error envelope inside a 200 reply).
         code: Applozic error code such as ``AL-UN-01``, when the body had one.
         description: the server's description, or a short excerpt of the body.
+        method: the HTTP method of the call ("POST"), when it came from one.
+        path: the call's path ("/rest/ws/message/v2/send"), never with a query.
+        subject: what the call was about ("conversation 123", "user u-1"), when known.
+        request_id: the reply's request id (Kong's `X-Kong-Request-Id`, or
+            `X-Request-Id`): quote it to Kommunicate support.
+        hint: what to do about it, when there is something to do.
+
+    The message leads with what happened in words and the hint; the status is in
+    the message only when it is not 200.
     """
+
+    method: str | None = None
+    path: str | None = None
+    subject: str | None = None
+    request_id: str | None = None
+    hint: str | None = None
 
     def __init__(self, status: int, code: str | None, description: str) -> None:
         super().__init__(_message(status, code, description))
@@ -181,6 +202,22 @@ class NotFoundError(APIError):
 
 class ConflictError(APIError):
     """The object already exists (a duplicate `clientGroupId` on create)."""
+
+
+class ConversationClosedError(APIError):
+    """The conversation is closed (resolved): `message/send` answered the bare
+    string "CONVERSATION_CLOSED". Nothing was sent; reopen it (or start a new
+    one) and send again. Never ambiguous."""
+
+
+class AgentBusyError(APIError):
+    """`message/send` answered the bare string "BUSY_WITH_OTHER": the agent is
+    busy with another conversation. Nothing was sent. Never ambiguous."""
+
+
+class UploadRefusedError(APIError):
+    """The upload was refused, e.g. `{"errorCode": "MALICIOUS_CONTENT"}`: the
+    file was judged unsafe. Nothing was stored; `code` says why."""
 
 
 class RateLimitError(APIError):
@@ -219,6 +256,11 @@ _BY_CODE: Final[dict[str, type[APIError]]] = {
     "UN_AUTHORIZED": AuthenticationError,
     # "Group not found" (the Web SDK's kommunicate.js, docs/wire.md#errors)
     "AL-G-01": NotFoundError,
+    # Bare-string refusals of message/send (WEB mck-sidebox-1.0.js L5738-5800)
+    "CONVERSATION_CLOSED": ConversationClosedError,
+    "BUSY_WITH_OTHER": AgentBusyError,
+    # The upload's refusal (WEB mck-sidebox-1.0.js L13211)
+    "MALICIOUS_CONTENT": UploadRefusedError,
 }
 # Descriptions match lower-cased and stripped. UNCERTAIN (docs/wire.md#errors): only
 # "group already exists" is attested; the not-found wordings are the Applozic ones seen
@@ -228,6 +270,10 @@ _BY_TEXT: Final[dict[str, type[APIError]]] = {
     "unauthorized user": AuthenticationError,
     "unauthorized request": AuthenticationError,
     "invalid api key": AuthenticationError,
+    # Kong key-auth's own 401 bodies on services.kommunicate.io (Kong/kong
+    # kong/plugins/key-auth/handler.lua): no Applozic code, the same error.
+    "invalid authentication credentials": AuthenticationError,
+    "no api key found in request": AuthenticationError,
 }
 _NOT_FOUND_HINTS: Final = (
     "not found",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._compat import override
 from ._config import (
@@ -21,6 +21,7 @@ from ._logging import setup_from_env
 from ._pipeline.client import ApiClient
 from ._pipeline.retry import Backoff
 from ._pipeline.transport import HttpTransport, env_proxy
+from ._raw import send_request
 from .resources import (
     Agents,
     Assignees,
@@ -35,10 +36,12 @@ from .resources import (
 from .resources._base import Context
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from types import TracebackType
 
     from ._chat_auth import ChatAuth
     from ._pipeline.transport import ClientSession
+    from ._raw import HostName
 
 __all__ = ["KommunicateSession"]
 
@@ -78,6 +81,8 @@ class KommunicateSession:
             sends `Api-Key` there (UNCERTAIN, see docs/wire.md#hosts).
         max_response_bytes: the largest reply read (16 MiB); a bigger one raises
             `ResponseValidationError` with memory still bounded.
+        app_url: the app-server host for `request(host="app")`; else
+            `KOMMUNICATE_APP_URL`, else https://api.kommunicate.io.
 
     The session follows its event loop: created at import time and used from
     several `asyncio.run()` calls one after the other, it opens a new pool on each
@@ -199,6 +204,54 @@ class KommunicateSession:
         view._is_view = True
         view._attach_resources()
         return view
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        host: HostName = "services",
+        params: Mapping[str, str | int] | None = None,
+        json: object = None,
+        result_type: Any = None,
+        on_behalf_of: str | None = None,
+        raw: bool = False,
+    ) -> Any:
+        """Call an endpoint this library does not wrap, through the same pipeline.
+
+        The same credentials per host as the wrapped calls, the retries (only for
+        GET, PUT and DELETE), the whole-call deadline, the 429 pause, the reply size
+        cap, redaction and typed errors.
+
+        Args:
+            method: GET, POST, PUT, PATCH or DELETE.
+            path: the path, starting with "/" (no query: use `params`).
+            host: "services" (`base_url`, `Api-Key`), "chat" (`chat_url` with a
+                logged-in user's token or `chat_auth`, else `Api-Key` on
+                `base_url`, as the wrapped chat-host calls) or "app" (`app_url`,
+                `Api-Key`; UNCERTAIN).
+            params: the query.
+            json: the JSON body (any msgspec-encodable value).
+            result_type: decode the reply as this type (enveloped or bare); None
+                returns the JSON as Python values (or the text of a plain reply).
+            on_behalf_of: the `Of-User-Id` (and which logged-in user's token).
+            raw: return a `RawResponse(status, headers, request_id, parsed)`.
+
+        Raises:
+            InvalidRequestError: a bad method, host, path, params or body, before
+                anything is sent; and every `KommunicateError` a wrapped call raises.
+        """
+        return await send_request(
+            self._client,
+            method,
+            path,
+            host=host,
+            params=params,
+            json=json,
+            result_type=result_type,
+            on_behalf_of=self._ctx.acting(on_behalf_of),
+            raw=raw,
+        )
 
     @property
     def config(self) -> SessionConfig:

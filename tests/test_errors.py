@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from kommunicate_async import (
@@ -18,6 +20,10 @@ from kommunicate_async import (
     SessionClosedError,
 )
 from kommunicate_async._errors import api_error
+
+if TYPE_CHECKING:
+    from kommunicate_async import KommunicateSession
+    from tests.mockapi import MockApi
 
 
 @pytest.mark.parametrize(
@@ -75,3 +81,32 @@ def test_tree_shape() -> None:
     assert issubclass(SessionClosedError, RuntimeError)
     assert KommunicateError("x").ambiguous is False
     assert APIConnectionError("x").sent is True
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"message": "Invalid authentication credentials"}',
+        b'{"message":"No API key found in request","request_id":"f00"}',
+    ],
+)
+async def test_kong_401_bodies_are_the_same_auth_error(
+    api: MockApi, km: KommunicateSession, body: bytes
+) -> None:
+    """Kong key-auth on services.kommunicate.io answers 401 with no Applozic code
+    (Kong/kong kong/plugins/key-auth/handler.lua)."""
+    api.add(
+        "POST",
+        "/rest/ws/message/v2/send",
+        status=401,
+        body=body,
+        headers={"X-Kong-Request-Id": "abc123"},
+    )
+    with pytest.raises(AuthenticationError) as caught:
+        await km.messages.send("c-1", "hi")
+    text = str(caught.value)
+    assert text.startswith(
+        "the API key was refused (POST /rest/ws/message/v2/send, HTTP 401, "
+    )
+    assert "request id abc123" in text and caught.value.request_id == "abc123"
+    assert caught.value.subject == "conversation c-1"

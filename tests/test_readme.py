@@ -166,3 +166,23 @@ def test_testing_snippet_runs_in_a_fresh_strict_project(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_request_block_runs_as_written() -> None:
+    block = re.search(
+        r"## Calling an endpoint the library does not wrap\n.*?```python\n(.*?)```",
+        README,
+        re.S,
+    )
+    assert block is not None
+    namespace: dict[str, Any] = {}
+    exec(compile(block.group(1), "README.md", "exec"), namespace)
+
+    async def scenario() -> None:
+        async with FakeKommunicate() as fake, fake.session() as km:
+            chat = await km.conversations.create(["user-1"])
+            assert await namespace["group_support"](km, chat.id) == chat.id
+            [call] = fake.requests_to("GET /rest/ws/group/v2/info")
+            assert call.query == {"groupId": str(chat.id)}
+
+    asyncio.run(scenario())

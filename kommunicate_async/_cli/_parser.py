@@ -99,6 +99,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.formatter_class = _DEFAULTS
 
+    doctor = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="check the configuration; --live: which credentials work (read-only)",
+        formatter_class=_DEFAULTS,
+    )
+    doctor.add_argument(
+        "--live", action="store_true", help="call your account (read-only)"
+    )
+    doctor.add_argument(
+        "--write-test",
+        metavar="CONV",
+        help="also send one test message to this conversation",
+    )
+    doctor.add_argument(
+        "--admin",
+        metavar="EMAIL",
+        help="try ChatAuth.admin (password from KOMMUNICATE_ADMIN_PASSWORD)",
+    )
+    doctor.add_argument(
+        "--user",
+        metavar="USER",
+        help="try a user token (password, if any, from KOMMUNICATE_USER_PASSWORD)",
+    )
+
     send = sub.add_parser(
         "send", parents=[common], help="send one message", formatter_class=_DEFAULTS
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Final, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Final, Literal, TypeVar, cast, overload
 from urllib.parse import quote
 
 import anyio
@@ -25,12 +25,14 @@ from .._errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    ConfigurationError,
     KommunicateError,
     RateLimitError,
     ResponseValidationError,
     ServerError,
     api_error,
 )
+from .._explain import explain, request_id_of
 from .._logging import log
 from .._validate import check_encodable
 from ..models.auth import RefreshTokenBody
@@ -206,38 +208,53 @@ class ApiClient:
         `first_attempt=False` for a call that is itself paid for by the retry
         budget (a batch's reconcile read): it then adds nothing to the budget.
         """
-        limit = self._begin(params, max_retries, first_attempt=first_attempt)
-        if deadline is not None or not self._plain(route, acting_as, headers):
-            exchange = Exchange(
-                route, params, body, acting_as, headers, deadline or self.deadline()
-            )
-            return await self._retrying(exchange, result_type, limit, None, empty)
-        # The common case in one coroutine: a cached target, one attempt, one
-        # decode; the call's state is built only if that attempt fails (5k
-        # instructions less per send than building it first, benchmarks/README.md).
-        started = time.monotonic()
-        url, sent_headers = self.targets.by_key.get(
-            (route, acting_as)
-        ) or self.targets.key_target(route, acting_as)
-        outcome: HttpReply | APIConnectionError
         try:
-            outcome = await self._transport.send(
-                route.method, url, sent_headers, params, body, self._first_attempt
+            limit = self._begin(params, max_retries, first_attempt=first_attempt)
+            if deadline is not None or not self._plain(route, acting_as, headers):
+                exchange = Exchange(
+                    route, params, body, acting_as, headers, deadline or self.deadline()
+                )
+                return await self._retrying(exchange, result_type, limit, None, empty)
+            # The common case in one coroutine: a cached target, one attempt, one
+            # decode; the call's state is built only if that attempt fails (5k
+            # instructions less per send than building it first, benchmarks/README.md).
+            started = time.monotonic()
+            url, sent_headers = self.targets.by_key.get(
+                (route, acting_as)
+            ) or self.targets.key_target(route, acting_as)
+            outcome: HttpReply | APIConnectionError
+            try:
+                outcome = await self._transport.send(
+                    route.method, url, sent_headers, params, body, self._first_attempt
+                )
+            except APIConnectionError as exc:
+                outcome = _unanswered(exc, route)
+            except ResponseValidationError as exc:  # over the size cap: it was sent
+                raise _oversized(exc, route) from None
+            if _log.isEnabledFor(_DEBUG):
+                _debug(route, outcome, 1, started, acting_as)
+            if type(outcome) is HttpReply and _succeeded(outcome):
+                return self._decode(route, result_type, outcome, empty)
+            total = self._config.timeouts.total
+            exchange = Exchange(
+                route, params, body, acting_as, None, Deadline(total, started=started)
             )
-        except APIConnectionError as exc:
-            outcome = _unanswered(exc, route)
-        except ResponseValidationError as exc:  # over the size cap: it was sent
-            raise _oversized(exc, route) from None
-        if _log.isEnabledFor(_DEBUG):
-            _debug(route, outcome, 1, started, acting_as)
-        if type(outcome) is HttpReply and _succeeded(outcome):
-            return self._decode(route, result_type, outcome, empty)
-        total = self._config.timeouts.total
-        exchange = Exchange(
-            route, params, body, acting_as, None, Deadline(total, started=started)
-        )
-        exchange.url, exchange.sent_headers = url, sent_headers
-        return await self._retrying(exchange, result_type, limit, outcome, empty)
+            exchange.url, exchange.sent_headers = url, sent_headers
+            return await self._retrying(exchange, result_type, limit, outcome, empty)
+        except APIError as exc:  # say which call, about what, and what to do
+            explain(
+                exc,
+                method=route.method,
+                path=route.path,
+                params=params,
+                body=body,
+                by_key=headers is None
+                and not (
+                    route.host is Host.CHAT
+                    and (acting_as in self.tokens or self._config.chat_auth)
+                ),
+            )
+            raise
 
     def _begin(
         self,
@@ -417,12 +434,16 @@ class ApiClient:
     def _decode(
         self, route: Route, result_type: type[T], reply: HttpReply, empty: bool
     ) -> T | None:
+        if result_type is HttpReply:  # the raw view (`km.request(raw=True)`)
+            return cast("T", reply)
         decoder = REPLY_DECODERS.get(result_type) or reply_decoder(result_type)
         failure: APIError | ResponseValidationError
         try:
             result: T | None = decoder.decode(reply.body, reply.status)
         except (APIError, ResponseValidationError) as exc:
             failure = exc
+        except ConfigurationError:  # an AES body: says no secret, names no body
+            raise
         except (msgspec.MsgspecError, RecursionError, ValueError, TypeError) as exc:
             # Whatever a hostile body trips deep inside a decoder: trailing
             # garbage, nesting past msgspec's limit, a number no type can hold.
@@ -440,7 +461,10 @@ class ApiClient:
             )
         # Raised here, outside the `except`: the unredacted first error must not
         # ride along as `__context__`.
-        raise self._redacted(failure, decoder, reply, route)
+        error = self._redacted(failure, decoder, reply, route)
+        if isinstance(error, APIError):
+            error.request_id = request_id_of(reply.headers)
+        raise error
 
     def _redacted(
         self,
@@ -503,6 +527,7 @@ class ApiClient:
             )
         self._transport.secrets.scrub(error)
         error.ambiguous = not route.idempotent and isinstance(error, ServerError)
+        error.request_id = request_id_of(reply.headers)
         return error
 
     # -- retry decisions (the batch sender uses these too) -------------------------

@@ -14,7 +14,12 @@ from typing import Any, Final, Generic, TypeVar, cast
 import msgspec
 
 from .._codec import decoder, decoder_for
-from .._errors import APIError, ResponseValidationError, api_error
+from .._errors import (
+    APIError,
+    ConfigurationError,
+    ResponseValidationError,
+    api_error,
+)
 from ..models._base import UNSET, Envelope, ErrorItem, LooseEnvelope
 
 __all__ = [
@@ -168,7 +173,8 @@ class ReplyDecoder(Generic[T]):
         self._decoder: msgspec.json.Decoder[Any]
         self._direct: msgspec.json.Decoder[Any] | None = None
         self._enveloped: msgspec.json.Decoder[Any] | None = None
-        if result_type is NoResult:
+        if result_type is NoResult or result_type is bytes:
+            # bytes: the body as received (plain-text replies, `km.request(raw=)`)
             self._decoder = decoder_for(Any)
             return
         if isinstance(result_type, type) and issubclass(result_type, msgspec.Struct):
@@ -198,6 +204,8 @@ class ReplyDecoder(Generic[T]):
         if self._result_type is NoResult:
             _check_no_result(body, http_status)
             return None
+        if self._result_type is bytes:
+            return cast("T", body)
         if not body or body.isspace():  # an empty 2xx: nothing to decode
             return None
         if self._direct is not None and self._enveloped is not None:
@@ -262,6 +270,12 @@ class ReplyDecoder(Generic[T]):
             return cast("T", word)
         if word == "error":
             raise api_error(http_status, None, "error")
+        if _looks_encrypted(body):
+            raise ConfigurationError(
+                "the reply is an encrypted (AES, base64) body: this Kommunicate app "
+                "has encryption on, which kommunicate_async cannot read; turn it off "
+                "for the app (docs/wire.md#users)"
+            )
         raise ResponseValidationError(
             f"reply is not valid JSON: {excerpt(body)!r}", status=http_status
         )
@@ -274,6 +288,8 @@ class ReplyDecoder(Generic[T]):
             loose = decoder(LooseEnvelope).decode(body)
         except msgspec.ValidationError:  # valid JSON but not an object
             loose = None
+        if loose is None and (code := _bare_word(body)) is not None:
+            return api_error(http_status, code, code)
         if (
             loose is not None
             and isinstance(loose.status, str)
@@ -288,6 +304,30 @@ class ReplyDecoder(Generic[T]):
 
 
 KommunicateShapeError = APIError | ResponseValidationError
+
+_BASE64: Final = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+)
+
+
+def _looks_encrypted(body: bytes) -> bool:
+    """An AES reply of an app with encryption on: one base64 run, in 16-byte blocks
+    (Android HttpRequestUtils decrypts such bodies)."""
+    text = body.strip()
+    return len(text) >= 24 and len(text) % 4 == 0 and set(text) <= _BASE64
+
+
+# `message/send` refuses with a bare JSON string (WEB mck-sidebox-1.0.js L5738-5800).
+_BARE_WORDS: Final = frozenset({"CONVERSATION_CLOSED", "BUSY_WITH_OTHER"})
+
+
+def _bare_word(body: bytes) -> str | None:
+    """The known refusal word of a bare JSON string reply, else None."""
+    try:
+        value: object = decoder_for(Any).decode(body)
+    except msgspec.DecodeError:
+        return None
+    return value if isinstance(value, str) and value in _BARE_WORDS else None
 
 
 def _envelope_or_bare(result_type: Any) -> Any:

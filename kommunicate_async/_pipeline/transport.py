@@ -79,6 +79,8 @@ class HttpReply(msgspec.Struct, frozen=True, gc=False):
     body: bytes
     retry_after: str | None = None
     location: str | None = None
+    headers: CIMultiDictProxy[str] | None = None
+    """The reply's headers (aiohttp's view, not copied): request ids, raw views."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,10 +425,12 @@ class HttpTransport:
                 f"({self._max_bytes} bytes); not read further",
                 status=status,
             )
-        if 200 <= status < 300:  # only errors and redirects need the headers
-            return HttpReply(status, body)
         found = resp.headers
-        return HttpReply(status, body, found.get("Retry-After"), found.get("Location"))
+        if 200 <= status < 300:  # only errors and redirects read the headers
+            return HttpReply(status, body, None, None, found)
+        return HttpReply(
+            status, body, found.get("Retry-After"), found.get("Location"), found
+        )
 
     def _raise(
         self, failure: BaseException, watch: Watch, method: str, url: str | URL

@@ -8,7 +8,7 @@ from ._base import UNSET, Model, UnsetType
 
 __all__ = ["AuthenticationType", "RefreshTokenBody", "RegisterBody", "Registration"]
 
-WEB_DEVICE = 0
+WEB_DEVICE = 0  # kept for importers; login now sends 1 (docs/wire.md#users)
 """`deviceType` 0 is "web": the only kind a server-side client can honestly claim."""
 PASSWORD_CHECKED_BY_KOMMUNICATE = 1
 """`authenticationTypeId` 1: Kommunicate checks the password (the SDK default)."""
@@ -32,6 +32,11 @@ class RegisterBody(Model, frozen=True, kw_only=True):
     # Required, never defaulted: `omit_defaults` would drop a value equal to a default.
     device_type: int
     authentication_type_id: int
+    app_version_code: int
+    """113, as the Android and iOS SDKs send (docs/wire.md#users)."""
+    enable_encryption: bool
+    """False: the server then sends an `encryptionKey` but does not encrypt
+    (Android RegisterUserClientService.java L135)."""
     password: str | UnsetType = UNSET
     display_name: str | UnsetType = UNSET
     email: str | UnsetType = UNSET
@@ -50,10 +55,11 @@ class Registration(Model, frozen=True, kw_only=True):
 
     @property
     def encrypted(self) -> bool:
-        """The app has encryption on: later replies would be AES bodies."""
-        return bool(
-            self.encryption_key or self.user_encryption_key or self.enable_encryption
-        )
+        """The server says it encrypts. An `encryptionKey` alone does not mean it:
+        "If encryption is not enabled from user, then server sends encryption key but
+        does not perform encryption" (Android RegisterUserClientService.java L135).
+        A real AES body is caught when it arrives (docs/wire.md#users)."""
+        return self.enable_encryption is True
 
 
 class RefreshTokenBody(Model, frozen=True, kw_only=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from ..rich._content import RichContent, read_rich
@@ -40,6 +42,9 @@ class Message(Model, frozen=True, kw_only=True):
     status: int | None = None
     file_meta: FileMeta | None = None
     """The attached file, for attachment messages."""
+    viewer: str | None = msgspec.field(default=None, name="kmAsyncViewer")
+    """Whose view `messages.list` read (set by the library, not a Kommunicate field):
+    the sender of the `type` 5 (sent) messages of that view."""
 
     def __post_init__(self) -> None:
         normalize_metadata(self)
@@ -51,13 +56,17 @@ class Message(Model, frozen=True, kw_only=True):
 
     @property
     def sender(self) -> str | None:
-        """The sender's userId.
+        """The sender's userId (docs/wire.md#messages, third audit item 7).
 
-        UNCERTAIN (docs/wire.md#messages): the list reply names no `from` field;
-        Applozic puts
-        the other party of a group message in `contactIds` (and `to`).
+        The list reply names no `from` field. The Web SDK's `getMessageFeed` sets
+        `from = type == 4 ? to : <the viewing user>`, and the widget and the iOS
+        transcript read the author of a group message from `to`: so `to` first, and
+        for a `type` 5 (sent) message the user whose view was listed (`viewer`).
+        UNCERTAIN: `contactIds` is the fallback when `to` is absent.
         """
-        return self.contact_ids or self.to
+        if self.type == 5 and self.viewer:
+            return self.viewer
+        return self.to or self.contact_ids
 
 
 class MessagePage(Model, frozen=True, kw_only=True):
@@ -91,7 +100,7 @@ class SendMessageBody(Model, frozen=True, kw_only=True):
 class FileMeta(Model, frozen=True, kw_only=True):
     """An uploaded file as the chat server describes it (`fileMeta`).
 
-    What `POST /rest/ws/upload/file` returns and what an attachment message
+    What `POST /rest/ws/upload/image` returns and what an attachment message
     carries; every field is optional on decode (docs/wire.md#files).
     """
 
@@ -143,11 +152,16 @@ class AttachmentBody(Model, frozen=True, kw_only=True):
     client_group_id: str | UnsetType = UNSET
     message: str
     """The caption ("" for none)."""
+    key: str
+    """A client id (a UUID): marked required by the api-detail page; it also lets a
+    reconcile find an ambiguous send (Android MessageClientService.java)."""
     # Required fields with no defaults: `omit_defaults` would drop a default of 1.
     # Values from Kommunicate's "Send attachments" example (docs/wire.md#files).
     type: int
     content_type: int
     """1: an attachment."""
-    file_meta: FileMeta
+    file_meta: dict[str, Any]
+    """The upload's reply passed through whole (`userKey`, `thumbnailBlobKey`,
+    `createdAtTime` and any field we do not know included)."""
     source: int
     metadata: dict[str, str] | UnsetType = UNSET

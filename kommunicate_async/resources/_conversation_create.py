@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, Literal
+from urllib.parse import quote
 
 from .._errors import InvalidRequestError
 from .._metadata import MetadataKey, merge_info, stringify_metadata
@@ -59,8 +60,9 @@ def single_conversation_id(
     - "android": sorted(users) + sorted(bots without "bot"), joined with "_".
     - "ios": sorted(agents) + users + sorted(set(bots) without "bot"), each id
       lower-cased, joined with "_" (iOS has one user; several are sorted).
-    - "web": agents sorted ignoring case + sorted(users) + bots as given without
-      "bot" (UNCERTAIN: read from a summary of the Web SDK, not its code).
+    - "web": agents sorted ignoring case + sorted(users) + bots exactly as given
+      ("bot" kept if passed), as the Web SDK's kommunicate.js `loadConversation`
+      L229-262; at least one agent; the 256 limit counts the URL-encoded id.
     - "android-legacy": sorted(agents) + sorted(users) + sorted(bots without
       "bot"), the Android SDK before v2.8.4 and this library before 0.2.
     """
@@ -75,7 +77,7 @@ def single_conversation_id(
         parts = [*sorted(agents), *users, *sorted(set(bots))]
         client_id = "_".join(p.lower() for p in parts)
     elif recipe == "web":
-        client_id = "_".join([*sorted(agents, key=str.lower), *users, *bots])
+        return _web_id(agents, users, list(bot_ids))
     else:
         raise InvalidRequestError(
             f"id_recipe must be one of {', '.join(ID_RECIPES)}, not {recipe!r}"
@@ -84,6 +86,30 @@ def single_conversation_id(
         raise InvalidRequestError(
             f"the generated clientGroupId is over {MAX_CLIENT_ID_LENGTH} characters: "
             "reduce the number of agents or bots, or pass client_conversation_id="
+        )
+    return client_id
+
+
+# encodeURIComponent leaves these unescaped (besides letters, digits, "-" and "_").
+_URI_COMPONENT_SAFE: Final = "~()*!.'"
+WEB_MAX_ENCODED_ID: Final = 256
+
+
+def _web_id(agents: list[str], users: list[str], bots: list[str]) -> str:
+    """The Web SDK's id: it never drops "bot" (it just never adds it), refuses zero
+    agents (INVALID_PARAMETERS) and checks the length of the encoded id
+    (MEMBER_LIMIT_EXCEEDS, kommunicate.js L229-262)."""
+    if not agents:
+        raise InvalidRequestError(
+            'id_recipe="web" needs at least one agent (the Web SDK refuses none)'
+        )
+    client_id = "_".join([*sorted(agents, key=str.lower), *users, *bots])
+    encoded = len(quote(client_id, safe=_URI_COMPONENT_SAFE))
+    if encoded > WEB_MAX_ENCODED_ID:
+        raise InvalidRequestError(
+            f"the generated clientGroupId is {encoded} characters URL-encoded, over "
+            f"{WEB_MAX_ENCODED_ID}: reduce the number of agents or bots, or pass "
+            "client_conversation_id="
         )
     return client_id
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Final
+import uuid
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
 
 from .._batch.batch import Batch, BatchOptions, BatchSettings
 from .._batch.iterator import BatchIterator
 from .._codec import encode
-from .._errors import BatchStoppedError, InvalidRequestError, ResponseValidationError
+from .._errors import BatchStoppedError, InvalidRequestError
 from .._message_wire import (
     SEND,
     MessageWire,
@@ -23,10 +26,8 @@ from ..models.batch import BatchReport, OutgoingMessage
 from ..models.feedback import ANSWER_SOURCE, CONTEXT_QUESTION
 from ..models.message import (
     AttachmentBody,
-    FileMeta,
     Message,
     SentMessage,
-    UploadReply,
 )
 from ..rich._message import HTML_CONTENT_TYPE, RichMessage, merge_metadata
 from ._base import Resource, check_ref
@@ -37,6 +38,7 @@ from ._lifecycle import (
     messages_by_key,
     update_message_metadata,
 )
+from ._upload import file_meta_from_reply, plain_url
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
@@ -48,13 +50,17 @@ if TYPE_CHECKING:
 __all__ = ["Messages", "answer_metadata", "send_body"]
 
 # docs/wire.md#files: the upload goes to the chat host (a user's JWT, else Api-Key),
-# the attachment message to the Platform host's message/send.
-UPLOAD: Final = Route("POST", "/rest/ws/upload/file", Host.CHAT)
-UPLOAD_ONCE: Final = Route("POST", "/rest/ws/upload/file", Host.CHAT, idempotent=False)
+# the attachment message to the Platform host's message/send. `upload/file` is the
+# profile-picture upload (it answers a text URL): attachments use `upload/image`.
+UPLOAD: Final = Route("POST", "/rest/ws/upload/image", Host.CHAT)
+UPLOAD_ONCE: Final = Route("POST", "/rest/ws/upload/image", Host.CHAT, idempotent=False)
+UPLOAD_PARAMS: Final = {"aclsPrivate": "true"}
+FILE_URL: Final = Route("GET", "/rest/ws/file/url", Host.CHAT)
 SEND_ATTACHMENT: Final = Route("POST", "/rest/ws/message/send", idempotent=False)
 ATTACHMENT_TYPE: Final = 1
 ATTACHMENT_CONTENT_TYPE: Final = 1
 ATTACHMENT_SOURCE: Final = 1
+_SENT: Final = 5
 
 
 def message_parts(
@@ -146,11 +152,12 @@ class Messages(Resource):
         sender: str | None = None,
         metadata: Mapping[str, object] | None = None,
         max_size: int = DEFAULT_MAX_FILE_SIZE,
+        key: str | None = None,
     ) -> SentMessage:
         """Upload a file and send it as an attachment message.
 
-        Streams a multipart upload (`POST upload/file`), then sends a message
-        with the returned file meta (`POST message/send`).
+        Streams a multipart upload (`POST upload/image?aclsPrivate=true`), then
+        sends a message carrying the returned file meta whole (`POST message/send`).
 
         Args:
             ref: the conversation.
@@ -163,11 +170,14 @@ class Messages(Resource):
             sender: who sends it (`Of-User-Id`); the session's `on_behalf_of`.
             metadata: message metadata (stringified for you).
             max_size: refuse files larger than this many bytes (30 MiB).
+            key: the message's client key; a new UUID when None.
 
         Raises:
             InvalidRequestError: an empty file, an unknown type, a file over
                 `max_size`, a bad reference: before anything is uploaded
                 (a stream found too large while it is read is cut off).
+            UploadRefusedError: the server refused the file ("MALICIOUS_CONTENT").
+            ConversationClosedError: the conversation is closed (nothing sent).
 
         As with `send`, when the message send may have reached the server without a
         clear answer, the error has `ambiguous=True`.
@@ -175,6 +185,7 @@ class Messages(Resource):
         target = check_ref(ref)
         acting = self._ctx.acting(sender)
         check_int(max_size, "max_size", minimum=1)
+        client_key = str(uuid.uuid4()) if key is None else check_id(key, "key")
         meta = stringify_metadata(metadata) if metadata is not None else UNSET
         if caption is not None:
             check_text(caption, "caption")
@@ -190,6 +201,7 @@ class Messages(Resource):
                 group_id=target if isinstance(target, int) else UNSET,
                 client_group_id=UNSET if isinstance(target, int) else target,
                 message=caption or "",
+                key=client_key,
                 type=ATTACHMENT_TYPE,
                 content_type=ATTACHMENT_CONTENT_TYPE,
                 file_meta=file_meta,
@@ -237,19 +249,31 @@ class Messages(Resource):
             self._ctx, key, for_all=for_all, acting=self._ctx.acting(on_behalf_of)
         )
 
-    async def _upload(self, prepared: PreparedUpload, acting: str) -> FileMeta:
+    async def _upload(self, prepared: PreparedUpload, acting: str) -> dict[str, Any]:
         route = UPLOAD if prepared.replayable else UPLOAD_ONCE
-        reply = await self._ctx.client.call(
+        reply: bytes | None = await self._ctx.client.call(
             route,
-            UploadReply,
+            bytes,
+            params=UPLOAD_PARAMS,
             body=prepared.upload,
             acting_as=acting,
             max_retries=None if prepared.replayable else 0,
         )
-        meta = reply.meta()
-        if meta is None:
-            raise ResponseValidationError("the upload returned no fileMeta", status=200)
-        return meta
+        return file_meta_from_reply(reply or b"")
+
+    async def file_url(self, blob_key: str, *, user: str | None = None) -> str:
+        """The signed download URL of a private file (`GET file/url?key=`).
+
+        Attachments are uploaded private (`aclsPrivate=true`); their `blobKey` (or
+        `thumbnailBlobKey`) gives a short-lived signed URL, answered as plain text
+        (Android S3URLService.java). `user`: whose credentials (`Of-User-Id`, or a
+        logged-in user's token); the session's `on_behalf_of` by default.
+        """
+        check_id(blob_key, "blob_key")
+        reply: bytes | None = await self._ctx.client.call(
+            FILE_URL, bytes, params={"key": blob_key}, acting_as=self._ctx.acting(user)
+        )
+        return plain_url(reply or b"", "file/url")
 
     async def list(
         self,
@@ -305,6 +329,8 @@ class Messages(Resource):
             max_retries=max_retries,
             first_attempt=first_attempt,
         ):
+            if message.type == _SENT:  # its author is the viewer (Message.sender)
+                msgspec.structs.force_setattr(message, "viewer", acting)
             yield message
 
     # -- many messages ----------------------------------------------------------------

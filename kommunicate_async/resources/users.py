@@ -16,7 +16,7 @@ from .._errors import (
 from .._metadata import stringify_metadata
 from .._pipeline.reply import NoResult
 from .._pipeline.routing import Host, Route
-from .._validate import check_header_value, check_id, check_ids
+from .._validate import check_header_value, check_id, check_ids, check_int
 from ..models._base import UNSET
 from ..models.auth import AuthenticationType, RegisterBody, Registration
 from ..models.user import LoginResult, UpdateUserBody, User, UserDetailBody
@@ -40,7 +40,10 @@ _REGISTERED: Final = frozenset(
 _BAD_CREDENTIALS: Final = frozenset(
     {"PASSWORD_INVALID", "PASSWORD_REQUIRED", "INVALID_APPLICATIONID"}
 )
-_WEB_DEVICE: Final = 0
+# docs/wire.md#users: the SDKs send deviceType 1 (Android) or 4 (iOS), the only values
+# documented; appVersionCode 113 is what the Android and iOS SDKs send.
+ANDROID_DEVICE: Final = 1
+APP_VERSION_CODE: Final = 113
 
 
 async def fetch_users(
@@ -83,7 +86,10 @@ def _credentials(reg: Registration, word: str, user_id: str) -> tuple[str, str]:
         if word and word.upper() not in _REGISTERED:
             raise APIError(200, word, f"login of {user_id!r} failed: {word}")
         raise ResponseValidationError(
-            "login reply has no authToken or deviceKey", status=200
+            f"login of {user_id!r} answered {word or 'success'} without an "
+            "authToken (a JWT) or deviceKey: this server predates token "
+            "logins; act for the user with on_behalf_of= instead",
+            status=200,
         )
     return reg.auth_token, reg.device_key
 
@@ -150,6 +156,7 @@ class Users(Resource):
         *,
         password: str | None = None,
         authentication_type: AuthenticationType | int = AuthenticationType.KOMMUNICATE,
+        device_type: int = ANDROID_DEVICE,
     ) -> LoginResult:
         """Register or log in a user (`POST register/client` on the chat host).
 
@@ -163,10 +170,13 @@ class Users(Resource):
                 access token your own "Access Token URL" endpoint checks).
             authentication_type: `KOMMUNICATE` (1, the SDKs' default) or `CLIENT`
                 (0) for apps that use an Access Token URL.
+            device_type: `deviceType` (1: Android, the default; 4: iOS): the only
+                values Kommunicate documents.
 
         Raises:
-            ConfigurationError: the session has no app id, or the app has
-                encryption on (its replies are AES bodies this library cannot read).
+            ConfigurationError: the session has no app id, or the server says it
+                encrypts (`enableEncryption: true` in the reply; a later AES body
+                raises it too).
             AuthenticationError: wrong or missing password, or a bad app id.
             ResponseValidationError: the reply's token or device key is unusable.
         """
@@ -177,12 +187,15 @@ class Users(Resource):
                 "users.login needs the app id: pass app_id= or set KOMMUNICATE_APP_ID"
             )
         _check_login(user_id, password, authentication_type)
+        check_int(device_type, "device_type", minimum=0)
         client.transport.secrets.add(password, lasting=False)
         body = RegisterBody(
             user_id=user_id,
             application_id=app_id,
-            device_type=_WEB_DEVICE,
+            device_type=device_type,
             authentication_type_id=int(authentication_type),
+            app_version_code=APP_VERSION_CODE,
+            enable_encryption=False,
             password=UNSET if password is None else password,
         )
         reg = await client.call(

@@ -193,8 +193,7 @@ class Routes:
         reply = {"messageKey": message.key, "createdAt": message.created_at}
         return self.maybe_bare(reply, bare_by_default=True)
 
-    async def upload_file(self, request: web.Request) -> web.Response:
-        """Multipart upload with a `file` part; answers `{"fileMeta": {...}}`."""
+    async def _stored_upload(self, request: web.Request) -> FakeFile:
         acting = self.actor(request, platform=False)
         found = parse_file_part(
             request.content_type, request.headers, await request.read()
@@ -203,9 +202,36 @@ class Routes:
             raise self.fail("multipart part 'file' is required", status=400)
         name, kind, data = found
         blob_key = f"blob-{secrets.token_hex(8)}"
-        stored = FakeFile(blob_key, name, kind, data, acting)
+        stored = FakeFile(blob_key, name, kind, data, acting, self.state.now_ms())
         self.state.files[blob_key] = stored
-        return json_response({"fileMeta": stored.meta(self.fake.url)})
+        return stored
+
+    async def upload_image(self, request: web.Request) -> web.Response:
+        """The attachment upload: multipart `file`; answers a bare fileMeta, or
+        `{"errorCode": "MALICIOUS_CONTENT"}` when `fake.refuse_uploads` (Web SDK
+        mck-sidebox-1.0.js L13210-13216)."""
+        if self.fake.refuse_uploads:
+            await request.read()
+            return json_response({"errorCode": "MALICIOUS_CONTENT"})
+        stored = await self._stored_upload(request)
+        return json_response(stored.meta(self.fake.url))
+
+    async def upload_file(self, request: web.Request) -> web.Response:
+        """The profile-picture upload: answers the image URL as plain text
+        (Android FileClientService.java uploadProfileImage)."""
+        stored = await self._stored_upload(request)
+        url = stored.meta(self.fake.url)["url"]
+        return web.Response(text=url, content_type="text/plain")
+
+    async def file_url(self, request: web.Request) -> web.Response:
+        """`file/url?key=<blobKey>`: a signed URL as plain text (S3URLService.java)."""
+        self.actor(request, platform=False)
+        blob_key = request.query.get("key", "")
+        stored = self.state.files.get(blob_key.removeprefix("thumb-"))
+        if stored is None:
+            raise self.fail("file not found", status=404)
+        url = f"{self.fake.url}/rest/ws/aws/file/{stored.blob_key}?X-Signature=fake"
+        return web.Response(text=url, content_type="text/plain")
 
     async def download_file(self, request: web.Request) -> web.StreamResponse:
         self.actor(request, platform=False)
@@ -218,11 +244,17 @@ class Routes:
         """`message/send` with the `fileMeta` of an upload; Of-User-Id sends it."""
         sender = self.actor(request, platform=True, need_user=True) or ""
         body: AttachmentSend = await self.body(request, AttachmentSend)
+        if not body.key:  # marked required by the api-detail "Send attachments"
+            raise self.fail("key is required", status=400)
         blob_key = (body.file_meta or {}).get("blobKey")
         if not isinstance(blob_key, str) or blob_key not in self.state.files:
             raise self.fail("fileMeta.blobKey is not an uploaded file", status=400)
         metadata = self.strings(body.metadata)
         group = self.group(body.group_id, body.client_group_id)
+        if group.metadata.get("CONVERSATION_STATUS") == "2":
+            # a resolved (closed) conversation: the bare string the widget closes on
+            # (Web SDK mck-sidebox-1.0.js L5738-5800)
+            return json_response("CONVERSATION_CLOSED")
         self.state.ensure_user(sender)
         message = self.state.send(
             group,
@@ -399,6 +431,9 @@ class Routes:
                 "authToken": self.fake.tokens.issue(user.user_id, now_ms=now),
                 "currentTimeStamp": now,
                 "roleType": user.role_type,
+                # sent even when the app does not encrypt (Android
+                # RegisterUserClientService.java L135)
+                "encryptionKey": secrets.token_urlsafe(12),
             }
         )
 
@@ -422,7 +457,9 @@ class Routes:
             ("POST", "/rest/ws/group/conversation", self.create_conversation),
             ("POST", "/rest/ws/message/v2/send", self.send_message),
             ("POST", "/rest/ws/message/send", self.send_attachment),
+            ("POST", "/rest/ws/upload/image", self.upload_image),
             ("POST", "/rest/ws/upload/file", self.upload_file),
+            ("GET", "/rest/ws/file/url", self.file_url),
             ("GET", "/rest/ws/aws/file/{blob_key}", self.download_file),
             ("POST", "/rest/ws/user/v2/detail", self.user_detail),
             ("POST", "/rest/ws/user/update", self.update_user),

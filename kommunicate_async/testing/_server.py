@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -108,6 +109,8 @@ class FakeKommunicate:
         self._routes = Routes(self)
         self.routing_agent = routing_agent
         self.state.clock_skew_ms = clock_skew_ms
+        self.refuse_uploads = False
+        """Answer attachment uploads with `{"errorCode": "MALICIOUS_CONTENT"}`."""
         self.commit_delay = commit_delay
         """Seconds a message send takes to be stored (and answered): a slow commit
         that a client's timeout may cut short while it still lands."""
@@ -295,6 +298,9 @@ class FakeKommunicate:
             response = await handler(request)
         except Stop as stop:
             response = stop.response
+        # Kong 3.5+ on services.kommunicate.io tags every reply (Kong docs
+        # "Debug requests"); the library quotes it in errors and raw views.
+        response.headers["X-Kong-Request-Id"] = secrets.token_hex(16)
         if fault is Fault.RESET_AFTER:
             return self._reset(request)
         if fault is Fault.TRUNCATE and isinstance(response, web.Response):
@@ -304,10 +310,12 @@ class FakeKommunicate:
         return response
 
     def _error(self, status: int, description: str) -> web.Response:
-        return json_response(
+        response = json_response(
             {"status": "error", "errorResponse": [{"description": description}]},
             status=status,
         )
+        response.headers["X-Kong-Request-Id"] = secrets.token_hex(16)
+        return response
 
     def _reset(self, request: web.Request) -> web.Response:
         if request.transport is not None:

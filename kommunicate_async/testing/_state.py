@@ -128,15 +128,20 @@ class FakeFile:
     data: bytes
     uploaded_by: str | None
 
+    created_at: int = 0
+
     def meta(self, base_url: str) -> dict[str, Any]:
-        """The `fileMeta` the upload returns and attachment messages carry."""
+        """The bare fileMeta `upload/image` returns (Android FileMeta.java fields)."""
         return {
+            "key": f"key-{self.blob_key}",
+            "userKey": f"uk-{self.uploaded_by or ''}",
             "blobKey": self.blob_key,
-            "key": self.blob_key,
+            "thumbnailBlobKey": f"thumb-{self.blob_key}",
             "name": self.name,
+            "url": f"{base_url}/rest/ws/aws/file/{self.blob_key}",
             "size": len(self.data),
             "contentType": self.content_type,
-            "url": f"{base_url}/rest/ws/aws/file/{self.blob_key}",
+            "createdAtTime": self.created_at,
         }
 
 

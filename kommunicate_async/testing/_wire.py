@@ -55,6 +55,7 @@ class Send(msgspec.Struct, rename="camel"):
 
 class AttachmentSend(msgspec.Struct, rename="camel"):
     message: str = ""
+    key: str | None = None
     group_id: int | str | None = None
     client_group_id: str | None = None
     metadata: dict[str, Any] | None = None

@@ -48,8 +48,9 @@ async def test_login_sends_the_application_key_and_the_auth_type(
     )
     call = api.only_call("POST", REGISTER, base=CHAT_URL)
     assert call.kwargs["data"] == (
-        b'{"userId":"user-1","applicationId":"app-1","deviceType":0,'
-        b'"authenticationTypeId":0,"password":"access-token"}'
+        b'{"userId":"user-1","applicationId":"app-1","deviceType":1,'
+        b'"authenticationTypeId":0,"appVersionCode":113,"enableEncryption":false,'
+        b'"password":"access-token"}'
     )
     assert call.kwargs["headers"] == {
         "Content-Type": "application/json",
@@ -69,21 +70,72 @@ async def test_login_refuses_unknown_auth_types(
 
 
 @pytest.mark.parametrize(
-    "extra",
-    [{"encryptionKey": "AbC="}, {"userEncryptionKey": "x"}, {"enableEncryption": True}],
+    "extra", [{"encryptionKey": "AbC="}, {"userEncryptionKey": "x"}, {}]
 )
-async def test_an_encrypted_app_fails_clearly(
+async def test_an_encryption_key_alone_does_not_mean_encrypted(
     api: MockApi, km: KommunicateSession, extra: dict[str, object]
 ) -> None:
+    """Third audit, item 5: "If encryption is not enabled from user, then server sends
+    encryption key but does not perform encryption" (Android
+    RegisterUserClientService.java L135). We send enableEncryption false, appVersionCode
+    113 and deviceType 1 (UNCERTAIN whether the server keys behaviour on them)."""
     api.add(
         "POST",
         REGISTER,
         base=CHAT_URL,
         body=registration(make_jwt(valid_minutes=30), **extra),
     )
+    await km.users.login("user-1", device_type=4)
+    assert api.only_call("POST", REGISTER, base=CHAT_URL).kwargs["data"] == (
+        b'{"userId":"user-1","applicationId":"app-1","deviceType":4,'
+        b'"authenticationTypeId":1,"appVersionCode":113,"enableEncryption":false}'
+    )
+    assert "user-1" in km._client.tokens  # pyright: ignore[reportPrivateUsage]
+
+
+async def test_a_server_that_says_it_encrypts_fails_clearly(
+    api: MockApi, km: KommunicateSession
+) -> None:
+    api.add(
+        "POST",
+        REGISTER,
+        base=CHAT_URL,
+        body=registration(make_jwt(valid_minutes=30), enableEncryption=True),
+    )
     with pytest.raises(ConfigurationError, match="encryption on"):
         await km.users.login("user-1")
     assert "user-1" not in km._client.tokens  # pyright: ignore[reportPrivateUsage]
+
+
+async def test_a_later_aes_body_is_a_configuration_error(
+    api: MockApi, km: KommunicateSession
+) -> None:
+    """An app that does encrypt answers base64 AES bodies (Android HttpRequestUtils)."""
+    api.add(
+        "GET",
+        "/rest/ws/group/info",
+        params={"groupId": "5"},
+        body=b"q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=",
+    )
+    with pytest.raises(ConfigurationError, match="encryption on"):
+        await km.conversations.get(5)
+
+
+async def test_a_login_reply_without_auth_token_fails_clearly(
+    api: MockApi, km: KommunicateSession
+) -> None:
+    """AZ-2018 "Login/Register User" reply: bare, with no authToken."""
+    from kommunicate_async import ResponseValidationError
+    from tests.fixtures import raw
+
+    api.add(
+        "POST",
+        REGISTER,
+        base=CHAT_URL,
+        body=raw("login/register-client.registered.az2018.json"),
+    )
+    with pytest.raises(ResponseValidationError, match="without an authToken"):
+        await km.users.login("user-1")
 
 
 def test_metadata_scalars_of_any_json_type_decode_as_strings() -> None:
@@ -152,6 +204,9 @@ async def test_admin_credentials_headers(api: MockApi) -> None:
     ]
     assert headers["Apz-AppId"] == "app-1"
     assert headers["Apz-Token"] == "Basic YWRtaW5AeC5pbzpwdw=="
+    # Third audit, item 6: Kommunicate's 2019 server sent it with admin credentials
+    # (Web SDK repository server/src/utils/applozicClient.js L318-328).
+    assert headers["Apz-Product-App"] == "true"
     assert "Api-Key" not in headers
 
 

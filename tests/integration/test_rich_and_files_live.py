@@ -87,3 +87,48 @@ async def test_rich_history_reads_back(
         fake.messages(chat.id)[0].metadata["payload"]
         == '[{"title":"Room 1","buttons":[{"name":"Book","action":{"type":"link","payload":{"url":"https://e.x/1"}}}]}]'
     )
+
+
+async def test_the_fake_answers_uploads_like_the_real_service(
+    fake: FakeKommunicate, km: KommunicateSession
+) -> None:
+    """upload/image: a bare fileMeta kept whole in the message; upload/file: a text
+    URL; file/url: a signed text URL (Android FileClientService.java, S3URLService)."""
+    chat = await km.conversations.create(["user-1"])
+    await km.messages.send_file(chat, b"hello", name="note.txt", key="k-1")
+    stored = fake.messages(chat.id)[-1]
+    meta = stored.file_meta or {}
+    assert {"userKey", "thumbnailBlobKey", "createdAtTime"} <= set(meta)
+    [upload] = fake.requests_to("POST /rest/ws/upload/image")
+    assert upload.query == {"aclsPrivate": "true"}
+    url = await km.messages.file_url(meta["blobKey"])
+    assert url.startswith(f"{fake.url}/rest/ws/aws/file/{meta['blobKey']}?")
+    async with aiohttp.ClientSession() as http:
+        form = aiohttp.FormData()
+        form.add_field("file", b"x", filename="me.png", content_type="image/png")
+        headers = {"Api-Key": fake.api_key}
+        async with http.post(
+            f"{fake.url}/rest/ws/upload/file", data=form, headers=headers
+        ) as reply:
+            assert reply.content_type == "text/plain"
+            assert (await reply.text()).startswith(f"{fake.url}/rest/ws/aws/file/")
+
+
+async def test_the_fake_refuses_malicious_uploads_and_closed_conversations(
+    fake: FakeKommunicate, km: KommunicateSession
+) -> None:
+    from kommunicate_async import (
+        ConversationClosedError,
+        ConversationStatus,
+        UploadRefusedError,
+    )
+
+    chat = await km.conversations.create(["user-1"])
+    fake.refuse_uploads = True
+    with pytest.raises(UploadRefusedError):
+        await km.messages.send_file(chat, b"MZ", name="a.exe", content_type="x/y")
+    fake.refuse_uploads = False
+    await km.conversations.set_status(chat, ConversationStatus.RESOLVED)
+    with pytest.raises(ConversationClosedError) as caught:
+        await km.messages.send_file(chat, b"hi", name="a.txt")
+    assert not caught.value.ambiguous

@@ -243,7 +243,25 @@ def test_single_conversation_id_recipes() -> None:
     # iOS createClientIdFrom: sorted, then every id lower-cased.
     assert single_conversation_id(*people, recipe="ios") == "a@x_b@x_u1_u2_alpha_zeta"
     # Web (UNCERTAIN): agents sorted ignoring case, bots as given.
-    assert single_conversation_id(*people, recipe="web") == "A@x_b@x_U1_u2_zeta_Alpha"
+    assert (
+        single_conversation_id(*people, recipe="web") == "A@x_b@x_U1_u2_bot_zeta_Alpha"
+    )
+    # Third audit item 8 (Web SDK kommunicate.js L229-262): the audit's example,
+    # "bot" kept when passed, zero agents refused, the limit on the encoded id.
+    assert (
+        single_conversation_id(
+            ["User1"], ["AgentB", "agenta"], ["Bot2", "bot1"], recipe="web"
+        )
+        == "agenta_AgentB_User1_Bot2_bot1"
+    )
+    assert single_conversation_id(["u"], ["a"], ["bot"], recipe="web") == "a_u_bot"
+    with pytest.raises(InvalidRequestError, match="at least one agent"):
+        single_conversation_id(["u"], [], [], recipe="web")
+    # 84 "@" encode to 252 characters: "a_u_" + that is 256 encoded (allowed) ...
+    assert single_conversation_id(["u"], ["a"], ["@" * 84], recipe="web")
+    # ... one more is 259 encoded though only 89 raw
+    with pytest.raises(InvalidRequestError, match="259 characters URL-encoded"):
+        single_conversation_id(["u"], ["a"], ["@" * 85], recipe="web")
     # The Java join glues a repeated last part on without "_".
     assert single_conversation_id(["x"], [], ["x"]) == "xx"
     with pytest.raises(InvalidRequestError, match="255"):

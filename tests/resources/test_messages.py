@@ -293,3 +293,23 @@ async def test_list_refuses_bad_page_size(api: MockApi, km: KommunicateSession) 
     with pytest.raises(InvalidRequestError):
         [m async for m in km.messages.list(3, page_size=0)]
     assert api.count() == 0
+
+
+async def test_sender_is_to_and_the_viewer_for_sent_messages(
+    api: MockApi, km: KommunicateSession
+) -> None:
+    """Third audit item 7: the Web SDK's getMessageFeed sets from = type == 4 ? to :
+    <the viewing user>; the widget and the iOS transcript read the author from `to`.
+    UNCERTAIN: `contactIds` only as a fallback."""
+    params = {"groupId": 7, "pageSize": 50, "startIndex": 0}
+    page = (
+        b'{"message":[{"key":"k3","createdAtTime":3,"type":5,"to":"user-9",'
+        b'"contactIds":"user-9","message":"mine"},'
+        b'{"key":"k2","createdAtTime":2,"type":4,"to":"agent@x","contactIds":"user-9",'
+        b'"message":"theirs"},{"key":"k1","createdAtTime":1,"contactIds":"c"}]}'
+    )
+    api.add("GET", LIST, params=params, body=page)
+    for end in (1, 2, 3):  # the cursor's next page: nothing more
+        api.add("GET", LIST, params={**params, "endTime": end}, body=b'{"message":[]}')
+    got = [m async for m in km.messages.list(7, on_behalf_of="agent@y")]
+    assert [m.sender for m in got] == ["agent@y", "agent@x", "c"]

@@ -25,9 +25,17 @@ if TYPE_CHECKING:
     from tests.mockapi import MockApi
 
 SEND = "/rest/ws/message/v2/send"
-UPLOAD = "/rest/ws/upload/file"
+UPLOAD = "/rest/ws/upload/image"
+PRIVATE = {"aclsPrivate": "true"}
 ATTACH = "/rest/ws/message/send"
-FILE_META = b'{"fileMeta":{"blobKey":"AMIfv9","name":"a.pdf","size":5,"contentType":"application/pdf","url":"https://chat.test/rest/ws/aws/file/AMIfv9"}}'
+# A bare fileMeta, the way upload/image answers (Android FileMeta.java fields), with a
+# field we do not know: all of it must reach the attachment message unchanged.
+FILE_META = (
+    b'{"key":"ag9zfmFw","userKey":"uk-1","blobKey":"AMIfv9","thumbnailBlobKey":"th-AMIfv9",'
+    b'"name":"a.pdf","url":"https://chat.test/rest/ws/aws/file/AMIfv9","size":5,'
+    b'"contentType":"application/pdf","createdAtTime":1700000000000,"futureField":[1,{"x":null}]}'
+)
+KEY = "0b7d5c2e-1d4f-4f8e-9d0a-2f1c3b4a5d6e"
 
 
 async def test_rich_send_matches_the_corrected_docs_body(
@@ -85,7 +93,9 @@ async def test_conflicting_metadata_is_refused_before_sending(
 async def test_send_file_uploads_then_sends_the_file_meta(
     api: MockApi, km: KommunicateSession
 ) -> None:
-    api.add("POST", UPLOAD, body=FILE_META)
+    """upload/image?aclsPrivate=true, part `file`, the bare fileMeta passed on whole
+    with a client `key` (Android FileClientService.java, MessageClientService.java)."""
+    api.add("POST", UPLOAD, params=PRIVATE, body=FILE_META)
     api.add("POST", ATTACH, body=b'{"messageKey":"5-f","createdAt":9}')
     sent = await km.messages.send_file(
         "order-1",
@@ -93,24 +103,72 @@ async def test_send_file_uploads_then_sends_the_file_meta(
         name="a.pdf",
         caption="Your invoice",
         sender="agent@acme.io",
+        key=KEY,
     )
     assert sent.key == "5-f"
-    upload = api.only_call("POST", UPLOAD)
+    upload = api.only_call("POST", UPLOAD, params=PRIVATE)
     assert upload.kwargs["headers"]["Of-User-Id"] == "agent@acme.io"
     assert "Content-Type" not in upload.kwargs["headers"]  # aiohttp writes the boundary
+    form = upload.kwargs["data"]
+    assert [f[0]["name"] for f in form._fields] == ["file"]
     attach = api.only_call("POST", ATTACH)
     assert attach.kwargs["headers"]["Of-User-Id"] == "agent@acme.io"
     assert attach.kwargs["data"] == (
-        b'{"clientGroupId":"order-1","message":"Your invoice","type":1,"contentType":1,'
-        b'"fileMeta":{"blobKey":"AMIfv9","name":"a.pdf","url":"https://chat.test/rest/ws/aws/file/AMIfv9",'
-        b'"size":5,"contentType":"application/pdf"},"source":1}'
+        b'{"clientGroupId":"order-1","message":"Your invoice","key":"'
+        + KEY.encode()
+        + b'","type":1,"contentType":1,"fileMeta":'
+        + FILE_META
+        + b',"source":1}'
     )
+
+
+async def test_send_file_makes_a_uuid_key_by_default(
+    api: MockApi, km: KommunicateSession
+) -> None:
+    import uuid
+
+    api.add("POST", UPLOAD, params=PRIVATE, body=FILE_META)
+    api.add("POST", ATTACH, body=b'{"messageKey":"5-f"}')
+    await km.messages.send_file(1, b"12345", name="a.pdf")
+    sent = msgspec.json.decode(api.only_call("POST", ATTACH).kwargs["data"])
+    assert str(uuid.UUID(sent["key"])) == sent["key"]
+
+
+async def test_malicious_content_is_a_typed_refusal(
+    api: MockApi, km: KommunicateSession
+) -> None:
+    """Web SDK mck-sidebox-1.0.js L13211: `{"errorCode":"MALICIOUS_CONTENT"}`."""
+    from kommunicate_async import UploadRefusedError
+
+    api.add("POST", UPLOAD, params=PRIVATE, body=b'{"errorCode":"MALICIOUS_CONTENT"}')
+    with pytest.raises(UploadRefusedError) as caught:
+        await km.messages.send_file(1, b"12345", name="a.pdf")
+    assert caught.value.code == "MALICIOUS_CONTENT"
+    assert not caught.value.ambiguous
+    assert api.calls("POST", ATTACH) == []
+
+
+async def test_file_url_reads_the_plain_text_signed_url(
+    api: MockApi, km: KommunicateSession
+) -> None:
+    """Android S3URLService.java: `GET {chat}/rest/ws/file/url?key=` answers text."""
+    url_path = "/rest/ws/file/url"
+    api.add(
+        "GET", url_path, params={"key": "AMIfv9"}, body=b"https://s3.test/a?sig=1\n"
+    )
+    assert await km.messages.file_url("AMIfv9") == "https://s3.test/a?sig=1"
+    call = api.only_call("GET", url_path, params={"key": "AMIfv9"})
+    assert call.kwargs["headers"]["Of-User-Id"] == "bot"
+    api.add("GET", url_path, params={"key": "x"}, body=b'{"status":"success"}')
+    with pytest.raises(ResponseValidationError, match="no URL"):
+        await km.messages.file_url("x")
 
 
 @pytest.mark.parametrize(
     "reply",
     [
-        pytest.param(FILE_META, id="fileMeta-wrapped"),
+        pytest.param(FILE_META, id="bare-meta-as-sdks"),
+        pytest.param(b'{"fileMeta":{"blobKey":"AMIfv9"}}', id="fileMeta-wrapped"),
         pytest.param(b'{"blobKey":"AMIfv9","name":"a.pdf","size":5}', id="bare-meta"),
         pytest.param(
             b'{"status":"success","response":{"fileMeta":{"blobKey":"AMIfv9"}}}',
@@ -121,9 +179,9 @@ async def test_send_file_uploads_then_sends_the_file_meta(
 async def test_upload_reply_shapes_are_read_tolerantly(
     api: MockApi, km: KommunicateSession, reply: bytes
 ) -> None:
-    # UNCERTAIN (docs/wire.md#files): the SDKs read `fileMeta` from the reply; a
-    # bare or enveloped meta is accepted too.
-    api.add("POST", UPLOAD, body=reply)
+    # The SDKs read a bare fileMeta; the legacy wrapped and an enveloped meta are
+    # accepted too (docs/wire.md#files).
+    api.add("POST", UPLOAD, params=PRIVATE, body=reply)
     api.add("POST", ATTACH, body=b'{"messageKey":"5-f"}')
     await km.messages.send_file(1, b"12345", name="a.pdf")
     sent = msgspec.json.decode(api.only_call("POST", ATTACH).kwargs["data"])
@@ -133,8 +191,8 @@ async def test_upload_reply_shapes_are_read_tolerantly(
 async def test_upload_without_meta_is_a_validation_error(
     api: MockApi, km: KommunicateSession
 ) -> None:
-    api.add("POST", UPLOAD, body=b'{"status":"success"}')
-    with pytest.raises(ResponseValidationError, match="success reply with no result"):
+    api.add("POST", UPLOAD, params=PRIVATE, body=b'{"status":"success"}')
+    with pytest.raises(ResponseValidationError, match="no fileMeta"):
         await km.messages.send_file(1, b"12345", name="a.pdf")
     assert api.calls("POST", ATTACH) == []
 
@@ -144,7 +202,7 @@ async def test_attachment_send_that_may_have_landed_is_ambiguous(
 ) -> None:
     from aiohttp import ServerDisconnectedError
 
-    api.add("POST", UPLOAD, body=FILE_META)
+    api.add("POST", UPLOAD, params=PRIVATE, body=FILE_META)
     api.add("POST", ATTACH, exception=ServerDisconnectedError())
     with pytest.raises(APIConnectionError) as caught:
         await km.messages.send_file(1, b"12345", name="a.pdf")
@@ -254,3 +312,29 @@ def test_load_rich_accepts_fixtures_and_refuses_the_broken_docs_example() -> Non
         rich.load_rich(
             raw("bot-extra/p2_send_rich_message_doc_AS_PUBLISHED_BROKEN.json")
         )
+
+
+@pytest.mark.parametrize(
+    ("word", "error_name"),
+    [
+        ("CONVERSATION_CLOSED", "ConversationClosedError"),
+        ("BUSY_WITH_OTHER", "AgentBusyError"),
+    ],
+)
+@pytest.mark.parametrize("path", [SEND, ATTACH])
+async def test_bare_string_refusals_are_typed_and_not_ambiguous(
+    api: MockApi, km: KommunicateSession, word: str, error_name: str, path: str
+) -> None:
+    """Web SDK mck-sidebox-1.0.js L5738-5800: message/send answers a bare string."""
+    import kommunicate_async
+
+    api.add("POST", UPLOAD, params=PRIVATE, body=FILE_META)
+    api.add("POST", path, body=b'"' + word.encode() + b'"')
+    with pytest.raises(getattr(kommunicate_async, error_name)) as caught:
+        if path == SEND:
+            await km.messages.send(1, "hi")
+        else:
+            await km.messages.send_file(1, b"12345", name="a.pdf")
+    assert caught.value.code == word
+    assert not caught.value.ambiguous
+    assert len(api.calls("POST", path)) == 1  # a definite answer: never retried

@@ -101,8 +101,9 @@ async def test_login_registers_on_the_chat_host_without_credentials(
     result = await km.users.login("user-1", password="pw")
     call = api.only_call("POST", REGISTER, base=CHAT_URL)
     assert call.kwargs["data"] == (
-        b'{"userId":"user-1","applicationId":"app-1","deviceType":0,'
-        b'"authenticationTypeId":1,"password":"pw"}'
+        b'{"userId":"user-1","applicationId":"app-1","deviceType":1,'
+        b'"authenticationTypeId":1,"appVersionCode":113,"enableEncryption":false,'
+        b'"password":"pw"}'
     )
     assert "Api-Key" not in call.kwargs["headers"]
     assert result.user_id == "user-1"
