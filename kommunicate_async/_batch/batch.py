@@ -386,7 +386,10 @@ class Batch:
         while True:
             attempts += 1
             if pacer is not None:
-                await pacer.wait()
+                try:
+                    await pacer.wait()
+                except KommunicateError as exc:  # a shared limiter is gone: stop
+                    return self._unsent(job, exc, attempts - 1)
             started = time.monotonic()
             try:  # a retry was paid for by the budget and adds nothing to it
                 sent: SentMessage | None = await client.call(
@@ -408,6 +411,13 @@ class Batch:
             final = await self._after_failure(job, error, attempts, started)
             if final is not None:
                 return final
+
+    def _unsent(self, job: Job, error: KommunicateError, attempts: int) -> ItemResult:
+        """The item's result when the rate limiter itself failed before this
+        attempt (a `CoordinationError`): not sent now, and the batch stops, as for
+        any fatal error (the result goes out first, so nothing is lost)."""
+        self.stop(error)
+        return job.result(ItemStatus.FAILED, None, error, attempts)
 
     async def _after_failure(
         self, job: Job, error: KommunicateError, attempts: int, started: float

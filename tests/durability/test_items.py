@@ -11,6 +11,7 @@ from kommunicate_async import (
     AuthenticationError,
     BatchReport,
     BatchStoppedError,
+    CoordinationError,
     InvalidRequestError,
     ItemStatus,
     OutgoingMessage,
@@ -122,3 +123,39 @@ def test_content_keys_stay_those_earlier_versions_wrote() -> None:
         "conv-x", "h\u00e9llo \ud800", "agent", {"b": [1, 2], "a": "x"}
     )
     assert content_key(item, 2) == "0eb43193c6ec3bb374fd9eb7-2"
+
+
+class _BrokenLimiter:
+    """A shared limiter whose store went away after `good` sends."""
+
+    def __init__(self, good: int) -> None:
+        self.good = good
+
+    async def wait(self) -> None:
+        if self.good <= 0:
+            raise CoordinationError("redis unreachable (test)")
+        self.good -= 1
+
+    async def pause(self, seconds: float) -> None:
+        self.paused = seconds
+
+
+async def test_a_failing_shared_limiter_stops_the_batch_and_reports_every_item(
+    fake: FakeKommunicate,
+) -> None:
+    # Before: the limiter's CoordinationError became one item's "unexpected"
+    # ambiguous result and the batch went on without its shared limit.
+    async with session(fake) as km:
+        cid = (await km.conversations.create(["u"])).id
+        items = [OutgoingMessage(cid, f"m{i}") for i in range(20)]
+        with pytest.raises(BatchStoppedError) as caught:
+            await km.messages.send_many(
+                items, rate_limit=_BrokenLimiter(5), concurrency=1
+            )
+    stop = caught.value
+    assert isinstance(stop.reason, CoordinationError)
+    assert stop.report.delivered == 5
+    assert len(fake.requests_to(SEND)) == 5
+    unsent = [r for r in stop.report.problems if r.status is ItemStatus.FAILED]
+    assert unsent and all(r.attempts == 0 for r in unsent)
+    assert all(r.status is not ItemStatus.AMBIGUOUS for r in stop.report.problems)
