@@ -154,8 +154,10 @@ async def test_a_failing_shared_limiter_stops_the_batch_and_reports_every_item(
             )
     stop = caught.value
     assert isinstance(stop.reason, CoordinationError)
-    assert stop.report.delivered == 5
+    report = stop.report
+    assert isinstance(report, BatchReport)
+    assert report.delivered == 5
     assert len(fake.requests_to(SEND)) == 5
-    unsent = [r for r in stop.report.problems if r.status is ItemStatus.FAILED]
+    unsent = [r for r in report.problems if r.status is ItemStatus.FAILED]
     assert unsent and all(r.attempts == 0 for r in unsent)
-    assert all(r.status is not ItemStatus.AMBIGUOUS for r in stop.report.problems)
+    assert all(r.status is not ItemStatus.AMBIGUOUS for r in report.problems)
