@@ -31,6 +31,10 @@ def test_first_screen_has_exactly_the_two_commands() -> None:
     ]
     ci = (ROOT / ".ci" / "run").read_text()
     assert "README test command" in ci and 'bash -c "$readme_test_command"' in ci
+    # the README command leaves the slow tests out; CI runs them right after it
+    assert ci.index('bash -c "$readme_test_command"') < ci.index(
+        ".venv/bin/python -m pytest -q -m slow"
+    )
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ import asyncio
 import io
 import logging
 import urllib.request
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Final, NoReturn
 
@@ -241,6 +242,41 @@ async def _close_at_loop_end(
                 await session.close()
 
 
+class Slots:
+    """At most `max_connections` attempts in flight; the rest wait in a strict
+    first-come-first-served queue (a freed slot goes to the oldest waiter, never
+    back to the task that freed it, unlike aiohttp's pool)."""
+
+    __slots__ = ("free", "waiters")
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    async def wait(self) -> None:
+        """Queue for a slot (the caller saw none free)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # handed a slot while being cancelled: pass it on
+            else:
+                self.waiters.remove(future)
+            raise
+
+    def release(self) -> None:
+        """Hand the slot to the oldest waiter, or put it back."""
+        waiters = self.waiters
+        while waiters:
+            future = waiters.popleft()
+            if not future.done():
+                future.set_result(None)
+                return
+        self.free += 1
+
+
 class HttpTransport:
     """Owns (or borrows) one `aiohttp.ClientSession` with one pooled connector."""
 
@@ -281,7 +317,7 @@ class HttpTransport:
         self._watchdog = Watchdog()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_hook: AsyncGenerator[None, None] | None = None
-        self._slots = asyncio.Semaphore(max_connections)
+        self._slots = Slots(max_connections)
         self.secrets = secrets or Secrets()
         """What error texts must never show (shared with the client)."""
 
@@ -330,8 +366,8 @@ class HttpTransport:
             raise SessionClosedError(
                 "the aiohttp ClientSession passed as session= is closed"
             )
-        if self._loop is not loop:  # an asyncio.Semaphore belongs to one loop
-            self._slots = asyncio.Semaphore(self._max_connections)
+        if self._loop is not loop:  # waiters of a dead loop never wake
+            self._slots = Slots(self._max_connections)
         self._loop = loop
         return session
 
@@ -385,10 +421,10 @@ class HttpTransport:
         form, headers = _payload(data, headers)
         limit = self._attempt if attempt_seconds is None else attempt_seconds
         slots = self._slots
-        if slots.locked():
-            await self._queue_for_connection(limit, method, url)
+        if slots.free and not slots.waiters:
+            slots.free -= 1  # the common case: no await, no future
         else:
-            await slots.acquire()  # a free slot: returns without suspending
+            await self._queue_for_connection(limit, method, url)
         # The attempt's clock starts only now: waiting for a connection is not an
         # attempt (a timeout there is `sent=False`, never ambiguous).
         watch = self._watchdog.watch(limit)
@@ -463,7 +499,7 @@ class HttpTransport:
         """
         watch = self._watchdog.watch(limit)
         try:
-            await self._slots.acquire()
+            await self._slots.wait()
         except asyncio.CancelledError:
             if watch.fired and watch.task.uncancel() == 0:  # our timeout
                 failure = APITimeoutError(

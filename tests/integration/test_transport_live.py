@@ -265,3 +265,53 @@ async def test_queued_sends_are_served_first_come_first_served(
     assert sorted(texts) == [f"m{i:02d}" for i in range(40)]
     # first come, first served: nobody overtakes by more than the pool's width
     assert all(abs(texts.index(f"m{i:02d}") - i) <= 2 for i in range(40))
+
+
+async def test_a_cancelled_waiter_passes_its_slot_on() -> None:
+    """A queued caller cancelled while (or just after) being handed a slot must
+    not lose the slot: the next waiter gets it, and the count stays whole."""
+    from kommunicate_async._pipeline.transport import Slots
+
+    slots = Slots(1)
+    slots.free -= 1  # one attempt in flight
+    got: list[str] = []
+
+    async def wait(name: str) -> None:
+        await slots.wait()
+        got.append(name)
+        slots.release()
+
+    async with anyio.create_task_group() as tg:
+        with anyio.CancelScope() as early:
+            early.cancel()
+            await slots.wait()  # cancelled while queued: leaves the queue
+        assert not slots.waiters
+        tg.start_soon(wait, "a")
+        tg.start_soon(wait, "b")
+        await anyio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
+        first = slots.waiters[0]
+        slots.release()  # handed to "a"...
+        assert first.done()
+    assert got == ["a", "b"]
+    assert slots.free == 1 and not slots.waiters
+
+
+async def test_a_slot_handed_to_a_cancelled_waiter_goes_to_the_next() -> None:
+    import asyncio
+
+    from kommunicate_async._pipeline.transport import Slots
+
+    slots = Slots(1)
+    slots.free = 0
+    first = asyncio.ensure_future(slots.wait())
+    second = asyncio.ensure_future(slots.wait())
+    await anyio.lowlevel.checkpoint()
+    slots.release()  # handed to `first`, which is cancelled before it resumes
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    await second  # got the slot `first` passed on
+    assert slots.free == 0 and not slots.waiters
+    slots.release()
+    assert slots.free == 1
