@@ -110,39 +110,54 @@ class CampaignWorkflow:
     ) -> bool | None:
         """One turn of the loop: the new draining flag, or None when done."""
         if self._applied != self._version:
-            version = self._version
-            await workflow.execute_local_activity(
-                _APPLY_CONTROL,
-                Control(spec.campaign, self._paused, self._stopping(), self._rate),
-                start_to_close_timeout=timedelta(seconds=10),
-                retry_policy=_CONTROL_RETRY,
-            )
-            self._applied = version
+            await self._apply_control(spec)
             return draining
-        for index in [i for i, task in running.items() if task.done()]:
-            del running[index]
+        _reap(running)
         if not running and (self._stopping() or draining or not pending):
             return None
-        info = workflow.info()
-        if (
-            not draining
-            and pending
-            and (
-                info.get_current_history_length() > spec.max_history
-                or info.is_continue_as_new_suggested()
-            )
-        ):
-            draining = True
-        while (
-            pending
-            and len(running) < spec.parallel
-            and not (self._paused or self._stopping() or draining)
-        ):
-            chunk = pending.popleft()
-            running[chunk.index] = asyncio.create_task(self._run_chunk(spec, chunk))
+        draining = draining or self._should_drain(spec, pending)
+        self._launch(spec, pending, running, draining)
         self._wake = False
         await workflow.wait_condition(lambda: self._wake)
         return draining
+
+    async def _apply_control(self, spec: CampaignSpec) -> None:
+        # Every worker's switch is written before anything else runs, so a
+        # pause, cancel or rate change reaches in-flight chunks at once; the
+        # version is read first, as a signal may bump it while this awaits.
+        version = self._version
+        await workflow.execute_local_activity(
+            _APPLY_CONTROL,
+            Control(spec.campaign, self._paused, self._stopping(), self._rate),
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=_CONTROL_RETRY,
+        )
+        self._applied = version
+
+    def _should_drain(self, spec: CampaignSpec, pending: deque[ChunkRange]) -> bool:
+        # Start draining (no new chunks; continue as new once the running ones
+        # end) when the history grows past the spec's limit or Temporal asks.
+        if not pending:
+            return False
+        info = workflow.info()
+        return (
+            info.get_current_history_length() > spec.max_history
+            or info.is_continue_as_new_suggested()
+        )
+
+    def _launch(
+        self,
+        spec: CampaignSpec,
+        pending: deque[ChunkRange],
+        running: dict[int, asyncio.Task[None]],
+        draining: bool,
+    ) -> None:
+        # Fill the free slots (up to `parallel`) unless paused, stopping or draining.
+        if self._paused or self._stopping() or draining:
+            return
+        while pending and len(running) < spec.parallel:
+            chunk = pending.popleft()
+            running[chunk.index] = asyncio.create_task(self._run_chunk(spec, chunk))
 
     async def _run_chunk(self, spec: CampaignSpec, chunk: ChunkRange) -> None:
         task = ChunkTask(
@@ -233,15 +248,8 @@ class CampaignWorkflow:
         """Delivered, failed, ambiguous, remaining, rate and ETA, now."""
         spec = self._spec
         total = 0 if spec is None else spec.total
-        reports = list(self._best.values())
-        delivered = sum(r.delivered for r in reports)
-        failed = sum(r.failed for r in reports)
-        ambiguous = sum(r.ambiguous for r in reports)
-        not_sent = sum(r.not_sent for r in self._finished.values())
-        if self._done and spec is not None:
-            not_sent += sum(
-                c.count for c in spec.chunks if c.index not in self._finished
-            )
+        delivered, failed, ambiguous = self._sent_counts()
+        not_sent = self._not_sent_count()
         done = delivered + failed + ambiguous
         remaining = max(total - done - not_sent, 0)
         elapsed = self._elapsed()
@@ -266,6 +274,26 @@ class CampaignWorkflow:
         )
 
     # -- helpers ---------------------------------------------------------------------
+
+    def _sent_counts(self) -> tuple[int, int, int]:
+        # Delivered, failed and ambiguous so far: finished chunks' final counts,
+        # running ones' latest heartbeat.
+        reports = list(self._best.values())
+        delivered = sum(r.delivered for r in reports)
+        failed = sum(r.failed for r in reports)
+        ambiguous = sum(r.ambiguous for r in reports)
+        return delivered, failed, ambiguous
+
+    def _not_sent_count(self) -> int:
+        # Finished chunks' unsent items; once the run has ended, chunks that
+        # never started (cancelled or stopped first) count whole.
+        not_sent = sum(r.not_sent for r in self._finished.values())
+        spec = self._spec
+        if self._done and spec is not None:
+            not_sent += sum(
+                c.count for c in spec.chunks if c.index not in self._finished
+            )
+        return not_sent
 
     def _cancel(self) -> None:
         if not self._cancelled:
@@ -344,6 +372,12 @@ class CampaignWorkflow:
         del report.problems[MAX_PROBLEMS:]
         del pending  # (chunks never started are those not finished)
         return report
+
+
+def _reap(running: dict[int, asyncio.Task[None]]) -> None:
+    # Forget the chunks whose tasks have ended (their reports are already in).
+    for index in [i for i, task in running.items() if task.done()]:
+        del running[index]
 
 
 def _now() -> float:
