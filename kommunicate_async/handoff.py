@@ -57,6 +57,7 @@ DEFAULT_OFFLINE_MESSAGE: Final = (
     "Our team is offline right now. Leave a message and we will get back to you."
 )
 _HANDOFF_MESSAGE: Final = "our agents will get back to you"
+_NOBODY_ONLINE: Final = "no agent is online"
 
 OfflineAction = Literal["keep_bot", "resolve", "nothing"]
 """After the offline message: let the bot keep the conversation, resolve it, or
@@ -209,80 +210,99 @@ class HandoffPolicy:
         busy = set(exclude)
         hours = await self._hours(km)
         if hours is not None and not hours.is_open(self._now()):
-            team = hours.team_name or hours.team_id or "default"
             return self._offline(
                 await self._offline_text(km, conversation, hours),
-                f"out of business hours (team {team}, {hours.timezone})",
+                _closed_reason(hours),
                 skipped,
                 conversation,
             )
         availability = await self._availability(km, skipped)
         online = None if availability is None else list(availability.online)
-        agent = self.preferred_agent
-        if agent is not None:
-            if agent in busy:
-                skipped.append((HandoffStep.PREFERRED_AGENT, f"{agent} is busy"))
-            elif online is None:
-                skipped.append((HandoffStep.PREFERRED_AGENT, "availability unknown"))
-            elif agent in online:
-                return self._logged(
-                    HandoffDecision(
-                        HandoffStep.PREFERRED_AGENT,
-                        f"preferred agent {agent} is online",
-                        agent=agent,
-                        skipped=tuple(skipped),
-                    ),
-                    conversation,
-                )
-            else:
-                skipped.append((HandoffStep.PREFERRED_AGENT, f"{agent} is not online"))
-        found = self._team_agent(online, busy, skipped)
-        if found is not None:
-            return self._logged(
-                HandoffDecision(
-                    HandoffStep.TEAM_AGENT,
-                    f"{found} is online"
-                    + (f" in team {self.team_id}" if self.team_id else ""),
-                    agent=found,
-                    team_id=self.team_id,
-                    skipped=tuple(skipped),
-                ),
-                conversation,
-            )
+        # The steps in order; each either decides or notes in `skipped` why not.
+        decision = self._preferred_step(online, busy, skipped)
+        if decision is None:
+            decision = self._team_agent_step(online, busy, skipped)
+        if decision is None:
+            decision = self._routing_step(online, skipped)
+        if decision is not None:
+            return self._logged(decision, conversation)
         someone = online is None or bool(online)
-        why_nobody = "no agent is online"
-        if self.team_id is not None:
-            if someone:
-                return self._logged(
-                    HandoffDecision(
-                        HandoffStep.TEAM,
-                        f"team {self.team_id} routes it"
-                        + (" (availability unknown)" if online is None else ""),
-                        team_id=self.team_id,
-                        skipped=tuple(skipped),
-                    ),
-                    conversation,
-                )
-            skipped.append((HandoffStep.TEAM, why_nobody))
-        if self.use_rules:
-            if someone:
-                return self._logged(
-                    HandoffDecision(
-                        HandoffStep.RULES,
-                        "the routing rules pick an agent"
-                        + (" (availability unknown)" if online is None else ""),
-                        skipped=tuple(skipped),
-                    ),
-                    conversation,
-                )
-            skipped.append((HandoffStep.RULES, why_nobody))
-        reason = why_nobody if not someone else "no step applies (rules off)"
+        reason = _NOBODY_ONLINE if not someone else "no step applies (rules off)"
         return self._offline(
             await self._offline_text(km, conversation, hours),
             reason,
             skipped,
             conversation,
         )
+
+    def _preferred_step(
+        self,
+        online: list[str] | None,
+        busy: set[str],
+        skipped: list[tuple[HandoffStep, str]],
+    ) -> HandoffDecision | None:
+        """Step 2: the preferred agent, when free and known to be online."""
+        agent = self.preferred_agent
+        if agent is None:
+            return None
+        if agent in busy:
+            skipped.append((HandoffStep.PREFERRED_AGENT, f"{agent} is busy"))
+        elif online is None:
+            skipped.append((HandoffStep.PREFERRED_AGENT, "availability unknown"))
+        elif agent in online:
+            return HandoffDecision(
+                HandoffStep.PREFERRED_AGENT,
+                f"preferred agent {agent} is online",
+                agent=agent,
+                skipped=tuple(skipped),
+            )
+        else:
+            skipped.append((HandoffStep.PREFERRED_AGENT, f"{agent} is not online"))
+        return None
+
+    def _team_agent_step(
+        self,
+        online: list[str] | None,
+        busy: set[str],
+        skipped: list[tuple[HandoffStep, str]],
+    ) -> HandoffDecision | None:
+        """Step 3: a free online agent of the team (or anyone, without a team)."""
+        found = self._team_agent(online, busy, skipped)
+        if found is None:
+            return None
+        return HandoffDecision(
+            HandoffStep.TEAM_AGENT,
+            f"{found} is online" + (f" in team {self.team_id}" if self.team_id else ""),
+            agent=found,
+            team_id=self.team_id,
+            skipped=tuple(skipped),
+        )
+
+    def _routing_step(
+        self, online: list[str] | None, skipped: list[tuple[HandoffStep, str]]
+    ) -> HandoffDecision | None:
+        """Steps 4 and 5: the team, then the routing rules, when someone may be
+        online (unknown availability counts as someone: Kommunicate decides)."""
+        someone = online is None or bool(online)
+        unknown = " (availability unknown)" if online is None else ""
+        if self.team_id is not None:
+            if someone:
+                return HandoffDecision(
+                    HandoffStep.TEAM,
+                    f"team {self.team_id} routes it" + unknown,
+                    team_id=self.team_id,
+                    skipped=tuple(skipped),
+                )
+            skipped.append((HandoffStep.TEAM, _NOBODY_ONLINE))
+        if self.use_rules:
+            if someone:
+                return HandoffDecision(
+                    HandoffStep.RULES,
+                    "the routing rules pick an agent" + unknown,
+                    skipped=tuple(skipped),
+                )
+            skipped.append((HandoffStep.RULES, _NOBODY_ONLINE))
+        return None
 
     def _team_agent(
         self,
@@ -292,11 +312,8 @@ class HandoffPolicy:
     ) -> str | None:
         if online is None:
             return None
-        if self.team_agents is not None:
-            candidates = [a for a in self.team_agents if a != self.preferred_agent]
-        elif self.team_id is None:
-            candidates = [a for a in online if a != self.preferred_agent]
-        else:
+        candidates = self._candidates(online)
+        if candidates is None:
             return None  # a team's members are unknown: the team step routes it
         for agent in candidates:
             if agent in busy:
@@ -307,6 +324,15 @@ class HandoffPolicy:
             skipped.append(
                 (HandoffStep.TEAM_AGENT, "no free agent of the team is online")
             )
+        return None
+
+    def _candidates(self, online: list[str]) -> list[str] | None:
+        """The agents the team-agent step tries, in order (the preferred agent
+        was tried already); None when the step does not apply."""
+        if self.team_agents is not None:
+            return [a for a in self.team_agents if a != self.preferred_agent]
+        if self.team_id is None:
+            return [a for a in online if a != self.preferred_agent]
         return None
 
     def _offline(
@@ -411,34 +437,47 @@ class HandoffPolicy:
         if decision is None:
             decision = await self.decide(km, conversation)
         for _ in range(max_busy + 1):
-            if decision.step in (HandoffStep.PREFERRED_AGENT, HandoffStep.TEAM_AGENT):
-                assert decision.agent is not None
-                outcome = await km.assignees.change(conversation, decision.agent)
-                if outcome is not AssignOutcome.AGENT_BUSY:
-                    return replace(decision, outcome=outcome)
-                log.info(
-                    "handoff of %s: %s is busy (AGENT_BUSY), next step",
-                    _name(conversation),
-                    decision.agent,
+            if decision.step not in (
+                HandoffStep.PREFERRED_AGENT,
+                HandoffStep.TEAM_AGENT,
+            ):
+                return await self._route(
+                    km, conversation, decision, send_offline_message
                 )
-                busy.append(decision.agent)
-                decision = await self.decide(km, conversation, exclude=busy)
-                continue
-            if decision.step is HandoffStep.TEAM:
-                assert decision.team_id is not None
-                await km.conversations.update_team(conversation, decision.team_id)
-                return decision
-            if decision.step is HandoffStep.RULES:
-                outcome = await km.assignees.apply_rules(conversation)
+            assert decision.agent is not None
+            outcome = await km.assignees.change(conversation, decision.agent)
+            if outcome is not AssignOutcome.AGENT_BUSY:
                 return replace(decision, outcome=outcome)
-            if send_offline_message and decision.message:
-                await km.messages.send(conversation, decision.message)
-            if decision.offline_action == "resolve":
-                await km.conversations.set_status(
-                    conversation, ConversationStatus.RESOLVED
-                )
-            return decision
+            log.info(
+                "handoff of %s: %s is busy (AGENT_BUSY), next step",
+                _name(conversation),
+                decision.agent,
+            )
+            busy.append(decision.agent)
+            decision = await self.decide(km, conversation, exclude=busy)
         raise InvalidRequestError(f"more than {max_busy} agents answered AGENT_BUSY")
+
+    async def _route(
+        self,
+        km: KommunicateSession,
+        conversation: ConversationRef,
+        decision: HandoffDecision,
+        send_offline_message: bool,
+    ) -> HandoffDecision:
+        """Carry out a step without an agent (team, rules, offline): no
+        `AGENT_BUSY` retry applies to these."""
+        if decision.step is HandoffStep.TEAM:
+            assert decision.team_id is not None
+            await km.conversations.update_team(conversation, decision.team_id)
+            return decision
+        if decision.step is HandoffStep.RULES:
+            outcome = await km.assignees.apply_rules(conversation)
+            return replace(decision, outcome=outcome)
+        if send_offline_message and decision.message:
+            await km.messages.send(conversation, decision.message)
+        if decision.offline_action == "resolve":
+            await km.conversations.set_status(conversation, ConversationStatus.RESOLVED)
+        return decision
 
     async def reply(
         self,
@@ -456,6 +495,12 @@ class HandoffPolicy:
         decision = await self.apply(km, conversation, send_offline_message=False)
         said = message or self.handoff_message
         return Reply((decision.message or said) if decision.is_offline else said)
+
+
+def _closed_reason(hours: BusinessHours) -> str:
+    """Why the offline step was taken out of hours (logged with the decision)."""
+    team = hours.team_name or hours.team_id or "default"
+    return f"out of business hours (team {team}, {hours.timezone})"
 
 
 def _name(conversation: ConversationRef) -> str:

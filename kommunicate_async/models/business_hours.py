@@ -106,22 +106,34 @@ class BusinessHours(Model, frozen=True, kw_only=True):
         zone = self.zone()
         if zone is None:
             return True
-        if at is None:
-            at = datetime.now(zone)
-        elif at.tzinfo is None or at.utcoffset() is None:
-            raise InvalidRequestError("is_open needs an aware datetime (with tzinfo)")
-        local = at.astimezone(zone)
+        local = _local(at, zone)
         days = self.days()
         clock = local.time().replace(tzinfo=None)
         today = days.get(_weekday(local))
-        if today is not None and (
-            today.all_day
-            or (today.start <= clock < today.end)
-            or (today.overnight and clock >= today.start)
-        ):
+        if today is not None and _open_today(today, clock):
             return True
         yesterday = days.get(_weekday(local - timedelta(days=1)))
         return bool(yesterday and yesterday.overnight and clock < yesterday.end)
+
+
+def _local(at: datetime | None, zone: ZoneInfo) -> datetime:
+    """`at` (now if None) in the team's zone; a naive `at` is refused, since
+    guessing its zone could flip open and closed."""
+    if at is None:
+        at = datetime.now(zone)
+    elif at.tzinfo is None or at.utcoffset() is None:
+        raise InvalidRequestError("is_open needs an aware datetime (with tzinfo)")
+    return at.astimezone(zone)
+
+
+def _open_today(today: DayHours, clock: time) -> bool:
+    """Whether today's span covers `clock`; the part of yesterday's overnight
+    span that runs into today is checked by the caller."""
+    return (
+        today.all_day
+        or (today.start <= clock < today.end)
+        or (today.overnight and clock >= today.start)
+    )
 
 
 def _weekday(moment: datetime) -> int:

@@ -159,12 +159,7 @@ async def create_user(
     check_id(user_id, "user_id")
     if role not in ("USER", "BOT"):
         raise InvalidRequestError("role must be 'USER' or 'BOT'")
-    if password is not None and not (
-        isinstance(cast("object", password), str) and password
-    ):
-        raise InvalidRequestError("password must be a non-empty str")
-    if role == "BOT" and password is None:
-        raise InvalidRequestError("a bot needs a password")
+    _check_password(role, password)
     ctx.client.transport.secrets.add(password, lasting=False)
     fields = {"display_name": display_name, "email": email, "image_link": image_link}
     for name, value in fields.items():
@@ -179,6 +174,17 @@ async def create_user(
         image_link=UNSET if image_link is None else image_link,
     )
     await ctx.client.call(USER_CREATE, NoResult, body=encode(body))
+
+
+def _check_password(role: Literal["USER", "BOT"], password: str | None) -> None:
+    """A password, when given, must be a non-empty str; a bot must have one
+    (it logs in with it)."""
+    if password is not None and not (
+        isinstance(cast("object", password), str) and password
+    ):
+        raise InvalidRequestError("password must be a non-empty str")
+    if role == "BOT" and password is None:
+        raise InvalidRequestError("a bot needs a password")
 
 
 async def block_user(ctx: Context, user_id: str, *, block: bool, acting: str) -> None:

@@ -48,11 +48,19 @@ def unwrap(value: object) -> object:
         return value
     fields = cast("dict[str, Any]", value)
     status = fields.get("status")
-    if isinstance(status, str) and status.lower() in _FAILED:
+    if _failed(status) or _failed(fields.get("code")):
         raise api_error(200, *_details(fields))
-    code = fields.get("code")
-    if isinstance(code, str) and code.lower() in _FAILED:
-        raise api_error(200, *_details(fields))
+    return _payload(fields, status)
+
+
+def _failed(word: object) -> bool:
+    """An envelope's `status` or `code` saying the call failed (any case)."""
+    return isinstance(word, str) and word.lower() in _FAILED
+
+
+def _payload(fields: dict[str, Any], status: object) -> object:
+    """The body of a successful envelope: the chat host's `response`, the app
+    server's `data` (else `response`); anything else is the payload itself."""
     if isinstance(status, str) and "response" in fields:
         return fields["response"]
     if "code" in fields:
@@ -64,25 +72,41 @@ def unwrap(value: object) -> object:
 
 
 def _details(fields: dict[str, Any]) -> tuple[str | None, str]:
-    code: str | None = None
-    texts: list[str] = []
-    items = fields.get("errorResponse")
-    if isinstance(items, list):
-        for item in cast("list[object]", items):
-            if isinstance(item, dict):
-                entry = cast("dict[str, object]", item)
-                if code is None and isinstance(entry.get("errorCode"), str):
-                    code = cast("str", entry["errorCode"])
-                text = entry.get("description") or entry.get("displayMessage")
-                if isinstance(text, str) and text:
-                    texts.append(text)
-    for name in ("message", "error", "response", "data"):
-        text = fields.get(name)
-        if not texts and isinstance(text, str) and text:
-            texts.append(text)
+    code, texts = _error_response(fields.get("errorResponse"))
+    if not texts:
+        # No itemised errors: the envelope's own text, first that is set.
+        fallback = _fallback_text(fields)
+        if fallback is not None:
+            texts.append(fallback)
     if code is None and isinstance(fields.get("code"), str):
         code = cast("str", fields["code"])
     return code, "; ".join(texts) or "error"
+
+
+def _error_response(items: object) -> tuple[str | None, list[str]]:
+    """The first `errorCode` and every description of an `errorResponse` list."""
+    code: str | None = None
+    texts: list[str] = []
+    if not isinstance(items, list):
+        return code, texts
+    for item in cast("list[object]", items):
+        if not isinstance(item, dict):
+            continue
+        entry = cast("dict[str, object]", item)
+        if code is None and isinstance(entry.get("errorCode"), str):
+            code = cast("str", entry["errorCode"])
+        text = entry.get("description") or entry.get("displayMessage")
+        if isinstance(text, str) and text:
+            texts.append(text)
+    return code, texts
+
+
+def _fallback_text(fields: dict[str, Any]) -> str | None:
+    for name in ("message", "error", "response", "data"):
+        text = fields.get(name)
+        if isinstance(text, str) and text:
+            return text
+    return None
 
 
 def convert(value: object, tp: type[T] | Any, what: str) -> T:

@@ -91,14 +91,23 @@ class BusinessHoursResource(Resource):
 def pick_team(settings: list[BusinessHours], team: str | int | None) -> BusinessHours:
     """The settings of `team` (id or name), or of the default team for None."""
     if team is None:
-        for hours in settings:
-            if hours.team_id is None:
-                return hours
-        for hours in settings:
-            if hours.is_default_team:
-                return hours
-        raise NotFoundError(200, None, "no business hours for the default team")
-    wanted = str(team).strip()
+        return _default_team(settings)
+    return _team(settings, str(team).strip())
+
+
+def _default_team(settings: list[BusinessHours]) -> BusinessHours:
+    """The setting without a team id, else one named like the default team."""
+    for hours in settings:
+        if hours.team_id is None:
+            return hours
+    for hours in settings:
+        if hours.is_default_team:
+            return hours
+    raise NotFoundError(200, None, "no business hours for the default team")
+
+
+def _team(settings: list[BusinessHours], wanted: str) -> BusinessHours:
+    """A team's setting by id first, then by name; none: always open (no map)."""
     for hours in settings:
         if hours.team_id is not None and str(hours.team_id) == wanted:
             return hours

@@ -104,16 +104,7 @@ class CsatResource(Resource):
         Returns:
             The stored CSAT when the reply carries it.
         """
-        if base not in RATING_BASES or isinstance(base, bool):
-            raise InvalidRequestError(
-                f"base must be one of {RATING_BASES}, got {base!r}"
-            )
-        check_int(rating, "rating", minimum=0)
-        if rating > base:
-            raise InvalidRequestError(f"rating must be at most {base} (the base)")
-        texts = [comments] if isinstance(comments, str) else list(comments)
-        for text in texts:
-            check_text(text, "comment")
+        texts = _checked_rating(rating, base, comments)
         check_id(user_id, "user_id")
         if not isinstance(send_as_message, bool):
             raise InvalidRequestError("send_as_message must be a bool")
@@ -127,13 +118,7 @@ class CsatResource(Resource):
             if agent_id is None
             else check_id(agent_id, "agent_id"),
             team_id=UNSET if team_id is None else check_id(str(team_id), "team_id"),
-            user_info=CsatUserInfo(
-                name=user_id if user_name is None else check_id(user_name, "user_name"),
-                user_id=user_id,
-                email=UNSET
-                if user_email is None
-                else check_id(user_email, "user_email"),
-            ),
+            user_info=_user_info(user_id, user_name, user_email),
         )
         params: dict[str, str | int] = {
             "sendAsMessage": "true" if send_as_message else "false"
@@ -141,10 +126,39 @@ class CsatResource(Resource):
         stored: object = await call_loose(
             self._ctx, POST, Any, "feedback/v2", params=params, body=encode(body)
         )
-        # The Web SDK reads the stored feedback at `data.data`: unwrap once more.
-        if not isinstance(stored, dict):
-            return None
-        fields = cast("dict[str, object]", stored)
-        if "rating" not in fields and isinstance(fields.get("data"), dict):
-            fields = cast("dict[str, object]", fields["data"])
-        return convert(fields, Csat, "feedback/v2")
+        return _stored_csat(stored)
+
+
+def _checked_rating(rating: int, base: int, comments: str | Iterable[str]) -> list[str]:
+    """Check the rating against its scale and the comments; the comments as a list."""
+    if base not in RATING_BASES or isinstance(base, bool):
+        raise InvalidRequestError(f"base must be one of {RATING_BASES}, got {base!r}")
+    check_int(rating, "rating", minimum=0)
+    if rating > base:
+        raise InvalidRequestError(f"rating must be at most {base} (the base)")
+    texts = [comments] if isinstance(comments, str) else list(comments)
+    for text in texts:
+        check_text(text, "comment")
+    return texts
+
+
+def _user_info(
+    user_id: str, user_name: str | None, user_email: str | None
+) -> CsatUserInfo:
+    """Who rated; their name defaults to their id (as the Android SDK sends it)."""
+    return CsatUserInfo(
+        name=user_id if user_name is None else check_id(user_name, "user_name"),
+        user_id=user_id,
+        email=UNSET if user_email is None else check_id(user_email, "user_email"),
+    )
+
+
+def _stored_csat(stored: object) -> Csat | None:
+    """The stored feedback in `feedback/v2`'s reply, if it carries one."""
+    # The Web SDK reads the stored feedback at `data.data`: unwrap once more.
+    if not isinstance(stored, dict):
+        return None
+    fields = cast("dict[str, object]", stored)
+    if "rating" not in fields and isinstance(fields.get("data"), dict):
+        fields = cast("dict[str, object]", fields["data"])
+    return convert(fields, Csat, "feedback/v2")

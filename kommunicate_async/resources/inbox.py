@@ -16,6 +16,8 @@ from ._loose import call_loose, repeated
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from multidict import MultiDict
+
     from ..models.conversation import ConversationRef
 
 __all__ = ["Inbox", "fetch_many"]
@@ -53,13 +55,14 @@ def _statuses(status: InboxStatus | Iterable[InboxStatus]) -> list[int]:
     return list(dict.fromkeys(out))
 
 
-async def fetch_many(
-    ctx: Context, refs: Iterable[ConversationRef], *, on_behalf_of: str | None = None
-) -> list[Conversation]:
-    """`GET group/details` with `groupIds` (or `clientGroupIds`) repeated."""
+def _details_query(
+    refs: Iterable[ConversationRef],
+) -> MultiDict[str | int] | None:
+    """The checked refs as `group/details` wants them (numeric ids, then client
+    ids); None when there are none, so no call is made."""
     checked = [check_ref(ref) for ref in refs]
     if not checked:
-        return []
+        return None
     if len(checked) > _MAX_DETAILS:
         raise InvalidRequestError(f"at most {_MAX_DETAILS} conversations per call")
     numeric = [c for c in checked if isinstance(c, int)]
@@ -67,6 +70,16 @@ async def fetch_many(
     query = repeated(None, "groupIds", numeric)
     for name in named:
         query.add("clientGroupIds", name)
+    return query
+
+
+async def fetch_many(
+    ctx: Context, refs: Iterable[ConversationRef], *, on_behalf_of: str | None = None
+) -> list[Conversation]:
+    """`GET group/details` with `groupIds` (or `clientGroupIds`) repeated."""
+    query = _details_query(refs)
+    if query is None:
+        return []
     found: list[Conversation] | None = await call_loose(
         ctx,
         DETAILS,
