@@ -51,17 +51,26 @@ def request_id_of(headers: Mapping[str, str] | None) -> str | None:
     return None
 
 
-def _subject(params: Mapping[str, str | int] | None, body: object) -> str | None:
+def _fields(
+    params: Mapping[str, str | int] | None, body: object
+) -> Mapping[str, object]:
+    """Where the subject's id is: the query if it names one, else a JSON object body."""
     fields: Mapping[str, object] = params or {}
-    if not any(k in fields for k in (*_CONVERSATION_KEYS, *_USER_KEYS)) and isinstance(
+    if any(k in fields for k in (*_CONVERSATION_KEYS, *_USER_KEYS)) or not isinstance(
         body, bytes
     ):
-        try:
-            decoded: object = _ANY.decode(body[:65536])
-        except (msgspec.DecodeError, RecursionError):
-            decoded = None
-        if isinstance(decoded, dict):
-            fields = cast("dict[str, object]", decoded)
+        return fields
+    try:
+        decoded: object = _ANY.decode(body[:65536])
+    except (msgspec.DecodeError, RecursionError):
+        return fields
+    if isinstance(decoded, dict):
+        return cast("dict[str, object]", decoded)
+    return fields
+
+
+def _subject(params: Mapping[str, str | int] | None, body: object) -> str | None:
+    fields = _fields(params, body)
     for key in _CONVERSATION_KEYS:
         value = fields.get(key)
         if isinstance(value, str | int) and not isinstance(value, bool):
@@ -78,11 +87,10 @@ def _short(value: str | int) -> str:
     return text if len(text) <= _ID_LIMIT else text[:_ID_LIMIT] + "…"
 
 
-def _headline(
-    error: APIError, subject: str | None, call: str, *, by_key: bool
-) -> tuple[str, str | None]:
-    """(what happened, hint) in words."""
-    about = subject or "the object"
+def _refusal(
+    error: APIError, subject: str | None, *, by_key: bool
+) -> tuple[str, str | None] | None:
+    """(what happened, hint) for a call the server refused to act on, else None."""
     if isinstance(error, ConversationClosedError):
         return f"{subject or 'the conversation'} is closed", (
             "reopen it or start a new conversation; nothing was sent"
@@ -99,13 +107,48 @@ def _headline(
         )
     if isinstance(error, PermissionDeniedError):
         return "permission denied", "these credentials may not do this"
+    return None
+
+
+def _headline(
+    error: APIError, subject: str | None, call: str, *, by_key: bool
+) -> tuple[str, str | None]:
+    """(what happened, hint) in words."""
+    refused = _refusal(error, subject, by_key=by_key)
+    if refused is not None:
+        return refused
     if isinstance(error, NotFoundError):
-        return f"{about} not found", None
+        return f"{subject or 'the object'} not found", None
     if isinstance(error, RateLimitError):
         return "rate limited (HTTP 429)", "slow down; the session pauses by itself"
     if isinstance(error, ServerError):
         return f"server error (HTTP {error.status}) on {call}", "retry later"
     return "the request failed", None
+
+
+def _status_part(error: APIError) -> str | None:
+    """`HTTP <status>`, unless the headline says it already (or it is a 200)."""
+    if error.status == 200 or isinstance(error, ServerError | RateLimitError):
+        return None
+    return f"HTTP {error.status}"
+
+
+def _code_part(error: APIError) -> str | None:
+    """The server's code and words, once each."""
+    if error.description == error.code:
+        return error.code
+    return ": ".join(p for p in (error.code, error.description) if p)
+
+
+def _detail(error: APIError, call: str) -> str:
+    """The parenthesised detail: call, status, code, request id (those that apply)."""
+    parts = (
+        None if isinstance(error, ServerError) else call,  # a server error names it
+        _status_part(error),
+        _code_part(error),
+        f"request id {error.request_id}" if error.request_id else None,
+    )
+    return ", ".join(part for part in parts if part)
 
 
 def explain(
@@ -125,20 +168,7 @@ def explain(
     call = f"{method} {path}"
     headline, hint = _headline(error, error.subject, call, by_key=by_key)
     error.hint = error.hint or hint
-    detail = ", ".join(
-        part
-        for part in (
-            None if isinstance(error, ServerError) else call,
-            None
-            if error.status == 200 or isinstance(error, ServerError | RateLimitError)
-            else f"HTTP {error.status}",
-            ": ".join(p for p in (error.code, error.description) if p)
-            if error.description != error.code
-            else error.code,
-            f"request id {error.request_id}" if error.request_id else None,
-        )
-        if part
-    )
+    detail = _detail(error, call)
     text = f"{headline} ({detail})" if detail else headline
     if error.hint:
         text += f": {error.hint}"

@@ -102,6 +102,56 @@ def _parsed(body: bytes) -> object:
         return body.decode("utf-8", "replace")  # a plain-text reply (a URL)
 
 
+def _encode_body(json: object) -> bytes | None:
+    """`json=` as the request body; an unencodable value is the caller's mistake."""
+    if json is None:
+        return None
+    try:
+        return msgspec.json.encode(json)
+    except (TypeError, msgspec.EncodeError, OverflowError) as exc:
+        raise InvalidRequestError(f"json= cannot be encoded: {exc}") from None
+
+
+def _parse_reply(reply: HttpReply, result_type: Any) -> object:
+    """The decoded result of a raw (or untyped) reply; an error envelope raises."""
+    if result_type is None or result_type is NoResult:
+        parsed = _parsed(reply.body)
+        # an error envelope inside a 200 still raises, as for every call
+        reply_decoder(NoResult).decode(reply.body, reply.status)
+        return parsed
+    return reply_decoder(result_type).decode(reply.body, reply.status)
+
+
+def _raw_result(
+    client: ApiClient,
+    route: Route,
+    reply: HttpReply,
+    *,
+    result_type: Any,
+    query: dict[str, str | int] | None,
+    body: bytes | None,
+    raw: bool,
+) -> Any:
+    """Decode `reply` as `request(raw=True)` or `result_type=None` asks; an API
+    error is scrubbed, tagged with its request id and explained like any call's."""
+    try:
+        parsed = _parse_reply(reply, result_type)
+    except APIError as exc:
+        client.transport.secrets.scrub(exc)  # never echo a secret
+        exc.request_id = request_id_of(reply.headers)
+        explain(exc, method=route.method, path=route.path, params=query, body=body)
+        raise
+    if not raw:
+        return parsed
+    return RawResponse(
+        status=reply.status,
+        headers=reply.headers or {},
+        request_id=request_id_of(reply.headers),
+        parsed=parsed,
+        body=reply.body,
+    )
+
+
 async def send_request(
     client: ApiClient,
     method: str,
@@ -117,37 +167,20 @@ async def send_request(
     """The body of `KommunicateSession.request` (see there)."""
     route = _route(method, path, host)
     query = _params(params)
-    body: bytes | None = None
-    if json is not None:
-        try:
-            body = msgspec.json.encode(json)
-        except (TypeError, msgspec.EncodeError, OverflowError) as exc:
-            raise InvalidRequestError(f"json= cannot be encoded: {exc}") from None
+    body = _encode_body(json)
     if raw or result_type is None:
         reply = await client.call(
             route, HttpReply, params=query, body=body, acting_as=on_behalf_of
         )
         assert reply is not None  # an HttpReply result is never None
-        try:
-            if result_type is None or result_type is NoResult:
-                parsed = _parsed(reply.body)
-                # an error envelope inside a 200 still raises, as for every call
-                reply_decoder(NoResult).decode(reply.body, reply.status)
-            else:
-                parsed = reply_decoder(result_type).decode(reply.body, reply.status)
-        except APIError as exc:
-            client.transport.secrets.scrub(exc)  # never echo a secret
-            exc.request_id = request_id_of(reply.headers)
-            explain(exc, method=route.method, path=route.path, params=query, body=body)
-            raise
-        if not raw:
-            return parsed
-        return RawResponse(
-            status=reply.status,
-            headers=reply.headers or {},
-            request_id=request_id_of(reply.headers),
-            parsed=parsed,
-            body=reply.body,
+        return _raw_result(
+            client,
+            route,
+            reply,
+            result_type=result_type,
+            query=query,
+            body=body,
+            raw=raw,
         )
     return await client.call(
         route, result_type, params=query, body=body, acting_as=on_behalf_of

@@ -210,7 +210,7 @@ class ApiClient:
         """
         try:
             limit = self._begin(params, max_retries, first_attempt=first_attempt)
-            if deadline is not None or not self._plain(route, acting_as, headers):
+            if not self._plain(route, acting_as, headers, deadline):
                 exchange = Exchange(
                     route, params, body, acting_as, headers, deadline or self.deadline()
                 )
@@ -242,18 +242,7 @@ class ApiClient:
             exchange.url, exchange.sent_headers = url, sent_headers
             return await self._retrying(exchange, result_type, limit, outcome, empty)
         except APIError as exc:  # say which call, about what, and what to do
-            explain(
-                exc,
-                method=route.method,
-                path=route.path,
-                params=params,
-                body=body,
-                by_key=headers is None
-                and not (
-                    route.host is Host.CHAT
-                    and (acting_as in self.tokens or self._config.chat_auth)
-                ),
-            )
+            self._explain_call(exc, route, params, body, acting_as, headers)
             raise
 
     def _begin(
@@ -270,12 +259,42 @@ class ApiClient:
             _check_params(params)
         return self._config.max_retries if max_retries is None else max_retries
 
+    def _explain_call(
+        self,
+        exc: APIError,
+        route: Route,
+        params: Mapping[str, str | int] | None,
+        body: bytes | Upload | None,
+        acting_as: str | None,
+        headers: Mapping[str, str] | None,
+    ) -> None:
+        """`explain` `exc` for `call`; sync and off the success path, so the fast
+        path keeps its one coroutine frame."""
+        explain(
+            exc,
+            method=route.method,
+            path=route.path,
+            params=params,
+            body=body,
+            by_key=headers is None
+            and not (
+                route.host is Host.CHAT
+                and (acting_as in self.tokens or self._config.chat_auth)
+            ),
+        )
+
     def _plain(
-        self, route: Route, acting_as: str | None, headers: Mapping[str, str] | None
+        self,
+        route: Route,
+        acting_as: str | None,
+        headers: Mapping[str, str] | None,
+        deadline: Deadline | None,
     ) -> bool:
-        """An `Api-Key` call with no 429 pause in force: the fast path's case."""
+        """An `Api-Key` call with no shared deadline and no 429 pause in force: the
+        fast path's case."""
         return not (
-            self._pause.until
+            deadline is not None
+            or self._pause.until
             or headers is not None
             or (route.host in _USER_HOSTS and acting_as in self.tokens)
         )
@@ -453,18 +472,29 @@ class ApiClient:
                 status=reply.status,
             )
         else:
-            if result is not None or empty or result_type is NoResult:
-                return result  # a `NoResult` call is empty by nature
+            if result is not None or _may_be_empty(result_type, empty):
+                return result
             failure = ResponseValidationError(
                 f"{route.method} {route.path}: a success reply with no result",
                 status=reply.status,
             )
         # Raised here, outside the `except`: the unredacted first error must not
         # ride along as `__context__`.
-        error = self._redacted(failure, decoder, reply, route)
+        raise self._decode_failure(failure, decoder, reply, route)
+
+    def _decode_failure(
+        self,
+        exc: APIError | ResponseValidationError,
+        decoder: ReplyDecoder[object],
+        reply: HttpReply,
+        route: Route,
+    ) -> KommunicateError:
+        """The error `_decode` raises: redacted, an API error tagged with the reply's
+        request id."""
+        error = self._redacted(exc, decoder, reply, route)
         if isinstance(error, APIError):
             error.request_id = request_id_of(reply.headers)
-        raise error
+        return error
 
     def _redacted(
         self,
@@ -620,6 +650,12 @@ def _check_params(params: Mapping[str, str | int]) -> None:
     for name, value in params.items():
         if type(value) is str and not value.isascii():
             check_encodable(value, name)
+
+
+def _may_be_empty(result_type: object, empty: bool) -> bool:
+    """Whether a success with no result is one: asked for (`empty=True`), or a
+    `NoResult` call, which is empty by nature."""
+    return empty or result_type is NoResult
 
 
 def _succeeded(reply: HttpReply) -> bool:

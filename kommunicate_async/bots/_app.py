@@ -64,6 +64,27 @@ def _json_error(message: str) -> bytes:
     return encode({"error": message})
 
 
+def _refuse_body_headers(
+    content_encoding: str | None, content_length: str | None
+) -> BotResponse | None:
+    """415 for a compressed body, 400 for a bad Content-Length, 413 for one past
+    MAX_BODY: all decided before a byte of the body is read."""
+    if content_encoding is not None and content_encoding.strip().lower() not in (
+        "",
+        "identity",
+    ):
+        # Refused before a byte is inflated: Kommunicate sends plain JSON, and a
+        # small compressed body can inflate to gigabytes.
+        return BotResponse(415, _json_error("compressed bodies are not accepted"))
+    if content_length is not None:
+        digits = content_length.strip()
+        if not (digits.isascii() and digits.isdigit()):
+            return BotResponse(400, _json_error("bad Content-Length"))
+        if len(digits) > 9 or int(digits) > MAX_BODY:
+            return BotResponse(413, _json_error("request body too large"))
+    return None
+
+
 class BotApp:
     """A custom bot and message-webhook receiver.
 
@@ -293,6 +314,16 @@ class BotApp:
         self.check_ready()
         if self._closing:
             return BotResponse(503, _json_error("shutting down"))
+        refused = self._refuse_auth(kind, auth_values)
+        if refused is not None:
+            return refused
+        return _refuse_body_headers(content_encoding, content_length)
+
+    def _refuse_auth(
+        self, kind: Kind, auth_values: Sequence[bytes] | None
+    ) -> BotResponse | None:
+        """401 unless the auth header `kind` needs is there, once, and right (a kind
+        with none is open only for `token`, or when configured insecure)."""
         auth = self._auth(kind)
         if auth is None:
             if kind != "token" and not self._insecure:
@@ -304,19 +335,6 @@ class BotApp:
                 auth.header,
             )
             return BotResponse(401, _json_error("unauthorized"))
-        if content_encoding is not None and content_encoding.strip().lower() not in (
-            "",
-            "identity",
-        ):
-            # Refused before a byte is inflated: Kommunicate sends plain JSON, and a
-            # small compressed body can inflate to gigabytes.
-            return BotResponse(415, _json_error("compressed bodies are not accepted"))
-        if content_length is not None:
-            digits = content_length.strip()
-            if not (digits.isascii() and digits.isdigit()):
-                return BotResponse(400, _json_error("bad Content-Length"))
-            if len(digits) > 9 or int(digits) > MAX_BODY:
-                return BotResponse(413, _json_error("request body too large"))
         return None
 
     def _auth(self, kind: Kind) -> HeaderCheck | None:

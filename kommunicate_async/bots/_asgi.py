@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from ._payloads import MAX_BODY
 
 if TYPE_CHECKING:
-    from ._app import BotApp, Kind
+    from ._app import BotApp, BotResponse, Kind
 
 __all__ = ["AsgiBotApp"]
 
@@ -57,6 +57,27 @@ class AsgiBotApp:
         if scope.get("method") != "POST":
             await _respond(send, 405, b"method not allowed", _TEXT)
             return
+        refused, length = self._refuse(kind, scope)
+        if refused is not None:
+            await _respond(
+                send,
+                refused.status,
+                refused.body,
+                refused.content_type.encode(),
+                _CLOSE,
+            )
+            return
+        body = await _receive_body(receive, send, self.bot.body_timeout, length)
+        if body is None:
+            return  # answered already (408, 413), or the client is gone
+        reply = await self.bot.answer(kind, body)
+        await _respond(send, reply.status, reply.body, reply.content_type.encode())
+
+    def _refuse(
+        self, kind: Kind, scope: Scope
+    ) -> tuple[BotResponse | None, bytes | None]:
+        """The bot's verdict on the request's headers (None: go on), and its
+        Content-Length; one pass over the headers picks out the three it needs."""
         auth_name = self._auth.get(kind)
         auth_values: list[bytes] | None = None if auth_name is None else []
         encodings: list[bytes] = []
@@ -74,28 +95,7 @@ class AsgiBotApp:
             b",".join(encodings).decode("latin-1") if encodings else None,
             None if length is None else length.decode("latin-1"),
         )
-        if refused is not None:
-            await _respond(
-                send,
-                refused.status,
-                refused.body,
-                refused.content_type.encode(),
-                _CLOSE,
-            )
-            return
-        try:
-            async with asyncio.timeout(self.bot.body_timeout):
-                body = await _read_body(receive, length)
-        except TimeoutError:
-            await _respond(send, 408, b"request body timed out", _TEXT, _CLOSE)
-            return
-        if body is _GONE:
-            return  # cut off before its Content-Length: nobody to answer, no handler
-        if not isinstance(body, bytes):
-            await _respond(send, 413, b"request body too large", _TEXT, _CLOSE)
-            return
-        reply = await self.bot.answer(kind, body)
-        await _respond(send, reply.status, reply.body, reply.content_type.encode())
+        return refused, length
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -115,6 +115,25 @@ def _local_path(scope: Scope) -> str:
     if root and path.startswith(root):
         path = path[len(root) :] or "/"
     return path
+
+
+async def _receive_body(
+    receive: Receive, send: Send, body_timeout: float, length: bytes | None
+) -> bytes | None:
+    """The body, or None once it is answered (408 past `body_timeout`, 413 past
+    MAX_BODY, both closing the connection) or cut off (no one to answer)."""
+    try:
+        async with asyncio.timeout(body_timeout):
+            body = await _read_body(receive, length)
+    except TimeoutError:
+        await _respond(send, 408, b"request body timed out", _TEXT, _CLOSE)
+        return None
+    if body is _GONE:
+        return None  # cut off before its Content-Length: nobody to answer, no handler
+    if not isinstance(body, bytes):
+        await _respond(send, 413, b"request body too large", _TEXT, _CLOSE)
+        return None
+    return body
 
 
 async def _read_body(receive: Receive, length: bytes | None) -> object:

@@ -181,6 +181,17 @@ class Deliverer:
                 request.group_id, reply, sender=sender, metadata=mark
             )
             return
+        await self._post_reply(km, request, reply, sender, mark)
+
+    async def _post_reply(
+        self,
+        km: KommunicateSession,
+        request: BotRequest,
+        reply: Reply,
+        sender: str | None,
+        mark: dict[str, str],
+    ) -> None:
+        """A `Reply`: its text, then the resolve, handoff and event it asks for."""
         metadata: dict[str, Any] = dict(reply.metadata or {})
         event = reply.event
         metadata.pop("event", None)  # posted late it does nothing: the trigger does
@@ -201,10 +212,7 @@ class Deliverer:
             await km.conversations.set_status(
                 request.group_id, ConversationStatus.RESOLVED
             )
-        if target == "":
-            await _apply_rules(km, request.group_id)
-        elif target:
-            await km.assignees.change(request.group_id, target)
+        await _hand_off(km, request.group_id, target)
         if event is not None:
             user = request.sender if self.event_sender == "user" else sender
             await _trigger_event(km, request.group_id, event, user or None)
@@ -212,6 +220,15 @@ class Deliverer:
 
 class _Unsupported(KommunicateError):
     """A reply this app is configured not to post late."""
+
+
+async def _hand_off(km: KommunicateSession, group_id: int, target: str | None) -> None:
+    """Hand the conversation on: "" to the routing rules, a name to that agent or
+    bot, None not at all."""
+    if target == "":
+        await _apply_rules(km, group_id)
+    elif target:
+        await km.assignees.change(group_id, target)
 
 
 async def _apply_rules(km: KommunicateSession, group_id: int) -> None:
