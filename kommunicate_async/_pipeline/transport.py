@@ -454,6 +454,16 @@ class HttpTransport:
             # headers it holds) must not ride along as `__context__` either.
             self._raise(failure, watch, method, url)
         assert resp is not None
+        return self._reply_of(resp, body, method, url)
+
+    def _reply_of(
+        self,
+        resp: aiohttp.ClientResponse,
+        body: bytes | None,
+        method: str,
+        url: str | URL,
+    ) -> HttpReply:
+        """The attempt's reply; `body` None means it passed the size cap."""
         status = resp.status
         if body is None:
             raise ResponseValidationError(
