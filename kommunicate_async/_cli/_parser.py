@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Final
 
+from .._compat import override
 from .._version import __version__
 from ._more import add_parsers as add_more_parsers
 
@@ -54,7 +55,42 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
-_DEFAULTS: Final = argparse.ArgumentDefaultsHelpFormatter
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Each option's default shown once: `(default: X)` is added only where the
+    help does not say it already, and never for None, False or an empty list
+    (argparse's ArgumentDefaultsHelpFormatter printed `(default: 3) (default:
+    None)` for an option whose None means "the library's default")."""
+
+    @override
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default: object = action.default
+        if (
+            "(default" in text
+            or default is None
+            or default is False
+            or default == []
+            or default is argparse.SUPPRESS
+            or not action.option_strings
+        ):
+            return text
+        if isinstance(default, float) and default.is_integer():
+            default = int(default)
+        shown = str(default).replace("%", "%%")
+        return f"{text} (default: {shown})"
+
+
+def _use_formatter(parser: argparse.ArgumentParser) -> None:
+    """`HelpFormatter` for `parser` and every subcommand under it."""
+    parser.formatter_class = HelpFormatter
+    for action in parser._actions:  # argparse keeps subparsers only here
+        if isinstance(action, argparse._SubParsersAction):
+            choices: dict[str, argparse.ArgumentParser] = action.choices  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            for child in choices.values():
+                _use_formatter(child)
+
+
+_DEFAULTS: Final = HelpFormatter
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -312,4 +348,5 @@ def build_parser() -> argparse.ArgumentParser:
     from ._campaign import add_campaign_parser  # durable campaigns on Temporal
 
     add_campaign_parser(sub, common)
+    _use_formatter(parser)
     return parser
