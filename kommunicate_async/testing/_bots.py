@@ -34,17 +34,20 @@ class BotDelivery:
                                                   bot_id="bot")
         assert delivery.status == 200
         assert delivery.replies == [{"message": "You said: hi"}]
+
+    Attributes:
+        key: the message key of the delivered message (the one to `redeliver`).
+        status: the HTTP status your app answered.
+        body: your app's answer, byte for byte.
+        replies: the bot's reply array, decoded: one `{"message", "metadata"?}`
+            item per message. Empty unless a 200 with a JSON array (always empty
+            for a webhook, whose answer Kommunicate ignores).
     """
 
     key: str
-    """The message key of the delivered message (the one to `redeliver`)."""
     status: int
-    """The HTTP status your app answered."""
     body: bytes
-    """Your app's answer, byte for byte."""
     replies: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
-    """The bot's reply array, decoded: one `{"message", "metadata"?}` item per
-    message. Empty unless a 200 with a JSON array (always empty for a webhook)."""
 
     @property
     def ok(self) -> bool:
