@@ -161,7 +161,9 @@ def test_the_testing_section_is_a_project_to_copy() -> None:
 
 
 def test_request_block_runs_as_written() -> None:
-    code = block("docs/guides/calls.md", "Calling an endpoint the library does not wrap")
+    code = block(
+        "docs/guides/calls.md", "Calling an endpoint the library does not wrap"
+    )
     namespace: dict[str, Any] = {}
     exec(compile(code, "calls.md", "exec"), namespace)
 

@@ -10,7 +10,6 @@ from kommunicate_async.testing import FakeKommunicate
 from tests.docs.blocks import block as guide_block
 
 
-
 def block(heading: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {}
     code = guide_block("docs/guides/calls.md", heading)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
@@ -23,7 +23,7 @@ def local_time(epoch_ms: int | None) -> str:
     (`-` when unknown). JSON output keeps the milliseconds."""
     if not epoch_ms:
         return "-"
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc).astimezone()
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).astimezone()
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 

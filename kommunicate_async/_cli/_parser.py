@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Final
+from typing import Final, cast
 
 from .._compat import override
 from .._version import __version__
@@ -64,30 +64,32 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     @override
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        default: object = action.default
-        if (
-            "(default" in text
-            or default is None
-            or default is False
-            or default == []
-            or default is argparse.SUPPRESS
-            or not action.option_strings
-        ):
+        if "(default" in text or not _has_default(action):
             return text
+        default: object = action.default
         if isinstance(default, float) and default.is_integer():
             default = int(default)
         shown = str(default).replace("%", "%%")
         return f"{text} (default: {shown})"
 
 
+def _has_default(action: argparse.Action) -> bool:
+    """An option whose default means something to show (not None, False, [])."""
+    default: object = action.default
+    if default is None or default is False or default is argparse.SUPPRESS:
+        return False
+    return bool(action.option_strings) and default != []
+
+
 def _use_formatter(parser: argparse.ArgumentParser) -> None:
     """`HelpFormatter` for `parser` and every subcommand under it."""
     parser.formatter_class = HelpFormatter
     for action in parser._actions:  # argparse keeps subparsers only here
-        if isinstance(action, argparse._SubParsersAction):
-            choices: dict[str, argparse.ArgumentParser] = action.choices  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-            for child in choices.values():
-                _use_formatter(child)
+        choices: object = action.choices
+        if isinstance(choices, dict):
+            for child in cast("dict[str, object]", choices).values():
+                if isinstance(child, argparse.ArgumentParser):
+                    _use_formatter(child)
 
 
 _DEFAULTS: Final = HelpFormatter

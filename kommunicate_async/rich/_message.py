@@ -118,7 +118,9 @@ class RichMessage:
     @override
     def __repr__(self) -> str:
         html = ", html=True" if self.html else ""
-        return f"RichMessage(text={self.text!r}, template_id={self.template_id!r}{html})"
+        return (
+            f"RichMessage(text={self.text!r}, template_id={self.template_id!r}{html})"
+        )
 
 
 def merge_metadata(

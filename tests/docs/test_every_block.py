@@ -37,7 +37,11 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKommu
         fake.add_agent("bob@acme.io")
         fake.add_team("Default Team", timezone="UTC", hours={"1": "0900-1700"})
         fake.state.create_group(
-            name="c", members=["user-1"], client_group_id="c1", metadata={}, admin_id="bot"
+            name="c",
+            members=["user-1"],
+            client_group_id="c1",
+            metadata={},
+            admin_id="bot",
         )
         for name, value in {
             "KOMMUNICATE_API_KEY": fake.api_key,
@@ -82,7 +86,10 @@ def test_the_block_runs(code_block: Block, world: FakeKommunicate) -> None:
 
 
 def test_the_runner_finds_the_pages_and_their_blocks() -> None:
-    names = {str(p.relative_to(p.parents[1] if p.parent.name == "guides" else p.parent)) for p in pages()}
+    names = {
+        str(p.relative_to(p.parents[1] if p.parent.name == "guides" else p.parent))
+        for p in pages()
+    }
     assert {"README.md", "guides/testing.md", "guides/calls.md"} <= names
     found = runnable()
     assert len(found) >= 15

@@ -35,7 +35,10 @@ def test_a_card_takes_a_list_of_buttons_and_stores_a_tuple() -> None:
     shirt = Card("Shirt", buttons=[Button("Buy", Link("https://shop.example/1"))])
     assert isinstance(shirt.buttons, tuple)
     assert card("Our pick", shirt).metadata["payload"][0]["buttons"] == [
-        {"name": "Buy", "action": {"type": "link", "payload": {"url": "https://shop.example/1"}}}
+        {
+            "name": "Buy",
+            "action": {"type": "link", "payload": {"url": "https://shop.example/1"}},
+        }
     ]
     choices = Options("radio", "Size", options=["S", Choice("M", selected=True)])
     assert choices.options == ("S", Choice("M", selected=True))
@@ -75,7 +78,20 @@ def test_rich_message_repr_names_its_template() -> None:
 
 
 @pytest.mark.parametrize(
-    "cls", [Card, Button, Link, ListItem, Submit, LinkButton, QuickReply, Image, Video, Options, Choice]
+    "cls",
+    [
+        Card,
+        Button,
+        Link,
+        ListItem,
+        Submit,
+        LinkButton,
+        QuickReply,
+        Image,
+        Video,
+        Options,
+        Choice,
+    ],
 )
 def test_every_builder_field_is_documented(cls: type) -> None:
     doc = inspect.getdoc(cls) or ""
@@ -105,7 +121,7 @@ def test_conversation_repr_shows_status_and_assignee() -> None:
 
 
 def test_the_bot_kit_is_visible_to_help_and_typed() -> None:
-    text = pydoc.render_doc(FakeKommunicate, renderer=pydoc.plaintext)
+    text = pydoc.plain(pydoc.render_doc(FakeKommunicate))
     for method in ("deliver_bot_message", "redeliver", "deliver_webhook"):
         assert f"{method}(self" in text
         assert inspect.getdoc(getattr(FakeKommunicate, method))

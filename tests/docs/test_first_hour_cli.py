@@ -10,14 +10,14 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 import pytest
 
-from kommunicate_async._cli import EXIT_BROKEN_PIPE, main
+from kommunicate_async._cli import EXIT_BROKEN_PIPE
 from kommunicate_async._cli._parser import build_parser
 from tests.test_cli import as_json, run
 from tests.threaded_fake import ThreadedFake
@@ -99,7 +99,7 @@ def test_messages_list_prints_local_times(capsys: pytest.CaptureFixture[str]) ->
     run(capsys, "send", "c1", "hello", "--sender", "u1")
     _, out, _ = run(capsys, "messages", "list", "c1", "--json")
     [message] = as_json(out)
-    when = datetime.fromtimestamp(message["created_at"] / 1000, tz=timezone.utc)
+    when = datetime.fromtimestamp(message["created_at"] / 1000, tz=UTC)
     code, out, _ = run(capsys, "messages", "list", "c1")
     local = when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
     assert code == 0 and out == f"{local} u1: hello\n"

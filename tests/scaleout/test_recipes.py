@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def readme_block() -> str:
     guide = (ROOT / "docs" / "guides" / "many-workers.md").read_text()
-    found = re.search(r"# Many workers, one campaign\n.*?```python\n(.*?)```", guide, re.S)
+    found = re.search(
+        r"# Many workers, one campaign\n.*?```python\n(.*?)```", guide, re.S
+    )
     assert found is not None
     return found.group(1)
 
