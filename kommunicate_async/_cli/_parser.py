@@ -21,7 +21,8 @@ configuration:
 
 exit codes:
   0 ok, 1 the API refused, 2 bad usage or input, 3 configuration, 4 network or
-  timeout, 5 a batch left items failed or ambiguous, 130 interrupted
+  timeout, 5 a batch left items failed or ambiguous, 130 interrupted, 141 the
+  reader of the output went away (a closed pipe)
 """
 
 
