@@ -88,9 +88,9 @@ def _use_formatter(parser: argparse.ArgumentParser) -> None:
     for action in parser._actions:  # argparse keeps subparsers only here
         choices: object = action.choices
         if isinstance(choices, dict):
-            for child in cast("dict[str, object]", choices).values():
-                if isinstance(child, argparse.ArgumentParser):
-                    _use_formatter(child)
+            # a subparsers action: its choices are the subcommands' parsers
+            for child in cast("dict[str, argparse.ArgumentParser]", choices).values():
+                _use_formatter(child)
 
 
 _DEFAULTS: Final = HelpFormatter

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import pytest
 
-from kommunicate_async._cli import EXIT_BROKEN_PIPE
+from kommunicate_async._cli import EXIT_BROKEN_PIPE, main
 from kommunicate_async._cli._parser import build_parser
 from tests.test_cli import as_json, run
 from tests.threaded_fake import ThreadedFake
@@ -217,3 +217,20 @@ def test_ctrl_c_on_the_real_entry_point(tmp_path: Path) -> None:
         assert summary["interrupted"] is True
         assert summary["delivered"] >= 5
         assert len(fake.messages("c1")) - summary["delivered"] in (0, 1)
+
+
+def test_a_closed_pipe_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same, in this process: stdout is then pointed at /dev/null."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    with os.fdopen(writer, "w") as closed:
+        monkeypatch.setattr(sys, "stdout", closed)
+        assert main(["rich", "lint", "--json", str(ROOT / "pyproject.toml")]) == 141
+        closed.write("x" * 100_000)  # /dev/null now: no second BrokenPipeError
+        closed.flush()
+
+
+def test_local_time_of_an_unknown_moment() -> None:
+    from kommunicate_async._cli._output import local_time
+
+    assert local_time(None) == local_time(0) == "-"
