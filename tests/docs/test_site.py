@@ -61,3 +61,10 @@ def test_the_site_builds_strict_with_every_public_name(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert missing_names(tmp_path) == []
+
+
+def test_the_readme_links_to_files_that_exist() -> None:
+    readme = (ROOT / "README.md").read_text()
+    targets = re.findall(r"\]\(((?!https?:)[^)#]+)(?:#[^)]*)?\)", readme)
+    assert len(targets) >= 10
+    assert [t for t in targets if not (ROOT / t).is_file()] == []
