@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ._bot_kit import BotDeliveryKit
 from ._bots import BotDriver
 from ._directory import ROLE_AGENT, FakeDirectory, FakeTeam
 from ._faults import Fault, FaultPlan
@@ -51,7 +52,7 @@ class LoggedRequest:
         return f"{self.method} {self.path}"
 
 
-class FakeKommunicate:
+class FakeKommunicate(BotDeliveryKit):
     """An in-memory Kommunicate server on 127.0.0.1 that speaks the real wire format.
 
     One port serves both the Platform and the chat host: point `base_url` and
@@ -60,6 +61,11 @@ class FakeKommunicate:
         async with FakeKommunicate() as fake:
             async with fake.session() as km:
                 ...
+
+    It needs no pytest: the same `async with` runs in a script under
+    `asyncio.run` (from the shell: `kommunicate-async fake-server`). For bots,
+    `deliver_bot_message`, `redeliver` and `deliver_webhook` play Kommunicate's
+    side against your app and return a `BotDelivery`.
 
     Args:
         api_key: the key the fake accepts (a wrong one gets 401).
@@ -120,9 +126,6 @@ class FakeKommunicate:
         """A dashboard token the app-server routes accept as `Authorization`."""
         self.bots = BotDriver(self)
         """Bot deliveries: `deliver_bot_message`, `redeliver`, `deliver_webhook`."""
-        self.deliver_bot_message = self.bots.deliver_bot_message
-        self.redeliver = self.bots.redeliver
-        self.deliver_webhook = self.bots.deliver_webhook
 
     # -- lifecycle --------------------------------------------------------------------
 
