@@ -119,7 +119,7 @@ class RedisRateLimit:
         *,
         rate: float,
         burst: int = 1,
-        max_late: float = 0.025,
+        max_late: float = 0.05,
     ) -> None:
         if not (rate > 0 and math.isfinite(rate)):
             raise ValueError("rate must be a number of sends a second > 0")

@@ -191,7 +191,7 @@ async def test_100k_items_3_workers_kills_and_a_pause(
             async def chaos_then_record() -> None:
                 window.append(await chaos())
 
-            with anyio.fail_after(330):
+            with anyio.fail_after(600):  # a loaded 2-core machine: about 110 s alone
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(watch)
                     tg.start_soon(chaos_then_record)
