@@ -192,13 +192,21 @@ def build_parser() -> argparse.ArgumentParser:
     batch = sub.add_parser(
         "send-batch",
         parents=[common],
-        help="send every line of a JSONL file",
+        help="send every row of a JSONL or CSV file",
         formatter_class=_DEFAULTS,
     )
     batch.add_argument(
         "file",
-        help='one {"conversation", "text", "sender"?, "metadata"?, '
-        '"dedupe_key"?} object per line; - reads standard input',
+        help='JSONL: one {"conversation", "text", "sender"?, "metadata"?, '
+        '"dedupe_key"?} object per line; CSV (.csv or --format csv): a header row '
+        "with conversation,text and optionally sender,dedupe_key,metadata; "
+        "- reads standard input",
+    )
+    batch.add_argument(
+        "--format",
+        choices=["jsonl", "csv"],
+        default=None,
+        help="the input's format (default: csv for a .csv file, else jsonl)",
     )
     batch.add_argument(
         "--concurrency", type=int, default=32, metavar="N", help="sends in flight"
@@ -213,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--checkpoint",
         metavar="F",
-        help="JSONL checkpoint: a rerun skips what was delivered",
+        help="JSONL checkpoint, a file of its own (never the input): a rerun "
+        "skips what was delivered",
     )
     batch.add_argument(
         "--reconcile",
