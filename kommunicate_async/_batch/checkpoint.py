@@ -86,6 +86,10 @@ class CheckpointLine(msgspec.Struct, omit_defaults=True, frozen=True):
     host: str | None = None
     keys: str | None = None
     """`run` lines: how this run derives dedupe keys."""
+    conversation: int | str | None = None
+    """Final lines: the item's conversation (`settle` reads it there)."""
+    sent_key: str | None = None
+    """Final lines of a broadcast item: the dedupe key its request carried."""
 
 
 class KeySet:

@@ -42,17 +42,24 @@ def is_fatal(error: KommunicateError) -> bool:
 
 
 class Job:
-    """One item on its way: its position, key and request body."""
+    """One item on its way: its position, key and request body, and its
+    broadcast group (None: it goes alone, `broadcast.py`)."""
 
-    __slots__ = ("body", "index", "item", "key")
+    __slots__ = ("body", "group", "index", "item", "key")
 
     def __init__(
-        self, index: int, item: OutgoingMessage, key: str, body: bytes
+        self,
+        index: int,
+        item: OutgoingMessage,
+        key: str,
+        body: bytes,
+        group: str | None = None,
     ) -> None:
         self.index = index
         self.item = item
         self.key = key
         self.body = body
+        self.group = group
 
     def result(
         self,
@@ -75,6 +82,8 @@ def line_of(result: ItemResult) -> CheckpointLine:
         result.message_key,
         None if error is None else f"{type(error).__name__}: {error}",
         result.attempts,
+        conversation=result.item.conversation,
+        sent_key=result.broadcast_key,
     )
 
 

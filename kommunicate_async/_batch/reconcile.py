@@ -111,6 +111,7 @@ class Reconciler:
         *,
         failed_at: float | None = None,
         landing: bool = True,
+        prefix: str | None = None,
     ) -> Message | KommunicateError | None:
         """The message carrying `key`; None if absent back to `since_ms` (server
         time); or the error that stopped the search (then nobody knows).
@@ -121,7 +122,8 @@ class Reconciler:
         disconnect, a gateway's 502/504), waits until `settle` seconds after it,
         only once it is paid for. An
         earlier run's item (`failed_at=None`) is read at once, as this run's first
-        request for it.
+        request for it. `prefix`: a key that starts with it matches too (an
+        earlier run's broadcast request, `broadcast.py`).
         """
         retry = failed_at is not None
         budget = self._wire.client.budget
@@ -132,7 +134,7 @@ class Reconciler:
             if landing and wait > 0:  # let a slow commit land before reading
                 await anyio.sleep(wait)
         try:
-            found = await self._scan(item, key, since_ms, retry=retry)
+            found = await self._scan(item, key, since_ms, retry=retry, prefix=prefix)
         except KommunicateError as exc:
             return exc
         if found is None:
@@ -144,7 +146,13 @@ class Reconciler:
         return found[0]
 
     async def _scan(
-        self, item: OutgoingMessage, key: str, since_ms: int, *, retry: bool
+        self,
+        item: OutgoingMessage,
+        key: str,
+        since_ms: int,
+        *,
+        retry: bool,
+        prefix: str | None = None,
     ) -> list[Message] | None:
         """The messages carrying `key` back to `since_ms`; None when there are
         none. Each page after the first is one more retry's worth.
@@ -159,7 +167,12 @@ class Reconciler:
             seen += 1
             if retry and seen % _PAGE == 1 and seen > _PAGE and not budget.try_spend():
                 raise _no_budget()
-            if message.metadata.get(_DEDUPE) == key:
+            carried = message.metadata.get(_DEDUPE)
+            if carried == key or (
+                prefix is not None
+                and isinstance(carried, str)
+                and carried.startswith(prefix)
+            ):
                 found.append(message)
             if message.created_at and message.created_at < since_ms:
                 break

@@ -53,6 +53,10 @@ class ItemResult(msgspec.Struct, frozen=True):
         message_key: the server's key of the message, when delivered.
         error: the last error, for failed and ambiguous items.
         attempts: how many times the message was sent (0: never left this process).
+        broadcast_key: the dedupe key the message carried when it went out in a
+            `message/sendall` request (shared by that request's items; the
+            item's own `dedupe_key` stays its identity in the checkpoint). Its
+            `message_key` is then known only from a webhook echo or a read.
     """
 
     index: int
@@ -61,6 +65,7 @@ class ItemResult(msgspec.Struct, frozen=True):
     message_key: str | None = None
     error: KommunicateError | None = None
     attempts: int = 0
+    broadcast_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ._bots import BotDriver
+from ._broadcast import Echoer
 from ._directory import ROLE_AGENT, FakeDirectory, FakeTeam
 from ._faults import Fault, FaultPlan
 from ._routes import Routes
@@ -123,6 +124,12 @@ class FakeKommunicate:
         self.deliver_bot_message = self.bots.deliver_bot_message
         self.redeliver = self.bots.redeliver
         self.deliver_webhook = self.bots.deliver_webhook
+        self.webhook_url: str | None = None
+        """Where every message a send stores is echoed, as Kommunicate's message
+        webhook does (None: no echoes); `webhook_token` for its Authentication."""
+        self.webhook_token: str | None = None
+        self.echoes = Echoer(self)
+        """The echo sender: `.sent`, `.failed`, `await .drain()`."""
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -154,6 +161,7 @@ class FakeKommunicate:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        await self.echoes.close()
 
     async def __aenter__(self) -> FakeKommunicate:
         await self.start()
