@@ -243,6 +243,12 @@ class Batch:
         if self.error is None:
             self.error = first_leaf(error)
 
+    def has_more(self) -> bool:
+        """Items left to take: input, results made with others, open buckets."""
+        if not self.exhausted or self._ready:
+            return True
+        return self.broadcaster is not None and self.broadcaster.has_open()
+
     async def take(self) -> ItemResult | None:
         """The result of the next item to send, or None once the input is used up
         (and every open broadcast bucket was sent)."""

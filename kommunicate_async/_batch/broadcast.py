@@ -3,9 +3,10 @@
 Workers put each eligible item (no dedupe key of its own, not a repeat of the same
 message to the same conversation) in a bucket of items with the same sender, text
 and metadata (`broadcast_group`); the worker that fills a bucket to
-`broadcast_chunk` sends it. At the input's end the open buckets are sent; at most
-`_MAX_OPEN` buckets are open at once (the oldest goes out early), so memory stays
-bounded whatever the input.
+`broadcast_chunk` sends it. The first item of a message not seen lately goes
+alone at once, so an input of all-different messages is never held back; at the
+input's end the open buckets are sent; at most `_MAX_OPEN` buckets are open at
+once (the oldest goes out early), so memory stays bounded whatever the input.
 
 Per-item accounting is unchanged: every item is marked in the ledger before the
 request and gets its own result after it. One dedupe key travels per request
@@ -47,8 +48,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Broadcaster"]
 
-_MAX_OPEN: Final = 256
-"""Buckets open at once; a new group beyond them sends the oldest bucket."""
+_MAX_OPEN: Final = 8
+"""Buckets open at once; a new group beyond them sends the oldest bucket, so an
+input of all-different messages is held back by at most 8 items."""
+_RECENT: Final = 1024
+"""Groups remembered: an item whose group is not among them goes alone."""
 _MAX_ENDPOINT_REFUSALS: Final = 3
 
 
@@ -66,6 +70,7 @@ class Broadcaster:
         self._run = secrets.token_hex(3)
         self._chunks = itertools.count()
         self._refusals = 0
+        self._recent: OrderedDict[str, None] = OrderedDict()
 
     # -- buckets -----------------------------------------------------------------------
 
@@ -74,6 +79,8 @@ class Broadcaster:
         group = job.group
         assert group is not None
         bucket = self._open.get(group)
+        if bucket is None and not self._seen_before(group):
+            return [job]  # a message not seen lately goes alone: never held back
         if bucket is None:
             due = self._open.popitem(last=False)[1] if len(self._open) >= _MAX_OPEN else None
             self._open[group] = [job]
@@ -85,6 +92,17 @@ class Broadcaster:
             del self._open[group]
             return bucket
         return None
+
+    def _seen_before(self, group: str) -> bool:
+        """Whether `group` came lately (its first item went alone, at once)."""
+        recent = self._recent
+        if group in recent:
+            recent.move_to_end(group)
+            return True
+        recent[group] = None
+        if len(recent) > _RECENT:
+            recent.popitem(last=False)
+        return False
 
     def has_open(self) -> bool:
         return bool(self._open)
