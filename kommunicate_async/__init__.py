@@ -11,6 +11,7 @@ docs/internals.md.
 from msgspec import Struct as _Struct
 
 from ._batch.batch import BatchOptions as BatchOptions
+from ._batch.echoes import EchoStore as EchoStore
 from ._chat_auth import ChatAuth as ChatAuth
 from ._config import (
     ConversationDefaults as ConversationDefaults,
@@ -99,6 +100,7 @@ __all__ = [
     "ConversationStatus",
     "CoordinationError",
     "Csat",
+    "EchoStore",
     "EventLoopError",
     "InboxPage",
     "InvalidPayloadError",

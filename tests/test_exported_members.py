@@ -74,6 +74,7 @@ PUBLIC_ALL: dict[str, list[str]] = {
         "ConversationStatus",
         "CoordinationError",
         "Csat",
+        "EchoStore",
         "EventLoopError",
         "InboxPage",
         "InvalidPayloadError",

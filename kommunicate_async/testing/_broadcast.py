@@ -51,6 +51,8 @@ class SendAll(msgspec.Struct, frozen=True, rename="camel"):
 
 async def sendall(routes: Routes, request: web.Request) -> web.Response:
     """Store the message in every target conversation; answer `success`."""
+    if routes.fake.refuse_sendall:  # a server where Api-Key cannot reach it
+        raise routes.fail("unauthorized user", status=401, code="AL-UN-01")
     sender = routes.actor(request, platform=False, need_user=True)
     body: SendAll = await routes.body(request, SendAll)
     message = body.message_object

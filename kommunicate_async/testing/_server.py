@@ -129,6 +129,9 @@ class FakeKommunicate:
         webhook does (None: no echoes); `webhook_token` for its Authentication."""
         self.webhook_token: str | None = None
         self.echoes = Echoer(self)
+        self.refuse_sendall = False
+        """Answer `message/sendall` with 401 (whether the real chat host takes the
+        Api-Key for it is UNCERTAIN): the library then sends one by one."""
         """The echo sender: `.sent`, `.failed`, `await .drain()`."""
 
     # -- lifecycle --------------------------------------------------------------------
