@@ -112,8 +112,8 @@ async def test_named_conversations_go_as_client_group_ids() -> None:
             [OutgoingMessage(c, "hi") for c in ids], broadcast_chunk=2
         )
         bodies = [msgspec.json.decode(r.body) for r in fake.requests_to(SENDALL)]
-    assert report.delivered == 4
         singles = [msgspec.json.decode(r.body) for r in fake.requests_to(SEND)]
+    assert report.delivered == 4
     # c0 went alone (the first of its message), c3 too (the last bucket held one)
     assert [b["clientGroupIds"] for b in bodies] == [["c1", "c2"]]
     assert sorted(b["clientGroupId"] for b in singles) == ["c0", "c3"]
