@@ -54,6 +54,8 @@ input of all-different messages is held back by at most 8 items."""
 _RECENT: Final = 1024
 """Groups remembered: an item whose group is not among them goes alone."""
 _MAX_ENDPOINT_REFUSALS: Final = 3
+_READS_AT_ONCE: Final = 8
+"""History reads of one ambiguous request's targets in flight at once."""
 
 
 class Broadcaster:
@@ -164,6 +166,9 @@ class Broadcaster:
             if batch.pacer is not None:
                 await batch.pacer.wait()
             self.requests += 1
+            if first_attempt:  # the retry budget earns per item, as one by one
+                for _ in range(len(targets) - 1):
+                    batch.client.budget.record_attempt()
             reply: bytes | None = await batch.client.call(
                 SENDALL,
                 bytes,
@@ -283,7 +288,10 @@ class Broadcaster:
                 job.item, key, since, failed_at=started, landing=landing
             )
 
-        found_all = await _each(unproven, read)
+        found_all: list[Message | KommunicateError | None] = []
+        for start in range(0, len(unproven), _READS_AT_ONCE):  # each read that finds
+            # its message gives its budget token back before the next slice spends
+            found_all += await _each(unproven[start : start + _READS_AT_ONCE], read)
         absent: list[Job] = []
         for job, found in zip(unproven, found_all, strict=True):
             if isinstance(found, Message):
