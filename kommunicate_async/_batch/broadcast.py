@@ -84,7 +84,11 @@ class Broadcaster:
         if bucket is None and not self._seen_before(group):
             return [job]  # a message not seen lately goes alone: never held back
         if bucket is None:
-            due = self._open.popitem(last=False)[1] if len(self._open) >= _MAX_OPEN else None
+            due = (
+                self._open.popitem(last=False)[1]
+                if len(self._open) >= _MAX_OPEN
+                else None
+            )
             self._open[group] = [job]
             return due
         if any(j.item.conversation == job.item.conversation for j in bucket):
@@ -133,7 +137,6 @@ class Broadcaster:
 
     async def _deliver(self, jobs: list[Job]) -> list[ItemResult]:
         """The request loop: send, prove what landed, send the rest again."""
-        batch = self.batch
         first = jobs[0]
         key = f"{first.group}~{self._run}{next(self._chunks):x}"
         done: list[ItemResult] = []
@@ -228,7 +231,9 @@ class Broadcaster:
         """(the targets to send again, the results settled) after a failed request."""
         batch = self.batch
         if is_fatal(error):
-            return [], [j.result(ItemStatus.FAILED, None, error, attempts) for j in targets]
+            return [], [
+                j.result(ItemStatus.FAILED, None, error, attempts) for j in targets
+            ]
         retryable = is_retryable(error, idempotent=False)
         settled: list[ItemResult] = []
         if error.ambiguous:

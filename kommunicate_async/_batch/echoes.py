@@ -85,14 +85,14 @@ class EchoStore:
         return self._seen.get((conversation, dedupe_key))
 
     async def wait_for(
-        self, wanted: Iterable[tuple[int | str, str]], timeout: float
+        self, wanted: Iterable[tuple[int | str, str]], seconds: float
     ) -> dict[tuple[int | str, str], str]:
-        """The echoes of `wanted` seen within `timeout` seconds (returns as soon as
-        every one is in)."""
+        """The echoes of `wanted` seen within `seconds` (returns as soon as every
+        one is in)."""
         pending = set(wanted)
         found: dict[tuple[int | str, str], str] = {}
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + seconds
         while True:
             for ref in list(pending):
                 key = self._seen.get(ref)

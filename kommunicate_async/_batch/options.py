@@ -230,7 +230,6 @@ class BatchSettings:
             if not _seconds(getattr(self, name)):
                 raise InvalidRequestError(f"{name} must be a number of seconds >= 0")
 
-
     def _check_broadcast(self) -> None:
         if not isinstance(self.broadcast, bool):
             raise InvalidRequestError("broadcast must be a bool")

@@ -97,6 +97,10 @@ class BatchReport:
         duration: seconds from start to the last result.
         attempts: send attempts made in this run.
         problems: the failed and ambiguous results, in completion order.
+        receipts_checked: delivered items whose `message/info` was read
+            (`send_many(receipts=...)`; 0 without).
+        delivered_to_device: of those, items a member other than the sender got.
+        read: of those, items a member other than the sender read.
     """
 
     total: int = 0
@@ -107,6 +111,9 @@ class BatchReport:
     duration: float = 0.0
     attempts: int = 0
     problems: list[ItemResult] = field(default_factory=list[ItemResult])
+    receipts_checked: int = 0
+    delivered_to_device: int = 0
+    read: int = 0
 
     @property
     def ok(self) -> bool:

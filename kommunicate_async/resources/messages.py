@@ -38,6 +38,7 @@ from ._lifecycle import (
     messages_by_key,
     update_message_metadata,
 )
+from ._receipts import ReceiptSampler, check_receipts, receipts_share
 from ._upload import file_meta_from_reply, plain_url
 
 if TYPE_CHECKING:
@@ -361,9 +362,17 @@ class Messages(Resource):
     async def send_many(
         self,
         items: Iterable[OutgoingMessage] | AsyncIterable[OutgoingMessage],
+        *,
+        receipts: bool | float = False,
         **options: Unpack[BatchOptions],
     ) -> BatchReport:
         """`iter_send` to the end, counted: a `BatchReport` with the problems listed.
+
+        `receipts`: after the batch, read `message/info` for the delivered items
+        (True), or a share of them (0.1: about one in ten), and count them in the
+        report (`receipts_checked`, `delivered_to_device`, `read`;
+        `resources/_receipts.py`). One request an item checked (two for a
+        broadcast item with no echo).
 
         Raises:
             BatchStoppedError: a fatal error (credentials, permissions, an unknown
@@ -371,6 +380,7 @@ class Messages(Resource):
                 `report` holds the results made before it stopped.
             CheckpointError: the checkpoint is held by another run, or unusable.
         """
+        sampler = ReceiptSampler(receipts_share(receipts))
         report = BatchReport()
         started = time.monotonic()
         try:
@@ -378,10 +388,21 @@ class Messages(Resource):
                 try:
                     async for result in results:
                         report.add(result)
+                        if sampler.share:
+                            sampler.offer(result)
                 finally:
                     report.skipped = results.progress().skipped
                     report.duration = time.monotonic() - started
         except BatchStoppedError as stop:  # what was done travels with the error
             stop.report = report
             raise
+        if sampler.kept:
+            await check_receipts(
+                self,
+                sampler,
+                report,
+                options.get("echoes"),
+                self._ctx.on_behalf_of,
+                options.get("settle", 3.0),
+            )
         return report

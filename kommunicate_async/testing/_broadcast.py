@@ -138,7 +138,9 @@ class Echoer:
         headers = {"Content-Type": "application/json"}
         token = self.fake.webhook_token
         if token is not None:
-            headers["Authentication"] = "Basic " + base64.b64encode(token.encode()).decode()
+            headers["Authentication"] = (
+                "Basic " + base64.b64encode(token.encode()).decode()
+            )
         async with self._gate:
             if self._http is None:
                 self._http = aiohttp.ClientSession(
