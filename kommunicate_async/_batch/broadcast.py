@@ -192,15 +192,7 @@ class Broadcaster:
         echoes = self.batch.settings.echoes
         if message_key is None and echoes is not None:
             message_key = echoes.find(job.item.conversation, key)
-        return ItemResult(
-            job.index,
-            job.item,
-            ItemStatus.DELIVERED,
-            message_key,
-            None,
-            attempts,
-            broadcast_key=key,
-        )
+        return job.result(ItemStatus.DELIVERED, message_key, None, attempts, key)
 
     async def _fall_back(
         self, targets: list[Job], error: KommunicateError
@@ -232,7 +224,7 @@ class Broadcaster:
         batch = self.batch
         if is_fatal(error):
             return [], [
-                j.result(ItemStatus.FAILED, None, error, attempts) for j in targets
+                j.result(ItemStatus.FAILED, None, error, attempts, key) for j in targets
             ]
         retryable = is_retryable(error, idempotent=False)
         settled: list[ItemResult] = []
@@ -249,7 +241,7 @@ class Broadcaster:
         )
         if delay is None:
             return [], settled + [
-                j.result(ItemStatus.FAILED, None, error, attempts) for j in targets
+                j.result(ItemStatus.FAILED, None, error, attempts, key) for j in targets
             ]
         if isinstance(error, RateLimitError) and batch.pacer is not None:
             await batch.pacer.pause(delay)
@@ -284,7 +276,8 @@ class Broadcaster:
                 unproven.append(job)
         if not settings.reconcile:
             return [], settled + [
-                j.result(ItemStatus.AMBIGUOUS, None, error, attempts) for j in unproven
+                j.result(ItemStatus.AMBIGUOUS, None, error, attempts, key)
+                for j in unproven
             ]
         since = batch.reconciler.since_failure(wall_ms(started))
 
@@ -302,7 +295,9 @@ class Broadcaster:
             if isinstance(found, Message):
                 settled.append(self._delivered(job, key, found.key, attempts))
             elif found is not None:
-                settled.append(job.result(ItemStatus.AMBIGUOUS, None, found, attempts))
+                settled.append(
+                    job.result(ItemStatus.AMBIGUOUS, None, found, attempts, key)
+                )
             else:
                 absent.append(job)
         return absent, settled

@@ -67,8 +67,11 @@ class Job:
         message_key: str | None,
         error: KommunicateError | None,
         attempts: int,
+        broadcast_key: str | None = None,
     ) -> ItemResult:
-        return ItemResult(self.index, self.item, status, message_key, error, attempts)
+        return ItemResult(
+            self.index, self.item, status, message_key, error, attempts, broadcast_key
+        )
 
 
 def line_of(result: ItemResult) -> CheckpointLine:

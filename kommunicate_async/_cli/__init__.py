@@ -42,6 +42,10 @@ async def _dispatch(args: argparse.Namespace, out: Printer) -> int:
         from ._send_batch import run_send_batch
 
         return await run_send_batch(args, out)
+    if args.command == "settle":
+        from ._settle import run_settle
+
+        return await run_settle(args, out)
     if args.command == "doctor":
         from ._doctor import run_doctor
 

@@ -151,12 +151,18 @@ class BatchInput:
         if not cells["text"]:
             raise InvalidRequestError(f"{where}: text is empty")
         return OutgoingMessage(
-            conversation=int(conversation) if conversation.isdigit() else conversation,
+            conversation=_ref(conversation),
             text=cells["text"],
             sender=cells.get("sender") or None,
             metadata=_metadata(cells.get("metadata"), where),
             dedupe_key=cells.get("dedupe_key") or None,
         )
+
+
+def _ref(text: str) -> int | str:
+    """Digits are a groupId (as in the other commands); anything else a
+    clientGroupId."""
+    return int(text) if text.isdigit() and int(text) > 0 else text
 
 
 def _metadata(cell: str | None, where: str) -> dict[str, object] | None:

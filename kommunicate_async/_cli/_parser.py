@@ -318,6 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="lifetime of issued user tokens",
     )
 
+    from ._settle import add_settle_parser  # settle a checkpoint, sending nothing
+
+    add_settle_parser(sub, common)
+
     from ._campaign import add_campaign_parser  # durable campaigns on Temporal
 
     add_campaign_parser(sub, common)

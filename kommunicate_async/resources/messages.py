@@ -10,6 +10,7 @@ import msgspec
 
 from .._batch.batch import Batch, BatchOptions, BatchSettings
 from .._batch.iterator import BatchIterator
+from .._batch.settle import SettleReport, settle_checkpoint
 from .._codec import encode
 from .._errors import BatchStoppedError, InvalidRequestError
 from .._message_wire import (
@@ -42,8 +43,10 @@ from ._receipts import ReceiptSampler, check_receipts, receipts_share
 from ._upload import file_meta_from_reply, plain_url
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 
+    from .._batch.echoes import EchoStore
     from .._compat import Unpack
     from ..models.conversation import ConversationRef
     from ..models.inbox import Receipt
@@ -358,6 +361,26 @@ class Messages(Resource):
         ctx = self._ctx
         wire = MessageWire(ctx.client, ctx.on_behalf_of, ctx.group_id)
         return BatchIterator(Batch(wire, items, settings))
+
+    async def settle(
+        self,
+        checkpoint: str | os.PathLike[str],
+        *,
+        lookback: float = 300.0,
+        echoes: EchoStore | None = None,
+    ) -> SettleReport:
+        """Settle a checkpoint's ambiguous items without sending: each is looked for
+        (in `echoes`, else in its conversation) and marked delivered or failed in
+        the file, so a rerun skips or sends it (`_batch/settle.py`).
+
+        Raises:
+            CheckpointError: no such checkpoint, not a checkpoint, or in use.
+        """
+        ctx = self._ctx
+        wire = MessageWire(ctx.client, ctx.on_behalf_of, ctx.group_id)
+        return await settle_checkpoint(
+            wire, checkpoint, lookback=lookback, echoes=echoes
+        )
 
     async def send_many(
         self,
