@@ -272,7 +272,7 @@ class Batch:
             index = self._index
             self._index += 1
             result = await self._job(index, raw)
-            if type(result) is list:
+            if isinstance(result, list):
                 ready.extend(result)
             elif result is not None:
                 return self._counted(result)

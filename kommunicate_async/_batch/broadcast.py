@@ -258,27 +258,43 @@ class Broadcaster:
     ) -> tuple[list[Job], list[ItemResult]]:
         """Which targets of an ambiguous request landed: echoes first, then (with
         `reconcile`) each conversation's history. (absent targets, settled)."""
-        batch = self.batch
-        settings = batch.settings
         landing = not (isinstance(error, APIError) and error.status == 503)
-        echoed: dict[tuple[int | str, str], str] = {}
-        if settings.echoes is not None:
-            wait = started + settings.settle - time.monotonic() if landing else 0.0
-            wanted = [(j.item.conversation, key) for j in targets]
-            echoed = await settings.echoes.wait_for(wanted, max(0.0, wait))
-        settled: list[ItemResult] = []
-        unproven: list[Job] = []
-        for job in targets:
-            found = echoed.get((job.item.conversation, key))
-            if found is not None:
-                settled.append(self._delivered(job, key, found, attempts))
-            else:
-                unproven.append(job)
-        if not settings.reconcile:
+        unproven, settled = await self._echoed(targets, key, attempts, started, landing)
+        if not self.batch.settings.reconcile:
             return [], settled + [
                 j.result(ItemStatus.AMBIGUOUS, None, error, attempts, key)
                 for j in unproven
             ]
+        absent, read = await self._read(unproven, key, attempts, started, landing)
+        return absent, settled + read
+
+    async def _echoed(
+        self, targets: list[Job], key: str, attempts: int, started: float, landing: bool
+    ) -> tuple[list[Job], list[ItemResult]]:
+        """(the targets with no echo, the delivered results of those with one),
+        waiting for echoes until `settle` after the request began."""
+        settings = self.batch.settings
+        if settings.echoes is None:
+            return targets, []
+        wait = started + settings.settle - time.monotonic() if landing else 0.0
+        wanted = [(j.item.conversation, key) for j in targets]
+        echoed = await settings.echoes.wait_for(wanted, max(0.0, wait))
+        settled: list[ItemResult] = []
+        unproven: list[Job] = []
+        for job in targets:
+            found = echoed.get((job.item.conversation, key))
+            if found is None:
+                unproven.append(job)
+            else:
+                settled.append(self._delivered(job, key, found, attempts))
+        return unproven, settled
+
+    async def _read(
+        self, targets: list[Job], key: str, attempts: int, started: float, landing: bool
+    ) -> tuple[list[Job], list[ItemResult]]:
+        """(the targets proven absent, the results of the others) from each
+        conversation's history."""
+        batch = self.batch
         since = batch.reconciler.since_failure(wall_ms(started))
 
         async def read(job: Job) -> Message | KommunicateError | None:
@@ -287,16 +303,17 @@ class Broadcaster:
             )
 
         found_all: list[Message | KommunicateError | None] = []
-        for start in range(0, len(unproven), _READS_AT_ONCE):  # each read that finds
+        for start in range(0, len(targets), _READS_AT_ONCE):  # each read that finds
             # its message gives its budget token back before the next slice spends
-            found_all += await _each(unproven[start : start + _READS_AT_ONCE], read)
+            found_all += await _each(targets[start : start + _READS_AT_ONCE], read)
         absent: list[Job] = []
-        for job, found in zip(unproven, found_all, strict=True):
-            if isinstance(found, Message):
-                settled.append(self._delivered(job, key, found.key, attempts))
-            elif found is not None:
+        settled: list[ItemResult] = []
+        for job, outcome in zip(targets, found_all, strict=True):
+            if isinstance(outcome, Message):
+                settled.append(self._delivered(job, key, outcome.key, attempts))
+            elif outcome is not None:
                 settled.append(
-                    job.result(ItemStatus.AMBIGUOUS, None, found, attempts, key)
+                    job.result(ItemStatus.AMBIGUOUS, None, outcome, attempts, key)
                 )
             else:
                 absent.append(job)

@@ -167,12 +167,7 @@ class Reconciler:
             seen += 1
             if retry and seen % _PAGE == 1 and seen > _PAGE and not budget.try_spend():
                 raise _no_budget()
-            carried = message.metadata.get(_DEDUPE)
-            if carried == key or (
-                prefix is not None
-                and isinstance(carried, str)
-                and carried.startswith(prefix)
-            ):
+            if _carries(message, key, prefix):
                 found.append(message)
             if message.created_at and message.created_at < since_ms:
                 break
@@ -192,6 +187,16 @@ class Reconciler:
             first_attempt=not retry,
         ):
             yield message
+
+
+def _carries(message: Message, key: str, prefix: str | None) -> bool:
+    """The message carries `key`, or (with `prefix`) a key that starts with it."""
+    carried = message.metadata.get(_DEDUPE)
+    if carried == key:
+        return True
+    return (
+        prefix is not None and isinstance(carried, str) and carried.startswith(prefix)
+    )
 
 
 def _no_budget() -> KommunicateError:

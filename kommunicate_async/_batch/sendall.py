@@ -106,7 +106,8 @@ def _check_envelope(fields: dict[str, Any], status: int) -> None:
     description = "message/sendall answered an error envelope"
     errors = fields.get("errorResponse")
     if isinstance(errors, list) and errors:
-        first = cast("list[Any]", errors)[0]
+        entries = cast("list[object]", errors)
+        first = entries[0]
         if isinstance(first, dict):
             entry = cast("dict[str, Any]", first)
             found = entry.get("errorCode")

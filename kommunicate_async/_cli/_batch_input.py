@@ -125,7 +125,8 @@ class BatchInput:
                 text.detach()  # the caller's handle stays open (it is read twice)
 
     def _header(self, reader: Iterator[list[str]]) -> list[str]:
-        header = [cell.strip() for cell in next(reader, [])]
+        empty: list[str] = []
+        header = [cell.strip() for cell in next(reader, empty)]
         unknown = [c for c in header if c not in _COLUMNS]
         missing = [c for c in _REQUIRED if c not in header]
         if unknown or missing or len(set(header)) != len(header):
