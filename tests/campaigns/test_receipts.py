@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from kommunicate_async import EchoStore, InvalidRequestError, OutgoingMessage
+from kommunicate_async import EchoStore, InvalidRequestError, OutgoingMessage, Progress
 from kommunicate_async.bots import BotApp
-from kommunicate_async.testing import FakeKommunicate, serve_bot
+from kommunicate_async.testing import FakeKommunicate, Fault, serve_bot
 
 INFO = "GET /rest/ws/message/info"
 LIST = "GET /rest/ws/message/list"
@@ -80,3 +80,26 @@ async def test_receipts_is_checked(bad: object) -> None:
     async with FakeKommunicate() as fake, fake.session() as km:
         with pytest.raises(InvalidRequestError, match="receipts must be"):
             await km.messages.send_many([], receipts=bad)  # type: ignore[arg-type]
+
+
+async def test_a_receipt_that_cannot_be_read_is_not_counted() -> None:
+    async with FakeKommunicate() as fake, fake.session(max_retries=0) as km:
+        ids = [(await km.conversations.create([f"u{i}"])).id for i in range(3)]
+        fake.faults.script(INFO, Fault.ERROR_500)
+        cleared: list[int] = []
+
+        def forget_one(progress: Progress) -> None:
+            # the last broadcast item's message is gone before its key is looked up
+            if progress.done >= 3 and not cleared:
+                fake.state.messages[ids[2]].clear()
+                cleared.append(ids[2])
+
+        report = await km.messages.send_many(
+            [OutgoingMessage(c, "hi") for c in ids]
+            + [OutgoingMessage(999_999, "nowhere")],
+            receipts=True,
+            on_progress=forget_one,
+        )
+        assert (report.delivered, report.failed) == (3, 1)
+        # one info failed (500), one key was not found: one item checked
+        assert report.receipts_checked == 1

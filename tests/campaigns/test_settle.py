@@ -102,3 +102,25 @@ def test_the_cli_settles_and_exits_5_while_items_stay_in_flight(
     clean.write_bytes(b"")
     assert main(["settle", str(clean)]) == 0
     assert "0 delivered, 0 failed" in capsys.readouterr().out
+
+
+async def test_unreadable_history_and_odd_lines_leave_items_as_they_were(
+    tmp_path: Path,
+) -> None:
+    checkpoint = tmp_path / "cp.jsonl"
+    async with FakeKommunicate() as fake, fake.session(max_retries=0) as km:
+        (gid,) = [(await km.conversations.create(["u"])).id]
+        checkpoint.write_bytes(
+            b'{"key":"","status":"run","index":-1,"at":1}\n'
+            b'{"key":"","status":"clock","index":-1,"at":1,"offset":5}\n'
+            b"not json at all\n"
+            b'{"key":"k1","status":"ambiguous","index":0,"at":1,"conversation":%d}\n'
+            b'{"key":"k2","status":"sending","index":1,"at":1}\n'
+            b'{"key":"k2","status":"delivered","index":1,"at":2}\n'
+            b'{"key":"k3","status":"sen' % gid
+        )
+        fake.faults.script("GET /rest/ws/message/list", Fault.ERROR_500)
+        settled = await km.messages.settle(checkpoint)
+        assert (settled.ambiguous, settled.delivered, settled.in_flight) == (1, 0, 0)
+        again = await km.messages.settle(checkpoint)  # history readable now: absent
+        assert again.failed == 1 and again.ok
