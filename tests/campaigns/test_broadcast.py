@@ -187,6 +187,7 @@ async def test_a_refused_request_sends_its_items_alone_and_keeps_broadcasting() 
 
 async def test_ambiguous_requests_are_settled_by_history_without_duplicates() -> None:
     plan = FaultPlan(seed=3, routes={SENDALL: RouteFaults(reset_after=0.3)})
+    plan.script(SENDALL, Fault.RESET_AFTER, Fault.NONE, Fault.RESET_AFTER)
     async with FakeKommunicate(faults=plan) as fake, session(fake) as km:
         ids = await chats(km, 100)
         report = await km.messages.send_many(
@@ -226,6 +227,7 @@ async def test_a_request_proven_absent_is_sent_again_in_one_request() -> None:
 
 async def test_echoes_prove_ambiguous_items_without_reading(tmp_path: Path) -> None:
     plan = FaultPlan(seed=5, routes={SENDALL: RouteFaults(reset_after=0.5)})
+    plan.script(SENDALL, Fault.RESET_AFTER, Fault.NONE, Fault.RESET_AFTER)
     store = EchoStore()
     bot = BotApp(include_echoes=True, webhook_token="hook-secret")
     bot.on_webhook(store.on_webhook)
