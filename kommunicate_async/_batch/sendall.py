@@ -6,7 +6,7 @@ names `userNames` and `clientGroupIds`, at most 50 of each; Applozic's iOS core
 SDK, ALUserClientService.m, sends numeric `groupIds`). The acting sender goes in
 `Of-User-Id`, as for the other chat-host calls.
 
-UNCERTAIN (docs/wire.md#broadcast): whether Kommunicate's chat host takes the
+UNCERTAIN (docs/guides/campaigns.md): whether Kommunicate's chat host takes the
 `Api-Key` for it (the sources use admin credentials or a user token), whether
 `groupIds` works beside `clientGroupIds`, and the reply: the doc says `success`;
 it is read tolerantly (plain text, a JSON string or an envelope; an error word or

@@ -6,7 +6,7 @@ refused: the fake has no one-to-one chats), stores one message per conversation
 and answers `success` as plain text (enveloped when the fake is not bare). Every
 target is checked first: an unknown one refuses the whole request (an error
 envelope), nothing stored. The real server's reply and its handling of bad
-targets are UNCERTAIN (docs/wire.md#broadcast): this is a plausible model.
+targets are UNCERTAIN (docs/guides/campaigns.md): this is a plausible model.
 
 Echoes: with `fake.webhook_url` set, every message stored by a send
 (`message/v2/send` and `message/sendall`) is POSTed there as Kommunicate's
