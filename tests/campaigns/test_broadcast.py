@@ -24,8 +24,8 @@ from kommunicate_async._batch.checkpoint import CheckpointLine
 from kommunicate_async._batch.sendall import check_reply, sendall_body
 from kommunicate_async.bots import BotApp
 from kommunicate_async.testing import (
-    Fault,
     FakeKommunicate,
+    Fault,
     FaultPlan,
     RouteFaults,
     serve_bot,
@@ -46,11 +46,15 @@ def session(fake: FakeKommunicate) -> KommunicateSession:
     )
 
 
-async def chats(km: KommunicateSession, n: int, *, named: bool = False) -> list[int | str]:
+async def chats(
+    km: KommunicateSession, n: int, *, named: bool = False
+) -> list[int | str]:
     out: list[int | str] = []
     for i in range(n):
         if named:
-            chat = await km.conversations.create([f"u{i}"], client_conversation_id=f"c{i}")
+            chat = await km.conversations.create(
+                [f"u{i}"], client_conversation_id=f"c{i}"
+            )
             out.append(f"c{i}")
         else:
             chat = await km.conversations.create([f"u{i}"])
@@ -73,7 +77,9 @@ async def test_same_text_goes_in_requests_of_50_with_one_result_per_item(
         results = [r async for r in km.messages.iter_send(items, checkpoint=checkpoint)]
         requests = fake.requests_to(SENDALL)
         assert len(fake.requests_to(SEND)) == 1  # the first of a message goes alone
-        assert sorted(len(msgspec.json.decode(r.body)["groupIds"]) for r in requests) == [
+        assert sorted(
+            len(msgspec.json.decode(r.body)["groupIds"]) for r in requests
+        ) == [
             19,
             50,
             50,
@@ -81,7 +87,9 @@ async def test_same_text_goes_in_requests_of_50_with_one_result_per_item(
         first = requests[0]
         body = msgspec.json.decode(first.body)
         key = body["messageObject"]["metadata"]["kmDedupeKey"]
-        assert first.body == sendall_body(body["groupIds"], "Sale today", {"camp": 7}, key)
+        assert first.body == sendall_body(
+            body["groupIds"], "Sale today", {"camp": 7}, key
+        )
         assert first.body.startswith(b'{"groupIds":[')
         assert body["messageObject"] == {
             "message": "Sale today",
@@ -202,7 +210,9 @@ async def test_ambiguous_requests_are_settled_by_history_without_duplicates() ->
         assert fake.requests_to(LIST)  # proven by reading
 
 
-async def test_without_reconcile_an_ambiguous_request_leaves_its_items_ambiguous() -> None:
+async def test_without_reconcile_an_ambiguous_request_leaves_its_items_ambiguous() -> (
+    None
+):
     async with FakeKommunicate() as fake, session(fake) as km:
         ids = await chats(km, 5)
         fake.faults.script(SENDALL, Fault.RESET_AFTER)
@@ -267,7 +277,9 @@ async def test_a_rerun_recognises_an_earlier_runs_broadcast(tmp_path: Path) -> N
         ]
         checkpoint.write_bytes(b"".join(kept))
         sends_before = len(fake.requests)
-        report = await km.messages.send_many(items, checkpoint=checkpoint, reconcile=True)
+        report = await km.messages.send_many(
+            items, checkpoint=checkpoint, reconcile=True
+        )
         assert (report.delivered, report.ambiguous) == (20, 0)
         new = list(fake.requests)[sends_before:]
         assert not [r for r in new if r.route in (SEND, SENDALL)]  # nothing re-sent
@@ -284,7 +296,10 @@ async def test_a_rerun_recognises_an_earlier_runs_broadcast(tmp_path: Path) -> N
         (b"{not json", False),
         (b"error", True),
         (b'"error"', True),
-        (b'{"status":"error","errorResponse":[{"errorCode":"AL-G-01","description":"group not found"}]}', True),
+        (
+            b'{"status":"error","errorResponse":[{"errorCode":"AL-G-01","description":"group not found"}]}',
+            True,
+        ),
         (b'{"status":"error"}', True),
     ],
 )

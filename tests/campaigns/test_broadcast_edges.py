@@ -10,9 +10,11 @@ import aiohttp
 import pytest
 
 from kommunicate_async import (
+    BatchReport,
     BatchStoppedError,
     CheckpointError,
     CoordinationError,
+    ItemResult,
     ItemStatus,
     KommunicateSession,
     OutgoingMessage,
@@ -21,7 +23,7 @@ from kommunicate_async import (
 )
 from kommunicate_async._batch.broadcast import Broadcaster
 from kommunicate_async._batch.checkpoint import Uncertain
-from kommunicate_async.testing import Fault, FakeKommunicate, FaultPlan, RouteFaults
+from kommunicate_async.testing import FakeKommunicate, Fault, FaultPlan, RouteFaults
 
 if TYPE_CHECKING:
     from kommunicate_async._batch.checkpoint import Begin, CheckpointLine
@@ -84,12 +86,14 @@ class FailingLimiter:
         pass
 
 
-async def test_a_limiter_gone_mid_campaign_stops_it_and_every_item_has_a_result() -> None:
+async def test_a_limiter_gone_mid_campaign_stops_it_and_every_item_has_a_result() -> (
+    None
+):
     async with FakeKommunicate() as fake, session(fake) as km:
         ids = await groups(km, 12)
         items = [OutgoingMessage(c, "x") for c in ids]
         items += [OutgoingMessage(c, "y") for c in ids]  # a second message: its bucket
-        results = []
+        results: list[ItemResult] = []
         with pytest.raises(BatchStoppedError) as stopped:
             async with km.messages.iter_send(
                 items,
@@ -97,8 +101,7 @@ async def test_a_limiter_gone_mid_campaign_stops_it_and_every_item_has_a_result(
                 broadcast_chunk=5,
                 concurrency=1,
             ) as running:
-                async for result in running:
-                    results.append(result)
+                results.extend([result async for result in running])
         assert isinstance(stopped.value.reason, CoordinationError)
         statuses = Counter(r.status for r in results)
         assert statuses[ItemStatus.DELIVERED] == 1 + 5  # the first alone, one request
@@ -123,7 +126,7 @@ class MemoryStore:
     async def open(self) -> None:
         pass
 
-    async def begin(self, key: str, index: int) -> Begin:
+    async def begin(self, key: str, index: int) -> Begin:  # noqa: ARG002
         if len(self.begun) == self.fail_begin_at:
             raise CheckpointError("store full")
         self.begun.append(index)
@@ -154,7 +157,9 @@ async def test_a_bucket_skips_what_a_store_has_delivered_and_resumes_the_rest() 
         assert sorted(x.index for x in store.finished) == [0, 1, 3, 4, 5]
 
 
-async def test_a_store_that_fails_mid_bucket_stops_with_nothing_unsent_unmarked() -> None:
+async def test_a_store_that_fails_mid_bucket_stops_with_nothing_unsent_unmarked() -> (
+    None
+):
     store = MemoryStore(fail_begin_at=3)
     async with FakeKommunicate() as fake, session(fake) as km:
         ids = await groups(km, 6)
@@ -163,7 +168,7 @@ async def test_a_store_that_fails_mid_bucket_stops_with_nothing_unsent_unmarked(
                 [OutgoingMessage(c, "x") for c in ids], checkpoint=store
             )
         report = stopped.value.report
-        assert report is not None and report.total == 6
+        assert isinstance(report, BatchReport) and report.total == 6
         assert report.delivered == len(store.begun) == 3  # only the marked went out
         assert sum(len(fake.messages(c)) for c in ids) == 3
 
@@ -178,8 +183,8 @@ async def test_a_store_that_cannot_finish_stops_after_the_results() -> None:
                 [OutgoingMessage(c, "x") for c in ids], checkpoint=store, concurrency=1
             )
         assert isinstance(stopped.value.reason, CheckpointError)
-        assert stopped.value.report is not None
-        assert stopped.value.report.delivered >= 1
+        report = stopped.value.report
+        assert isinstance(report, BatchReport) and report.delivered >= 1
 
 
 @pytest.mark.parametrize("messages", [6, 12])
@@ -190,7 +195,9 @@ async def test_interleaved_messages_all_arrive_once(messages: int) -> None:
         items = [OutgoingMessage(c, t) for c in ids for t in texts]  # interleaved
         report = await km.messages.send_many(items, concurrency=1)
         assert report.delivered == 4 * messages
-        assert all(Counter(m.text for m in fake.messages(c)) == Counter(texts) for c in ids)
+        assert all(
+            Counter(m.text for m in fake.messages(c)) == Counter(texts) for c in ids
+        )
         # up to 8 messages share requests; more than 8 interleaved evict each
         # other's buckets before a second item comes: one by one, still exact
         assert bool(fake.requests_to(SENDALL)) == (messages <= 8)
@@ -199,11 +206,11 @@ async def test_interleaved_messages_all_arrive_once(messages: int) -> None:
 def test_groups_not_seen_lately_are_forgotten() -> None:
     broadcaster = Broadcaster.__new__(Broadcaster)
     Broadcaster.__init__(broadcaster, None, 50)  # type: ignore[arg-type]
-    assert not broadcaster._seen_before("g0")  # noqa: SLF001
-    assert broadcaster._seen_before("g0")  # noqa: SLF001
+    assert not broadcaster._seen_before("g0")
+    assert broadcaster._seen_before("g0")
     for i in range(1, 1100):
-        broadcaster._seen_before(f"g{i}")  # noqa: SLF001
-    assert not broadcaster._seen_before("g0")  # noqa: SLF001  (forgotten)
+        broadcaster._seen_before(f"g{i}")
+    assert not broadcaster._seen_before("g0")
 
 
 @pytest.mark.parametrize(
@@ -212,10 +219,15 @@ def test_groups_not_seen_lately_are_forgotten() -> None:
         ({"userNames": ["a"], "messageObject": {"message": "x"}}, "userNames"),
         ({"groupIds": [1]}, "messageObject.message is required"),
         ({"messageObject": {"message": "x"}}, "groupIds or clientGroupIds"),
-        ({"groupIds": list(range(51)), "messageObject": {"message": "x"}}, "at most 50"),
+        (
+            {"groupIds": list(range(51)), "messageObject": {"message": "x"}},
+            "at most 50",
+        ),
     ],
 )
-async def test_the_fake_checks_a_sendall_body(body: dict[str, object], why: str) -> None:
+async def test_the_fake_checks_a_sendall_body(
+    body: dict[str, object], why: str
+) -> None:
     async with FakeKommunicate() as fake, aiohttp.ClientSession() as http:
         async with http.post(
             f"{fake.url}/rest/ws/message/sendall",

@@ -33,7 +33,10 @@ async def test_ten_thousand_items_through_20_percent_resets_end_exact(
     n = 10_000
     plan = FaultPlan(
         seed="issue-20",
-        routes={SENDALL: RouteFaults(reset_after=0.2), SEND: RouteFaults(reset_after=0.2)},
+        routes={
+            SENDALL: RouteFaults(reset_after=0.2),
+            SEND: RouteFaults(reset_after=0.2),
+        },
     )
     store = EchoStore()
     bot = BotApp(include_echoes=True, webhook_token="hook")

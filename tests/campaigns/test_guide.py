@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-GUIDE = (Path(__file__).resolve().parents[2] / "docs" / "guides" / "campaigns.md").read_text()
+GUIDE = (
+    Path(__file__).resolve().parents[2] / "docs" / "guides" / "campaigns.md"
+).read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", GUIDE, re.S)
 EXPECTED = [
     ["120 3"],
@@ -28,7 +30,9 @@ def test_the_guide_has_the_blocks_this_test_knows() -> None:
         assert said == expected  # the comments are what the test checks
 
 
-@pytest.mark.parametrize(("block", "expected"), list(zip(BLOCKS, EXPECTED, strict=True)))
+@pytest.mark.parametrize(
+    ("block", "expected"), list(zip(BLOCKS, EXPECTED, strict=True))
+)
 def test_a_guide_block_runs_and_prints_what_it_says(
     block: str, expected: list[str]
 ) -> None:

@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
-
 from kommunicate_async._cli import main
 
 if TYPE_CHECKING:
+    import pytest
+
     from kommunicate_async.testing import FakeKommunicate
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
@@ -37,6 +37,8 @@ def test_send_batch_reads_the_readmes_csv_example(
     (first,) = fake.messages("order-991")
     assert first.text == "Hello Ann, your order shipped"
     assert first.metadata["order"] == "991"
-    assert [m.text for m in fake.messages("order-992")] == ["Hello Bob, your order shipped"]
+    assert [m.text for m in fake.messages("order-992")] == [
+        "Hello Bob, your order shipped"
+    ]
     # the README's bulk-send snippet names its checkpoint apart from any input
     assert 'checkpoint="campaign.checkpoint.jsonl"' in README

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from kommunicate_async import EchoStore, InvalidRequestError, OutgoingMessage, Progress
-from kommunicate_async.bots import BotApp
+from kommunicate_async.bots import BotApp, WebhookMessage
 from kommunicate_async.testing import FakeKommunicate, Fault, serve_bot
 
 INFO = "GET /rest/ws/message/info"
@@ -36,9 +36,9 @@ async def test_the_read_count_equals_the_fakes_with_echoes() -> None:
         async with fake.session() as km:
             ids = [(await km.conversations.create([f"u{i}"])).id for i in range(30)]
 
-            async def reader(message: object, _ctx: object) -> None:
+            async def reader(message: WebhookMessage, _ctx: object) -> None:
                 # every third recipient opens the campaign message at once
-                group_id = getattr(message, "group_id")
+                group_id = message.group_id
                 if ids.index(group_id) % 3 == 0:
                     i = ids.index(group_id)
                     fake.state.mark_read(fake.conversation(group_id), f"u{i}")

@@ -11,7 +11,7 @@ import pytest
 from kommunicate_async import CheckpointError, EchoStore, OutgoingMessage
 from kommunicate_async._batch.checkpoint import CheckpointLine
 from kommunicate_async._cli import main
-from kommunicate_async.testing import Fault, FakeKommunicate
+from kommunicate_async.testing import FakeKommunicate, Fault
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -44,7 +44,9 @@ async def test_ambiguous_items_are_settled_from_history(tmp_path: Path) -> None:
         settled = await km.messages.settle(checkpoint)
         assert (settled.delivered, settled.failed, settled.ambiguous) == (5, 1, 0)
         assert settled.ok and settled.in_flight == 0
-        assert len(fake.requests_to(SEND)) + len(fake.requests_to(SENDALL)) == sent_before
+        assert (
+            len(fake.requests_to(SEND)) + len(fake.requests_to(SENDALL)) == sent_before
+        )
         statuses = last_status(checkpoint)
         assert sorted(statuses.values()) == ["delivered"] * 5 + ["failed"]
         # the rerun skips the delivered and sends only the one proven absent
@@ -85,8 +87,9 @@ async def test_items_left_in_flight_need_the_input(tmp_path: Path) -> None:
             await km.messages.settle(tmp_path / "missing.jsonl")
 
 
+@pytest.mark.usefixtures("fake")
 def test_the_cli_settles_and_exits_5_while_items_stay_in_flight(
-    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     checkpoint = tmp_path / "cp.jsonl"
     checkpoint.write_bytes(b'{"key":"k1","status":"sending","index":0,"at":1}\n')
