@@ -101,7 +101,8 @@ async def test_a_limiter_gone_mid_campaign_stops_it_and_every_item_has_a_result(
                 broadcast_chunk=5,
                 concurrency=1,
             ) as running:
-                results.extend([result async for result in running])
+                async for result in running:  # kept as they come: the stop raises
+                    results.append(result)  # noqa: PERF401
         assert isinstance(stopped.value.reason, CoordinationError)
         statuses = Counter(r.status for r in results)
         assert statuses[ItemStatus.DELIVERED] == 1 + 5  # the first alone, one request
