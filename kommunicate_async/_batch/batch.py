@@ -316,7 +316,7 @@ class Batch:
         if not isinstance(job, Job):
             return job  # skipped (None) or refused before sending (a failure)
         broadcaster = self.broadcaster
-        if job.group is not None and broadcaster is not None and broadcaster.on:
+        if job.probe is not None and broadcaster is not None and broadcaster.on:
             due = broadcaster.add(job)  # held in its bucket until it is full
             return None if due is None else await broadcaster.send(due)
         return await self.send_one(job)
@@ -428,16 +428,17 @@ class Batch:
             )
         except InvalidRequestError as exc:
             return ItemResult(index, item, ItemStatus.FAILED, error=exc)
-        return Job(index, item, key, body, self._group(raw))
+        return Job(index, item, key, body, self._probe(raw))
 
-    def _group(self, raw: OutgoingMessage) -> str | None:
-        """The item's broadcast group; None when it goes alone: broadcast off, a
-        dedupe key of its own (one request carries one key), or the same message
-        to the same conversation again."""
+    def _probe(self, raw: OutgoingMessage) -> int | None:
+        """A cheap fingerprint of the item's message (kind of reference, sender,
+        text); None when it goes alone: broadcast off, a dedupe key of its own
+        (one request carries one key), or the same message to the same
+        conversation again."""
         broadcaster = self.broadcaster
         if broadcaster is None or not broadcaster.on or raw.dedupe_key or self._repeat:
             return None
-        return broadcast_group(raw, raw.sender or self.wire.sender)
+        return hash((type(raw.conversation), raw.sender, raw.text))
 
     def _derive_key(self, index: int, raw: OutgoingMessage) -> str:
         if not self._stable_keys:
@@ -471,7 +472,10 @@ class Batch:
         since = self.reconciler.since_earlier(earlier)
         # An earlier run may have sent it alone (its own key) or in a broadcast
         # request (a key that starts with its group): either proves it.
-        prefix = None if job.group is None else f"{job.group}~"
+        prefix = None
+        if job.probe is not None:
+            sender = job.item.sender or self.wire.sender
+            prefix = f"{broadcast_group(job.item, sender)}~"
         found = await self.reconciler.find(job.item, job.key, since, prefix=prefix)
         settled = _settled(job, found, 0)
         return settled if settled is not None else await self._deliver(job)

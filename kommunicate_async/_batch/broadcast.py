@@ -28,7 +28,7 @@ import itertools
 import secrets
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 
@@ -38,7 +38,14 @@ from .._pipeline.retry import is_retryable
 from ..models.batch import ItemResult, ItemStatus
 from ..models.message import Message
 from .job import is_fatal, wall_ms
-from .sendall import SENDALL, check_reply, is_refusal, refuses_endpoint, sendall_body
+from .sendall import (
+    SENDALL,
+    broadcast_group,
+    check_reply,
+    is_refusal,
+    refuses_endpoint,
+    sendall_body,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -51,8 +58,8 @@ __all__ = ["Broadcaster"]
 _MAX_OPEN: Final = 8
 """Buckets open at once; a new group beyond them sends the oldest bucket, so an
 input of all-different messages is held back by at most 8 items."""
-_RECENT: Final = 1024
-"""Groups remembered: an item whose group is not among them goes alone."""
+_RECENT: Final = 4096
+"""Messages remembered: an item whose message is not among them goes alone."""
 _MAX_ENDPOINT_REFUSALS: Final = 3
 _READS_AT_ONCE: Final = 8
 """History reads of one ambiguous request's targets in flight at once."""
@@ -72,43 +79,31 @@ class Broadcaster:
         self._run = secrets.token_hex(3)
         self._chunks = itertools.count()
         self._refusals = 0
-        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._recent: set[int] = set()
 
     # -- buckets -----------------------------------------------------------------------
 
     def add(self, job: Job) -> list[Job] | None:
         """Put `job` in its bucket; the bucket to send now, if one is due."""
-        group = job.group
-        assert group is not None
-        bucket = self._open.get(group)
-        if bucket is None and not self._seen_before(group):
+        assert job.probe is not None
+        if not _seen_before(self._recent, job.probe):
             return [job]  # a message not seen lately goes alone: never held back
-        if bucket is None:
-            due = (
-                self._open.popitem(last=False)[1]
-                if len(self._open) >= _MAX_OPEN
-                else None
-            )
+        item = job.item
+        group = job.group = broadcast_group(item, item.sender or self.batch.wire.sender)
+        bucket = self._open.get(group)
+        if bucket is None:  # (the same text with other metadata opens its own)
+            due = None
+            if len(self._open) >= _MAX_OPEN:
+                due = self._open.popitem(last=False)[1]
             self._open[group] = [job]
             return due
-        if any(j.item.conversation == job.item.conversation for j in bucket):
+        if any(j.item.conversation == item.conversation for j in bucket):
             return [job]  # the same message twice to one conversation: alone
         bucket.append(job)
         if len(bucket) >= self.chunk:
             del self._open[group]
             return bucket
         return None
-
-    def _seen_before(self, group: str) -> bool:
-        """Whether `group` came lately (its first item went alone, at once)."""
-        recent = self._recent
-        if group in recent:
-            recent.move_to_end(group)
-            return True
-        recent[group] = None
-        if len(recent) > _RECENT:
-            recent.popitem(last=False)
-        return False
 
     def has_open(self) -> bool:
         return bool(self._open)
@@ -318,6 +313,18 @@ class Broadcaster:
             else:
                 absent.append(job)
         return absent, settled
+
+
+def _seen_before(recent: set[Any], value: object) -> bool:
+    """Whether `value` came lately; it is remembered now. The set is emptied
+    when full (cheaper than an LRU; a forgotten value only means one more item
+    goes alone)."""
+    if value in recent:
+        return True
+    if len(recent) >= _RECENT:
+        recent.clear()
+    recent.add(value)
+    return False
 
 
 T = TypeVar("T")

@@ -42,10 +42,11 @@ def is_fatal(error: KommunicateError) -> bool:
 
 
 class Job:
-    """One item on its way: its position, key and request body, and its
-    broadcast group (None: it goes alone, `broadcast.py`)."""
+    """One item on its way: its position, key and request body; for broadcast
+    (`broadcast.py`), a cheap probe of its message (None: it goes alone) and,
+    once it is in a bucket, its group (`sendall.broadcast_group`)."""
 
-    __slots__ = ("body", "group", "index", "item", "key")
+    __slots__ = ("body", "group", "index", "item", "key", "probe")
 
     def __init__(
         self,
@@ -53,13 +54,14 @@ class Job:
         item: OutgoingMessage,
         key: str,
         body: bytes,
-        group: str | None = None,
+        probe: int | None = None,
     ) -> None:
         self.index = index
         self.item = item
         self.key = key
         self.body = body
-        self.group = group
+        self.probe = probe
+        self.group: str | None = None
 
     def result(
         self,

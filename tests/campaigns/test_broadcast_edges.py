@@ -21,7 +21,7 @@ from kommunicate_async import (
     Retries,
     Timeouts,
 )
-from kommunicate_async._batch.broadcast import Broadcaster
+from kommunicate_async._batch.broadcast import _seen_before
 from kommunicate_async._batch.checkpoint import Uncertain
 from kommunicate_async.testing import FakeKommunicate, Fault, FaultPlan, RouteFaults
 
@@ -204,14 +204,13 @@ async def test_interleaved_messages_all_arrive_once(messages: int) -> None:
         assert bool(fake.requests_to(SENDALL)) == (messages <= 8)
 
 
-def test_groups_not_seen_lately_are_forgotten() -> None:
-    broadcaster = Broadcaster.__new__(Broadcaster)
-    Broadcaster.__init__(broadcaster, None, 50)  # type: ignore[arg-type]
-    assert not broadcaster._seen_before("g0")
-    assert broadcaster._seen_before("g0")
-    for i in range(1, 1100):
-        broadcaster._seen_before(f"g{i}")
-    assert not broadcaster._seen_before("g0")
+def test_messages_not_seen_lately_are_forgotten() -> None:
+    recent: set[object] = set()
+    assert not _seen_before(recent, "g0")
+    assert _seen_before(recent, "g0")
+    for i in range(1, 5000):  # past 4,096 the set starts over
+        _seen_before(recent, f"g{i}")
+    assert not _seen_before(recent, "g0")  # forgotten: its next item goes alone
 
 
 @pytest.mark.parametrize(
