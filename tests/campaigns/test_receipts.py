@@ -8,6 +8,7 @@ import pytest
 
 from kommunicate_async import EchoStore, InvalidRequestError, OutgoingMessage, Progress
 from kommunicate_async.bots import BotApp, WebhookMessage
+from kommunicate_async.resources._receipts import _chosen
 from kommunicate_async.testing import FakeKommunicate, Fault, serve_bot
 
 INFO = "GET /rest/ws/message/info"
@@ -69,10 +70,16 @@ async def test_without_echoes_a_broadcast_items_key_is_read_from_history() -> No
         assert report.read == 0  # nobody read between the send and the check
         assert report.receipts_checked == 5 and report.delivered_to_device == 5
         assert len(fake.requests_to(LIST)) == 4  # the first item went alone
+        keys = [f"k{i}" for i in range(40)]
         later = await km.messages.send_many(
-            [OutgoingMessage(c, "hello") for c in ids], receipts=0.5, broadcast=False
+            [
+                OutgoingMessage(ids[i % 5], f"m{i}", dedupe_key=k)
+                for i, k in enumerate(keys)
+            ],
+            receipts=0.5,
         )
-        assert 0 < later.receipts_checked < 5
+        chosen = sum(_chosen(k, 0.5) for k in keys)  # by the key: the same each run
+        assert later.receipts_checked == chosen and 10 < chosen < 30
 
 
 @pytest.mark.parametrize("bad", [-1, 0.0, 1.5, "all"])
