@@ -121,7 +121,7 @@ class Broadcaster:
         if stopped is not None:  # taken, not sent: an earlier run's mark stays
             return [job.result(ItemStatus.FAILED, None, stopped, 0) for job in jobs]
         if len(jobs) == 1 or not self.on:
-            alone = await _each(jobs, batch.send_one)
+            alone = await _each(jobs, batch.send_one, batch.workers)
             return [result for result in alone if result is not None]
         fresh, results = await batch.begin_all(jobs)
         if fresh:
@@ -205,7 +205,7 @@ class Broadcaster:
                 type(error).__name__,
                 error,
             )
-        return await _each(targets, self.batch.deliver)
+        return await _each(targets, self.batch.deliver, self.batch.workers)
 
     async def _after_failure(
         self,
@@ -300,7 +300,7 @@ class Broadcaster:
         found_all: list[Message | KommunicateError | None] = []
         for start in range(0, len(targets), _READS_AT_ONCE):  # each read that finds
             # its message gives its budget token back before the next slice spends
-            found_all += await _each(targets[start : start + _READS_AT_ONCE], read)
+            found_all += await _each(targets[start : start + _READS_AT_ONCE], read, 8)
         absent: list[Job] = []
         settled: list[ItemResult] = []
         for job, outcome in zip(targets, found_all, strict=True):
@@ -331,14 +331,20 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-async def _each(items: list[T], run: Callable[[T], Awaitable[R]]) -> list[R]:
-    """`run` on every item at once; the results in the items' order."""
-    if len(items) == 1:
-        return [await run(items[0])]
+async def _each(
+    items: list[T], run: Callable[[T], Awaitable[R]], at_once: int
+) -> list[R]:
+    """`run` on every item, `at_once` at a time (the batch's `concurrency`: a
+    bucket sent one by one never has more sends in flight than the batch may);
+    the results in the items' order."""
+    if len(items) == 1 or at_once <= 1:
+        return [await run(item) for item in items]
     out: list[R | None] = [None] * len(items)
+    limiter = anyio.CapacityLimiter(at_once)
 
     async def one(i: int, value: T) -> None:
-        out[i] = await run(value)
+        async with limiter:
+            out[i] = await run(value)
 
     async with anyio.create_task_group() as tg:
         for i, value in enumerate(items):
