@@ -86,6 +86,7 @@ _SHELL_WORDS: Final = (
     ("max_attempts must be an int >= 1", "--max-attempts must be at least 1"),
     ("shard must be (k, n) with 0 <= k < n", "--shard must be K/N with 0 <= K < N"),
     ("settle must be a number of seconds >= 0", "--settle must be >= 0"),
+    ("broadcast_chunk must be an int", "--broadcast-chunk must be an int"),
 )
 """Library wording (Python spellings) and what a shell user types instead."""
 

@@ -251,6 +251,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --reconcile: wait this long for a possibly-sent message to land "
         "before looking for it (default: 3)",
     )
+    batch.add_argument(
+        "--no-broadcast",
+        action="store_true",
+        help="one message/v2/send per row, never message/sendall",
+    )
+    batch.add_argument(
+        "--broadcast-chunk",
+        type=int,
+        default=50,
+        metavar="N",
+        help="conversations per message/sendall request (2-50)",
+    )
     batch.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     rich = sub.add_parser("rich", help="check rich-message templates")

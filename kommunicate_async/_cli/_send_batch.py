@@ -142,6 +142,8 @@ async def _send(
                 shard=args.shard,
                 max_attempts=args.max_attempts,
                 settle=args.settle,
+                broadcast=not args.no_broadcast,
+                broadcast_chunk=args.broadcast_chunk,
                 on_progress=bar,
             ) as results:
                 try:

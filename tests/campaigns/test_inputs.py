@@ -218,3 +218,31 @@ def test_csv_items_are_read_lazily_after_the_check(tmp_path: Path) -> None:
         assert next(items) == OutgoingMessage(7, "a")
         assert next(items) == OutgoingMessage("c2", "b")
         assert next(items, None) is None
+
+
+def test_send_batch_broadcasts_unless_told_not_to(
+    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate, tmp_path: Path
+) -> None:
+    for i in range(5):
+        fake.state.create_group(
+            name=f"g{i}",
+            members=[f"u{i}"],
+            client_group_id=f"c{i}",
+            metadata={},
+            admin_id="bot",
+        )
+    source = tmp_path / "campaign.csv"
+    source.write_text("conversation,text\n" + "".join(f"c{i},hi\n" for i in range(5)))
+    assert main(["send-batch", str(source), "--broadcast-chunk", "2"]) == 0
+    sizes = [
+        len(msgspec.json.decode(r.body)["clientGroupIds"])
+        for r in fake.requests_to("POST /rest/ws/message/sendall")
+    ]
+    assert sizes == [2, 2]  # c0 alone (the first of its message), then two requests
+    assert main(["send-batch", str(source), "--no-broadcast", "--format", "csv"]) == 0
+    assert len(fake.requests_to("POST /rest/ws/message/sendall")) == 2
+    assert len(fake.requests_to("POST /rest/ws/message/v2/send")) == 1 + 5
+    code = main(["send-batch", str(source), "--broadcast-chunk", "51"])
+    assert code == 2 and "--broadcast-chunk must be an int from 2 to 50" in (
+        capsys.readouterr().err
+    )
