@@ -94,6 +94,7 @@ PUBLIC_ALL: dict[str, list[str]] = {
         "RateLimitError",
         "RawResponse",
         "Receipt",
+        "RedisEchoStore",
         "ResponseValidationError",
         "Retries",
         "Role",

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..models.batch import OutgoingMessage, Progress
     from ..scaleout import BatchStore, RateLimiter
     from .echoes import EchoStore
+    from .redis_echoes import RedisEchoStore
 
 __all__ = [
     "BatchOptions",
@@ -61,8 +62,9 @@ class BatchOptions(TypedDict, total=False):
             `message/sendall` requests (True); each item still gets its own
             result. False: one `message/v2/send` per item.
         broadcast_chunk: conversations per `message/sendall` request (2-50, 50).
-        echoes: an `EchoStore` fed by the message webhook: an ambiguous item
-            whose echo arrives is `delivered` without a read.
+        echoes: an `EchoStore` (this process) or `RedisEchoStore` (shared) fed
+            by the message webhook: an ambiguous item whose echo arrives is
+            `delivered` without a read.
     """
 
     concurrency: int
@@ -76,7 +78,7 @@ class BatchOptions(TypedDict, total=False):
     reconcile_lookback: float
     broadcast: bool
     broadcast_chunk: int
-    echoes: EchoStore | None
+    echoes: EchoStore | RedisEchoStore | None
 
 
 def derive_dedupe_key(index: int, item: OutgoingMessage) -> str:
@@ -202,7 +204,7 @@ class BatchSettings:
     reconcile_lookback: float = 300.0
     broadcast: bool = True
     broadcast_chunk: int = 50
-    echoes: EchoStore | None = None
+    echoes: EchoStore | RedisEchoStore | None = None
 
     @classmethod
     def from_options(cls, options: BatchOptions, *, max_attempts: int) -> BatchSettings:
@@ -239,7 +241,7 @@ class BatchSettings:
                 f"broadcast_chunk must be an int from 2 to {MAX_TARGETS}"
             )
         if self.echoes is not None and not hasattr(self.echoes, "wait_for"):
-            raise InvalidRequestError("echoes must be an EchoStore")
+            raise InvalidRequestError("echoes must be an EchoStore or RedisEchoStore")
 
 
 def _valid_rate(rate: object) -> bool:

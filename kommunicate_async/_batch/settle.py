@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .._message_wire import MessageWire
     from ..models.message import Message
     from .echoes import EchoStore
+    from .redis_echoes import RedisEchoStore
 
 __all__ = ["SettleReport", "settle_checkpoint"]
 
@@ -104,7 +105,7 @@ async def settle_checkpoint(
     path: str | os.PathLike[str],
     *,
     lookback: float = 300.0,
-    echoes: EchoStore | None = None,
+    echoes: EchoStore | RedisEchoStore | None = None,
 ) -> SettleReport:
     """Turn the checkpoint's ambiguous items into delivered or failed, sending
     nothing (see the module docstring).
@@ -131,7 +132,7 @@ async def _settle_one(
     line: CheckpointLine,
     offset: int | None,
     report: SettleReport,
-    echoes: EchoStore | None,
+    echoes: EchoStore | RedisEchoStore | None,
 ) -> None:
     conversation = line.conversation
     if line.status == SENDING or conversation is None:
@@ -139,8 +140,9 @@ async def _settle_one(
         return
     carried = line.sent_key or line.key
     found: Message | KommunicateError | str | None = None
-    if echoes is not None:
-        found = echoes.find(conversation, carried)
+    if echoes is not None:  # one look, no wait: the send was long ago
+        seen = await echoes.wait_for([(conversation, carried)], 0.0)
+        found = seen.get((conversation, carried))
     if found is None:
         # From `lookback` before the outcome line, by the server's clock if known.
         since = reconciler.since_earlier(Uncertain(line.at + (offset or 0), None))

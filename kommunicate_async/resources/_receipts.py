@@ -28,6 +28,7 @@ from ..models.batch import ItemResult, ItemStatus
 
 if TYPE_CHECKING:
     from .._batch.echoes import EchoStore
+    from .._batch.redis_echoes import RedisEchoStore
     from ..models.batch import BatchReport
     from .messages import Messages
 
@@ -94,7 +95,7 @@ async def check_receipts(
     messages: Messages,
     sampler: ReceiptSampler,
     report: BatchReport,
-    echoes: EchoStore | None,
+    echoes: EchoStore | RedisEchoStore | None,
     default_sender: str,
     echo_wait: float = 3.0,
 ) -> None:
@@ -114,7 +115,7 @@ async def _check_one(
     messages: Messages,
     kept: _Kept,
     report: BatchReport,
-    echoes: EchoStore | None,
+    echoes: EchoStore | RedisEchoStore | None,
     default_sender: str,
 ) -> None:
     try:
@@ -135,7 +136,7 @@ async def _check_one(
 
 
 async def _message_key(
-    messages: Messages, kept: _Kept, echoes: EchoStore | None
+    messages: Messages, kept: _Kept, echoes: EchoStore | RedisEchoStore | None
 ) -> str | None:
     if kept.message_key is not None:
         return kept.message_key

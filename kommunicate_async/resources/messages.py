@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 
     from .._batch.echoes import EchoStore
+    from .._batch.redis_echoes import RedisEchoStore
     from .._compat import Unpack
     from ..models.conversation import ConversationRef
     from ..models.inbox import Receipt
@@ -367,7 +368,7 @@ class Messages(Resource):
         checkpoint: str | os.PathLike[str],
         *,
         lookback: float = 300.0,
-        echoes: EchoStore | None = None,
+        echoes: EchoStore | RedisEchoStore | None = None,
     ) -> SettleReport:
         """Settle a checkpoint's ambiguous items without sending: each is looked for
         (in `echoes`, else in its conversation) and marked delivered or failed in
