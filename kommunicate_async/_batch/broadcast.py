@@ -38,6 +38,7 @@ from .._pipeline.retry import is_retryable
 from ..models.batch import ItemResult, ItemStatus
 from ..models.message import Message
 from .job import is_fatal, wall_ms
+from .reconcile import DuplicateSendError, no_budget
 from .sendall import (
     SENDALL,
     broadcast_group,
@@ -61,6 +62,8 @@ input of all-different messages is held back by at most 8 items."""
 _RECENT: Final = 4096
 """Messages remembered: an item whose message is not among them goes alone."""
 _MAX_ENDPOINT_REFUSALS: Final = 3
+AMBIGUOUS: Final = ItemStatus.AMBIGUOUS
+DELIVERED: Final = ItemStatus.DELIVERED
 _READS_AT_ONCE: Final = 8
 """History reads of one ambiguous request's targets in flight at once."""
 
@@ -288,30 +291,49 @@ class Broadcaster:
         self, targets: list[Job], key: str, attempts: int, started: float, landing: bool
     ) -> tuple[list[Job], list[ItemResult]]:
         """(the targets proven absent, the results of the others) from each
-        conversation's history."""
+        conversation's history.
+
+        One retry-budget token pays for the whole request's proof (given back
+        when a read finds its message); a read that fails (an outage) stops the
+        reading, and the targets left unread stay ambiguous: a failed request
+        costs a few reads in an outage, never one a target.
+        """
         batch = self.batch
+        budget = batch.client.budget
+        if not budget.try_spend():
+            error = no_budget()
+            return [], [
+                j.result(AMBIGUOUS, None, error, attempts, key) for j in targets
+            ]
         since = batch.reconciler.since_failure(wall_ms(started))
 
         async def read(job: Job) -> Message | KommunicateError | None:
             return await batch.reconciler.find(
-                job.item, key, since, failed_at=started, landing=landing
+                job.item, key, since, failed_at=started, landing=landing, paid=True
             )
 
-        found_all: list[Message | KommunicateError | None] = []
-        for start in range(0, len(targets), _READS_AT_ONCE):  # each read that finds
-            # its message gives its budget token back before the next slice spends
-            found_all += await _each(targets[start : start + _READS_AT_ONCE], read, 8)
         absent: list[Job] = []
         settled: list[ItemResult] = []
-        for job, outcome in zip(targets, found_all, strict=True):
-            if isinstance(outcome, Message):
-                settled.append(self._delivered(job, key, outcome.key, attempts))
-            elif outcome is not None:
-                settled.append(
-                    job.result(ItemStatus.AMBIGUOUS, None, outcome, attempts, key)
-                )
-            else:
-                absent.append(job)
+        failed: KommunicateError | None = None
+        for start in range(0, len(targets), _READS_AT_ONCE):
+            chunk = targets[start : start + _READS_AT_ONCE]
+            if failed is not None:  # the history cannot be read now: stop reading
+                settled += [
+                    j.result(AMBIGUOUS, None, failed, attempts, key) for j in chunk
+                ]
+                continue
+            outcomes = await _each(chunk, read, _READS_AT_ONCE)
+            for job, outcome in zip(chunk, outcomes, strict=True):
+                if isinstance(outcome, Message):
+                    settled.append(self._delivered(job, key, outcome.key, attempts))
+                elif outcome is None:
+                    absent.append(job)
+                else:
+                    settled.append(job.result(AMBIGUOUS, None, outcome, attempts, key))
+                    if not isinstance(outcome, DuplicateSendError):
+                        failed = outcome
+        if any(r.status is DELIVERED for r in settled):
+            budget.refund()  # the reads found what landed: progress
         return absent, settled
 
 

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .checkpoint import Uncertain
     from .options import BatchSettings
 
-__all__ = ["DuplicateSendError", "Reconciler", "now_ms"]
+__all__ = ["DuplicateSendError", "Reconciler", "no_budget", "now_ms"]
 
 _DEDUPE: Final = MetadataKey.DEDUPE_KEY.value
 _MARGIN_MS: Final = 2_000
@@ -112,6 +112,7 @@ class Reconciler:
         failed_at: float | None = None,
         landing: bool = True,
         prefix: str | None = None,
+        paid: bool = False,
     ) -> Message | KommunicateError | None:
         """The message carrying `key`; None if absent back to `since_ms` (server
         time); or the error that stopped the search (then nobody knows).
@@ -123,12 +124,14 @@ class Reconciler:
         only once it is paid for. An
         earlier run's item (`failed_at=None`) is read at once, as this run's first
         request for it. `prefix`: a key that starts with it matches too (an
-        earlier run's broadcast request, `broadcast.py`).
+        earlier run's broadcast request, `broadcast.py`). `paid`: the caller
+        paid for this read (a broadcast request's proof takes one token for all
+        its targets): nothing is spent or given back here.
         """
         retry = failed_at is not None
         budget = self._wire.client.budget
         if failed_at is not None:
-            if not budget.try_spend():  # a read is a retry's worth
+            if not paid and not budget.try_spend():  # a read is a retry's worth
                 return _no_budget()
             wait = failed_at + self._settle - time.monotonic()
             if landing and wait > 0:  # let a slow commit land before reading
@@ -141,7 +144,7 @@ class Reconciler:
             return None
         if len(found) > 1:
             return DuplicateSendError(key, [m.key for m in found])
-        if retry:  # the read settled the item: traffic that made progress
+        if retry and not paid:  # the read settled the item: traffic that made progress
             budget.refund()
         return found[0]
 
@@ -197,6 +200,11 @@ def _carries(message: Message, key: str, prefix: str | None) -> bool:
     return (
         prefix is not None and isinstance(carried, str) and carried.startswith(prefix)
     )
+
+
+def no_budget() -> KommunicateError:
+    """The ambiguous error of an item whose read the spent budget refused."""
+    return _no_budget()
 
 
 def _no_budget() -> KommunicateError:
