@@ -245,3 +245,43 @@ async def test_the_fake_counts_echoes_it_could_not_deliver() -> None:
         await km.messages.send(gid, "hello")
         await fake.echoes.drain()
         assert (fake.echoes.sent, fake.echoes.failed) == (0, 1)
+
+
+async def test_in_an_outage_a_failed_request_costs_a_few_reads_not_one_a_target() -> (
+    None
+):
+    plan = FaultPlan(
+        routes={
+            SENDALL: RouteFaults(error_500=1.0),
+            "GET /rest/ws/message/list": RouteFaults(error_500=1.0),
+        }
+    )
+    async with FakeKommunicate(faults=plan) as fake, fake.session(max_retries=0) as km:
+        ids = await groups(km, 41)
+        fake.requests.clear()
+        report = await km.messages.send_many(
+            [OutgoingMessage(c, "x") for c in ids[1:]],
+            reconcile=True,
+            settle=0.0,
+            broadcast_chunk=40,
+        )
+        reads = len(fake.requests_to("GET /rest/ws/message/list"))
+    assert report.ambiguous == 39  # the first of the message went alone (delivered)
+    assert reads <= 8 + 1  # one slice of the request's proof, plus the single's read
+
+
+async def test_a_spent_budget_leaves_the_targets_ambiguous_unread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        "kommunicate_async._pipeline.retry.RetryBudget.try_spend", lambda _self: False
+    )
+    async with FakeKommunicate() as fake, session(fake) as km:
+        ids = await groups(km, 4)
+        fake.faults.script(SENDALL, Fault.RESET_AFTER)
+        report = await km.messages.send_many(
+            [OutgoingMessage(c, "x") for c in ids], reconcile=True, settle=0.0
+        )
+        assert report.ambiguous == 3
+        assert all("retry budget is spent" in str(p.error) for p in report.problems)
+        assert fake.requests_to("GET /rest/ws/message/list") == []

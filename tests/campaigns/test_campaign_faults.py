@@ -71,7 +71,9 @@ async def test_ten_thousand_items_through_20_percent_resets_end_exact(
         per_group = Counter(len(fake.messages(g.id)) for g in groups)
         requests = len(fake.requests_to(SENDALL)) + len(fake.requests_to(SEND))
     assert plan.injected[Fault.RESET_AFTER] > 0
-    assert (report.total, report.delivered) == (n, n), [(p.status, str(p.error)[:200], p.broadcast_key) for p in report.problems[:5]]
+    assert (report.total, report.delivered) == (n, n), [
+        (p.status, str(p.error)[:200], p.broadcast_key) for p in report.problems[:5]
+    ]
     assert (report.ambiguous, report.failed) == (0, 0)
     assert per_group == Counter({1: n})  # none lost, none twice
     assert requests / n <= 0.03  # 50 a request, plus the retries of the resets
