@@ -323,18 +323,33 @@ class Broadcaster:
                 ]
                 continue
             outcomes = await _each(chunk, read, _READS_AT_ONCE)
-            for job, outcome in zip(chunk, outcomes, strict=True):
-                if isinstance(outcome, Message):
-                    settled.append(self._delivered(job, key, outcome.key, attempts))
-                elif outcome is None:
-                    absent.append(job)
-                else:
-                    settled.append(job.result(AMBIGUOUS, None, outcome, attempts, key))
-                    if not isinstance(outcome, DuplicateSendError):
-                        failed = outcome
+            failed = self._sort(chunk, outcomes, key, attempts, absent, settled)
         if any(r.status is DELIVERED for r in settled):
             budget.refund()  # the reads found what landed: progress
         return absent, settled
+
+    def _sort(
+        self,
+        jobs: list[Job],
+        outcomes: list[Message | KommunicateError | None],
+        key: str,
+        attempts: int,
+        absent: list[Job],
+        settled: list[ItemResult],
+    ) -> KommunicateError | None:
+        """Put each read's job in `absent` or its result in `settled`; the error
+        of a read that failed (not a duplicate), if one did."""
+        failed: KommunicateError | None = None
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            if isinstance(outcome, Message):
+                settled.append(self._delivered(job, key, outcome.key, attempts))
+            elif outcome is None:
+                absent.append(job)
+            else:
+                settled.append(job.result(AMBIGUOUS, None, outcome, attempts, key))
+                if not isinstance(outcome, DuplicateSendError):
+                    failed = outcome
+        return failed
 
 
 def _seen_before(recent: set[Any], value: object) -> bool:

@@ -130,12 +130,10 @@ class Reconciler:
         """
         retry = failed_at is not None
         budget = self._wire.client.budget
-        if failed_at is not None:
-            if not paid and not budget.try_spend():  # a read is a retry's worth
-                return _no_budget()
-            wait = failed_at + self._settle - time.monotonic()
-            if landing and wait > 0:  # let a slow commit land before reading
-                await anyio.sleep(wait)
+        if failed_at is not None and not await self._paid_and_settled(
+            failed_at, landing=landing, paid=paid
+        ):
+            return _no_budget()
         try:
             found = await self._scan(item, key, since_ms, retry=retry, prefix=prefix)
         except KommunicateError as exc:
@@ -147,6 +145,18 @@ class Reconciler:
         if retry and not paid:  # the read settled the item: traffic that made progress
             budget.refund()
         return found[0]
+
+    async def _paid_and_settled(
+        self, failed_at: float, *, landing: bool, paid: bool
+    ) -> bool:
+        """Take the read's token (unless `paid`), then let a send that may still
+        be `landing` land: False when the budget refused the read."""
+        if not paid and not self._wire.client.budget.try_spend():
+            return False  # a read is a retry's worth
+        wait = failed_at + self._settle - time.monotonic()
+        if landing and wait > 0:  # let a slow commit land before reading
+            await anyio.sleep(wait)
+        return True
 
     async def _scan(
         self,
