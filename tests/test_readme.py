@@ -1,4 +1,6 @@
-"""The README's first screen: its two commands, and a quick-start that runs as written."""
+"""The README's first screen: its two commands, and a quick-start that runs as written;
+the guides' main blocks run as written with their results checked
+(tests/docs/test_every_block.py runs every block of every page)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 
 from kommunicate_async.testing import FakeKommunicate
-from tests.fresh_project import run_pytest
+from tests.docs.blocks import block, projects
 from tests.threaded_fake import ThreadedFake
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,12 +67,9 @@ def test_quick_start_runs_as_written() -> None:
 
 
 def test_rich_messages_block_runs_as_written(tmp_path: Path, monkeypatch: Any) -> None:
-    block = re.search(
-        r"## Rich messages and files\n.*?```python\n(.*?)```", README, re.S
-    )
-    assert block is not None
+    code = block("docs/guides/rich-and-files.md", "Rich messages and files")
     namespace: dict[str, Any] = {}
-    exec(compile(block.group(1), "README.md", "exec"), namespace)
+    exec(compile(code, "rich-and-files.md", "exec"), namespace)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "invoice.pdf").write_bytes(b"%PDF-1.4 invoice")
 
@@ -88,11 +87,10 @@ def test_rich_messages_block_runs_as_written(tmp_path: Path, monkeypatch: Any) -
 
 
 def test_bots_block_runs_as_written() -> None:
-    block = re.search(r"## Bots\n.*?```python\n(.*?)```", README, re.S)
-    assert block is not None
-    assert len(block.group(1).strip().splitlines()) <= 20
+    code = block("docs/guides/bots.md", "Bots")
+    assert len(code.strip().splitlines()) <= 20
     namespace: dict[str, Any] = {}
-    exec(compile(block.group(1), "README.md", "exec"), namespace)
+    exec(compile(code, "bots.md", "exec"), namespace)
 
     async def scenario() -> None:
         from kommunicate_async.testing import serve_bot
@@ -126,8 +124,7 @@ def test_bots_block_runs_as_written() -> None:
 
 @pytest.mark.slow
 def test_bulk_send_block_runs_as_written(tmp_path: Path) -> None:
-    block = re.search(r"## Sending in bulk\n\n```python\n(.*?)```", README, re.S)
-    assert block is not None
+    code = block("docs/guides/bulk-sends.md", "Sending in bulk")
     (tmp_path / "campaign.csv").write_text("conversation,text\nc1,hello\nc1,again\n")
     with ThreadedFake() as fake:
         fake.state.create_group(
@@ -140,7 +137,7 @@ def test_bulk_send_block_runs_as_written(tmp_path: Path) -> None:
             "KOMMUNICATE_CHAT_URL": fake.url,
         }
         done = subprocess.run(
-            [sys.executable, "-c", block.group(1)],
+            [sys.executable, "-c", code],
             capture_output=True,
             text=True,
             env=env,
@@ -153,34 +150,22 @@ def test_bulk_send_block_runs_as_written(tmp_path: Path) -> None:
     assert (tmp_path / "campaign.checkpoint.jsonl").exists()
 
 
-@pytest.mark.slow
-def test_testing_snippet_runs_in_a_fresh_strict_project(tmp_path: Path) -> None:
-    """The README's conftest + test, in a new folder, pytest-asyncio in strict mode."""
-    blocks = re.findall(
-        r"```python\n(# conftest.py\n.*?|# test_greeting.py\n.*?)```", README, re.S
-    )
-    assert len(blocks) == 2
-    done = run_pytest(
-        tmp_path,
-        {
-            "conftest.py": blocks[0],
-            "test_greeting.py": blocks[1],
-            "pytest.ini": "[pytest]\nasyncio_mode = strict\n",
-        },
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "1 passed" in done.stdout
+def test_the_testing_section_is_a_project_to_copy() -> None:
+    """README's configuration, conftest and test: run in a fresh folder, warning
+    free, by tests/docs/test_every_block.py (slow)."""
+    [files] = [f for where, f in projects() if where.startswith("README.md")]
+    assert list(files) == ["pyproject.toml", "conftest.py", "test_greeting.py"]
+    assert 'asyncio_mode = "auto"' in files["pyproject.toml"]
+    assert 'asyncio_default_fixture_loop_scope = "function"' in files["pyproject.toml"]
+    assert "@pytest.fixture\nasync def chat(" in files["conftest.py"]  # the user's own
 
 
 def test_request_block_runs_as_written() -> None:
-    block = re.search(
-        r"## Calling an endpoint the library does not wrap\n.*?```python\n(.*?)```",
-        README,
-        re.S,
+    code = block(
+        "docs/guides/calls.md", "Calling an endpoint the library does not wrap"
     )
-    assert block is not None
     namespace: dict[str, Any] = {}
-    exec(compile(block.group(1), "README.md", "exec"), namespace)
+    exec(compile(code, "calls.md", "exec"), namespace)
 
     async def scenario() -> None:
         async with FakeKommunicate() as fake, fake.session() as km:

@@ -1,23 +1,19 @@
-"""The README's sections for agents, hours, handoff, CSAT, lifecycle and inbox run as
-written against FakeKommunicate."""
+"""The calls guide's sections for agents, hours, handoff, CSAT, lifecycle and inbox run
+as written against FakeKommunicate, with their results checked."""
 
 from __future__ import annotations
 
 import asyncio
-import re
-from pathlib import Path
 from typing import Any
 
 from kommunicate_async.testing import FakeKommunicate
-
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+from tests.docs.blocks import block as guide_block
 
 
 def block(heading: str) -> dict[str, Any]:
-    found = re.search(rf"## {heading}\n.*?```python\n(.*?)```", README, re.S)
-    assert found is not None, heading
     namespace: dict[str, Any] = {}
-    exec(compile(found.group(1), "README.md", "exec"), namespace)
+    code = guide_block("docs/guides/calls.md", heading)
+    exec(compile(code, "calls.md", "exec"), namespace)
     return namespace
 
 

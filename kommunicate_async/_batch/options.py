@@ -54,7 +54,7 @@ class BatchOptions(TypedDict, total=False):
         max_attempts: send attempts per item (the session's `max_retries` + 1).
         settle: seconds to let a send that may have reached the server land
             before reconcile reads the conversation (3.0): a commit slower than
-            this can still be sent twice (then reported, see README).
+            this can still be sent twice (then reported, see docs/guides/bulk-sends.md).
         reconcile_lookback: how far back (seconds) reconcile reads when the
             server's clock offset is unknown (300.0); a server clock further
             behind than this can hide a send.

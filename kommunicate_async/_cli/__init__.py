@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from typing import TYPE_CHECKING, Final
 
 from .._errors import (
@@ -31,6 +33,8 @@ EXIT_USAGE: Final = 2
 EXIT_CONFIG: Final = 3
 EXIT_NETWORK: Final = 4
 EXIT_INTERRUPTED: Final = 130
+EXIT_BROKEN_PIPE: Final = 128 + 13
+"""What a shell reports for a program ended by SIGPIPE (`yes | head`: 141)."""
 
 
 async def _dispatch(args: argparse.Namespace, out: Printer) -> int:
@@ -99,7 +103,29 @@ def for_shell(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse `argv`, run the command, and return the exit code (never a traceback)."""
+    """Parse `argv`, run the command, and return the exit code (never a traceback).
+
+    A reader that goes away (`kommunicate-async demo --json | head -c 10`) ends
+    the command quietly with the conventional exit code 141.
+    """
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        return _after_broken_pipe()
+
+
+def _after_broken_pipe() -> int:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit does not
+    print a second error (the Python docs' "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+    return EXIT_BROKEN_PIPE
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "verbose", False):
         setup_from_env("debug")

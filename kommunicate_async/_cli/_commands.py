@@ -13,7 +13,7 @@ from .._session import KommunicateSession
 from ..models.conversation import ConversationStatus
 from ..rich import RichMessage, load_rich
 from ._more import run_more
-from ._output import Printer, conversation_dict, message_dict, user_dict
+from ._output import Printer, conversation_dict, local_time, message_dict, user_dict
 
 if TYPE_CHECKING:
     import argparse
@@ -158,7 +158,8 @@ async def _history(
         raise InvalidRequestError("--limit must be at least 1")
     shown: list[dict[str, Any]] = []
     async for message in km.messages.list(ref, page_size=min(limit, 50)):
-        out.line(f"{message.created_at} {message.sender or '?'}: {message.text}")
+        when = local_time(message.created_at)
+        out.line(f"{when} {message.sender or '?'}: {message.text}")
         shown.append(message_dict(message))
         if len(shown) >= limit:
             break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
@@ -14,7 +15,16 @@ if TYPE_CHECKING:
     from ..models.message import Message
     from ..models.user import User
 
-__all__ = ["Printer", "conversation_dict", "message_dict", "user_dict"]
+__all__ = ["Printer", "conversation_dict", "local_time", "message_dict", "user_dict"]
+
+
+def local_time(epoch_ms: int | None) -> str:
+    """Epoch milliseconds as this machine's local time, `2026-01-05 10:00:00`
+    (`-` when unknown). JSON output keeps the milliseconds."""
+    if not epoch_ms:
+        return "-"
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def conversation_dict(conversation: Conversation) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import Final
+from typing import Final, cast
 
+from .._compat import override
 from .._version import __version__
 from ._more import add_parsers as add_more_parsers
 
@@ -20,7 +21,8 @@ configuration:
 
 exit codes:
   0 ok, 1 the API refused, 2 bad usage or input, 3 configuration, 4 network or
-  timeout, 5 a batch left items failed or ambiguous, 130 interrupted
+  timeout, 5 a batch left items failed or ambiguous, 130 interrupted, 141 the
+  reader of the output went away (a closed pipe)
 """
 
 
@@ -54,7 +56,44 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
-_DEFAULTS: Final = argparse.ArgumentDefaultsHelpFormatter
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Each option's default shown once: `(default: X)` is added only where the
+    help does not say it already, and never for None, False or an empty list
+    (argparse's ArgumentDefaultsHelpFormatter printed `(default: 3) (default:
+    None)` for an option whose None means "the library's default")."""
+
+    @override
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "(default" in text or not _has_default(action):
+            return text
+        default: object = action.default
+        if isinstance(default, float) and default.is_integer():
+            default = int(default)
+        shown = str(default).replace("%", "%%")
+        return f"{text} (default: {shown})"
+
+
+def _has_default(action: argparse.Action) -> bool:
+    """An option whose default means something to show (not None, False, [])."""
+    default: object = action.default
+    if default is None or default is False or default is argparse.SUPPRESS:
+        return False
+    return bool(action.option_strings) and default != []
+
+
+def _use_formatter(parser: argparse.ArgumentParser) -> None:
+    """`HelpFormatter` for `parser` and every subcommand under it."""
+    parser.formatter_class = HelpFormatter
+    for action in parser._actions:  # argparse keeps subparsers only here
+        choices: object = action.choices
+        if isinstance(choices, dict):
+            # a subparsers action: its choices are the subcommands' parsers
+            for child in cast("dict[str, argparse.ArgumentParser]", choices).values():
+                _use_formatter(child)
+
+
+_DEFAULTS: Final = HelpFormatter
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -261,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=50,
         metavar="N",
-        help="conversations per message/sendall request (2-50)",
+        help="conversations per message/sendall request, from 2 to 50",
     )
     batch.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -337,4 +376,5 @@ def build_parser() -> argparse.ArgumentParser:
     from ._campaign import add_campaign_parser  # durable campaigns on Temporal
 
     add_campaign_parser(sub, common)
+    _use_formatter(parser)
     return parser

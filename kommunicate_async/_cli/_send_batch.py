@@ -3,14 +3,22 @@ with a live progress bar."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Final
 
 from .._errors import BatchStoppedError, InvalidRequestError
-from ..models.batch import BatchReport, ItemResult, OutgoingMessage, Progress
+from ..models.batch import (
+    BatchReport,
+    ItemResult,
+    ItemStatus,
+    OutgoingMessage,
+    Progress,
+)
 from ._batch_input import BatchInput, input_format, refuse_same_file
 from ._commands import session_from_args
 
@@ -80,6 +88,22 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
+@dataclass(slots=True)
+class BatchTally:
+    """The run's report, and what the summary says beyond it."""
+
+    report: BatchReport = field(default_factory=BatchReport)
+    found_sent: int = 0
+    """Delivered items an earlier run had in flight that --reconcile found in the
+    conversation: delivered with no attempt of this run, not sent again."""
+    interrupted: bool = False
+
+    def add(self, result: ItemResult) -> None:
+        self.report.add(result)
+        if result.status is ItemStatus.DELIVERED and result.attempts == 0:
+            self.found_sent += 1
+
+
 def _result_line(result: ItemResult, lines: array[int]) -> dict[str, object]:
     error = result.error
     return {
@@ -112,14 +136,18 @@ async def run_send_batch(args: argparse.Namespace, out: Printer) -> int:
             if args.json or args.no_progress
             else ProgressBar(len(lines), sys.stderr)
         )
+        tally = BatchTally()
         try:
-            report = await _send(args, out, source.items(), lines, bar)
-        except BatchStoppedError as stop:  # the summary first, then the reason
-            if isinstance(stop.report, BatchReport):
-                _summary(stop.report, lines, args, out)
+            await _send(args, out, source.items(), lines, bar, tally)
+        except BatchStoppedError:  # the summary first, then the reason
+            _summary(tally, lines, args, out)
             raise
-    _summary(report, lines, args, out)
-    return 0 if report.ok else EXIT_INCOMPLETE
+        except (asyncio.CancelledError, KeyboardInterrupt):  # Ctrl-C
+            tally.interrupted = True
+            _summary(tally, lines, args, out)
+            raise
+    _summary(tally, lines, args, out)
+    return 0 if tally.report.ok else EXIT_INCOMPLETE
 
 
 async def _send(
@@ -128,8 +156,9 @@ async def _send(
     items: Iterator[OutgoingMessage],
     lines: array[int],
     bar: ProgressBar | None,
-) -> BatchReport:
-    report = BatchReport()
+    tally: BatchTally,
+) -> None:
+    report = tally.report
     started = time.monotonic()
     async with session_from_args(args) as km:
         try:
@@ -148,7 +177,7 @@ async def _send(
             ) as results:
                 try:
                     async for result in results:
-                        report.add(result)
+                        tally.add(result)
                         out.document(_result_line(result, lines))
                 finally:
                     report.skipped = results.progress().skipped
@@ -160,19 +189,32 @@ async def _send(
             if bar is not None:
                 bar.close()
     report.duration = time.monotonic() - started
-    return report
 
 
-def _summary(
-    report: BatchReport, lines: array[int], args: argparse.Namespace, out: Printer
-) -> None:
+def _headline(tally: BatchTally) -> str:
+    report = tally.report
     rate = report.total / report.duration if report.duration > 0 else 0.0
-    out.line(
-        f"{report.total} items in {report.duration:.1f}s ({rate:,.0f}/s): "
-        f"{report.delivered} delivered, {report.failed} failed, "
+    found = (
+        f" ({tally.found_sent} found already sent by --reconcile, not sent again)"
+        if tally.found_sent
+        else ""
+    )
+    before = " before the interrupt" if tally.interrupted else ""
+    counts = (
+        f"{report.delivered} delivered{before}{found}, {report.failed} failed, "
         f"{report.ambiguous} ambiguous, "
         f"{report.skipped} skipped, {report.attempts} attempts"
     )
+    if tally.interrupted:
+        return f"Interrupted after {report.duration:.1f}s: {counts}"
+    return f"{report.total} items in {report.duration:.1f}s ({rate:,.0f}/s): {counts}"
+
+
+def _summary(
+    tally: BatchTally, lines: array[int], args: argparse.Namespace, out: Printer
+) -> None:
+    report = tally.report
+    out.line(_headline(tally))
     for problem in report.problems[:20]:
         out.line(
             f"  line {lines[problem.index]}: {problem.status.value}: "
@@ -194,6 +236,8 @@ def _summary(
                 "skipped": report.skipped,
                 "attempts": report.attempts,
                 "duration": round(report.duration, 3),
+                "found_sent": tally.found_sent,
+                "interrupted": tally.interrupted,
             }
         }
     )

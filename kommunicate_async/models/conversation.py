@@ -85,6 +85,23 @@ class Conversation(Model, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         normalize_metadata(self)
 
+    @override
+    def __repr__(self) -> str:
+        """What a reader looks for: ids, title, status and assignee (not the raw
+        metadata, where Kommunicate keeps those)."""
+        status = self.status
+        parts = [
+            f"id={self.id!r}",
+            f"client_conversation_id={self.client_conversation_id!r}",
+            f"title={self.title!r}",
+            f"status={None if status is None else status.name}",
+            f"assignee={self.assignee!r}",
+        ]
+        if self.team_id is not None:
+            parts.append(f"team_id={self.team_id!r}")
+        parts.append(f"members={self.members!r}")
+        return f"Conversation({', '.join(parts)})"
+
     @property
     def assignee(self) -> str | None:
         """The assigned agent or bot (`CONVERSATION_ASSIGNEE`), None if unassigned."""

@@ -82,7 +82,8 @@ class Conversations(Resource):
 
         Args:
             members: the end users (at least one).
-            agent_ids, bot_ids: agents and bots to add; None takes the session defaults.
+            agent_ids: agents to add; None takes the session defaults.
+            bot_ids: bots to add; None takes the session defaults.
             assignee: the agent or bot to assign; also sets SKIP_ROUTING unless
                 `skip_routing` says otherwise.
             team_id: the team to route to (`KM_TEAM_ID`).

@@ -55,7 +55,14 @@ class QuickReply:
 
 @dataclass(frozen=True, slots=True)
 class LinkButton:
-    """A button that opens `url` (in a new tab unless `new_tab=False`)."""
+    """A button that opens a page (`link_buttons`; on a card, a `Button` with a
+    `Link`).
+
+    Attributes:
+        name: the button's label.
+        url: an absolute http(s) URL.
+        new_tab: open it in a new tab (the widget's default); False: the same tab.
+    """
 
     name: str
     url: str

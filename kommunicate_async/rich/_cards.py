@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 from .._errors import InvalidRequestError
 from .._validate import check_text
 from ._buttons import LinkButton, QuickReply, check_mapping, template
-from ._checks import check_items, check_label, check_url
+from ._checks import check_items, check_label, check_url, frozen_items
 from ._message import RichMessage, TemplateId
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = [
     "Button",
@@ -28,7 +28,12 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """Open `url` (a new tab unless `new_tab=False`)."""
+    """A `Button` action that opens a page.
+
+    Attributes:
+        url: an absolute http(s) URL.
+        new_tab: open it in a new tab (the widget's default); False: the same tab.
+    """
 
     url: str
     new_tab: bool = True
@@ -36,7 +41,14 @@ class Link:
 
 @dataclass(frozen=True, slots=True)
 class Submit:
-    """Post `form_data` to `action_url` (https only); `text` acknowledges the tap."""
+    """A `Button` action that posts hidden data.
+
+    Attributes:
+        form_data: the data posted (any JSON-able mapping).
+        action_url: where it is posted (https only).
+        text: the acknowledgement shown as the user's message when tapped.
+        request_type: how it is posted: `"json"` (a JSON body) or `"POST"` (a form).
+    """
 
     form_data: Mapping[str, Any]
     action_url: str
@@ -49,8 +61,12 @@ Action = Link | QuickReply | Submit
 
 @dataclass(frozen=True, slots=True)
 class Button:
-    """A labelled button on a card or a list, doing one `Link`, `QuickReply` or
-    `Submit` action."""
+    """A labelled button on a card, a list or `mixed_buttons`.
+
+    Attributes:
+        name: the button's label.
+        action: what a tap does: a `Link`, a `QuickReply` or a `Submit`.
+    """
 
     name: str
     action: Action
@@ -92,18 +108,30 @@ def _as_button(button: object) -> Button:
 
 @dataclass(frozen=True, slots=True)
 class Card:
-    """One card: a header image with overlay text, title, texts and buttons."""
+    """One card of `card` or `carousel`.
+
+        Card("Blue shirt", subtitle="$20", buttons=[Button("Buy", Link(url))])
+
+    Attributes:
+        title: the card's title (the widget shows 16 characters).
+        subtitle: a line under the title (56 characters shown).
+        description: the body text (99 characters shown).
+        title_ext: text beside the title (a rating, a price).
+        image: the header image URL.
+        overlay_text: text over the header image.
+        buttons: any sequence of `Button` or `LinkButton` (stored as a tuple).
+    """
 
     title: str
     subtitle: str | None = None
     description: str | None = None
     title_ext: str | None = None
-    """Text beside the title (a rating, a price)."""
     image: str | None = None
-    """The header image URL."""
     overlay_text: str | None = None
-    """Text over the header image."""
-    buttons: tuple[Button | LinkButton, ...] = field(default=())
+    buttons: Sequence[Button | LinkButton] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "buttons", frozen_items(self.buttons, "card buttons"))
 
     def wire(self, *, strict: bool = False) -> dict[str, Any]:
         """The card as template 10's payload holds it."""
@@ -160,7 +188,14 @@ def carousel(text: str, cards: Iterable[Card], *, strict: bool = False) -> RichM
 
 @dataclass(frozen=True, slots=True)
 class ListItem:
-    """One row of a list: title, description, thumbnail, and a link or reply."""
+    """One row of `item_list`.
+
+    Attributes:
+        title: the row's title (32 characters shown).
+        description: a line under it (35 characters shown).
+        image: a thumbnail URL.
+        action: what a tap does: a `Link` or a `QuickReply`; None: nothing.
+    """
 
     title: str
     description: str | None = None

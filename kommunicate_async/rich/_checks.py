@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
@@ -12,7 +12,14 @@ from .._validate import check_text
 
 T = TypeVar("T")
 
-__all__ = ["LIMITS", "RichTextWarning", "check_items", "check_label", "check_url"]
+__all__ = [
+    "LIMITS",
+    "RichTextWarning",
+    "check_items",
+    "check_label",
+    "check_url",
+    "frozen_items",
+]
 
 LIMITS: Final = {
     "card title": 16,
@@ -73,3 +80,14 @@ def check_items(items: Iterable[T], what: str) -> list[T]:
     if not found:
         raise InvalidRequestError(f"{what} must not be empty")
     return found
+
+
+def frozen_items(items: object, what: str) -> tuple[object, ...]:
+    """Any sequence (a list, a tuple, ...) stored as a tuple, so a frozen builder
+    field stays frozen; a str or a non-sequence is refused."""
+    if isinstance(items, str | bytes) or not isinstance(items, Sequence):
+        raise InvalidRequestError(
+            f"{what} must be a list or tuple, not {type(items).__name__}"
+        )
+    found: Sequence[object] = items  # pyright: ignore[reportUnknownVariableType]
+    return tuple(found)

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from .._errors import InvalidRequestError
 from .._validate import check_text
 from ._buttons import template
-from ._checks import check_items, check_url
+from ._checks import check_items, check_url, frozen_items
 from ._message import RichMessage, TemplateId
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
 __all__ = ["Choice", "Field", "FormField", "FormSubmit", "Hidden", "Options", "form"]
 
@@ -59,7 +59,14 @@ class Field:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """One option of a radio, checkbox or dropdown field."""
+    """One option of a radio, checkbox or dropdown field (`Options`).
+
+    Attributes:
+        label: what the user sees.
+        value: the value posted; the label when None.
+        selected: chosen at first.
+        disabled: shown but not selectable.
+    """
 
     label: str
     value: str | None = None
@@ -81,13 +88,24 @@ class Choice:
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    """Radio buttons, checkboxes or a dropdown; options are str or `Choice`."""
+    """Radio buttons, checkboxes or a dropdown.
+
+    Attributes:
+        kind: `"radio"`, `"checkbox"` or `"dropdown"`.
+        label: what the user sees (also the form-data key when `name` is None).
+        options: any sequence of `str` or `Choice` (stored as a tuple).
+        name: the form-data key.
+        error_text: shown when nothing is chosen.
+    """
 
     kind: ChoiceKind
     label: str
-    options: tuple[str | Choice, ...]
+    options: Sequence[str | Choice]
     name: str | None = None
     error_text: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", frozen_items(self.options, "options"))
 
     def wire(self) -> dict[str, Any]:
         if self.kind not in _CHOICE_KINDS:
@@ -109,7 +127,12 @@ class Options:
 
 @dataclass(frozen=True, slots=True)
 class Hidden:
-    """A value posted with the form but never shown."""
+    """A value posted with the form but never shown.
+
+    Attributes:
+        name: the form-data key.
+        value: the value posted.
+    """
 
     name: str
     value: str

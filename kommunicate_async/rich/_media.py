@@ -19,7 +19,12 @@ __all__ = ["Image", "Video", "images", "video"]
 
 @dataclass(frozen=True, slots=True)
 class Image:
-    """An image by URL, with an optional caption."""
+    """One picture of `images`.
+
+    Attributes:
+        url: the image's absolute http(s) URL.
+        caption: text under it.
+    """
 
     url: str
     caption: str | None = None
@@ -27,7 +32,13 @@ class Image:
 
 @dataclass(frozen=True, slots=True)
 class Video:
-    """A video file by URL, or a YouTube embed URL with `youtube=True`."""
+    """The video of `video`.
+
+    Attributes:
+        url: a video file's URL, or a YouTube embed URL with `youtube=True`.
+        caption: text under it.
+        youtube: `url` is a YouTube embed (played in an iframe).
+    """
 
     url: str
     caption: str | None = None

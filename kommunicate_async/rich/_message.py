@@ -62,6 +62,22 @@ class RichMessage:
     _metadata_json: bytes = field(repr=False)
     html: bool = False
 
+    def __post_init__(self) -> None:
+        # `RichMessage(text, {...})` reads as natural but is not the constructor:
+        # refuse it now, by name, rather than fail later with a bare TypeError.
+        if not isinstance(self.text, str):
+            raise InvalidRequestError(
+                f"text must be a str, not {type(self.text).__name__}"
+            )
+        if not isinstance(self._metadata_json, bytes):
+            raise InvalidRequestError(
+                "RichMessage is made by the builders of kommunicate_async.rich or by "
+                "RichMessage.from_metadata(text, metadata), not RichMessage(text, "
+                f"{type(self._metadata_json).__name__})"
+            )
+        if not isinstance(self.html, bool):
+            raise InvalidRequestError(f"html must be a bool, not {self.html!r}")
+
     @classmethod
     def from_metadata(
         cls, text: str, metadata: Mapping[str, object], *, html: bool = False
@@ -98,6 +114,13 @@ class RichMessage:
     @override
     def __str__(self) -> str:
         return self.text
+
+    @override
+    def __repr__(self) -> str:
+        html = ", html=True" if self.html else ""
+        return (
+            f"RichMessage(text={self.text!r}, template_id={self.template_id!r}{html})"
+        )
 
 
 def merge_metadata(

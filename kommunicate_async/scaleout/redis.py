@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 __all__ = ["RedisBatchStore", "RedisRateLimit"]
 
 _PREFIX: Final = "kommunicate:"
+_MAX_RESERVES: Final = 4
+"""Slots a send gives up for waking late before it goes regardless."""
 _MAX_PENDING: Final = 64
 """Final states written at the latest when this many wait."""
 
@@ -106,38 +108,69 @@ class RedisRateLimit:
         rate: sends a second, for the whole campaign.
         burst: sends that may start at once after an idle spell (1: none). Any
             one-second window sees at most `rate + burst` sends.
+        max_late: seconds a send may start after its slot; a process that wakes
+            later (its event loop stalled) gives the slot up and takes a new one.
     """
 
     def __init__(
-        self, redis: Redis, campaign: str, *, rate: float, burst: int = 1
+        self,
+        redis: Redis,
+        campaign: str,
+        *,
+        rate: float,
+        burst: int = 1,
+        max_late: float = 0.05,
     ) -> None:
         if not (rate > 0 and math.isfinite(rate)):
             raise ValueError("rate must be a number of sends a second > 0")
         if burst < 1:
             raise ValueError("burst must be >= 1")
+        if not max_late >= 0:
+            raise ValueError("max_late must be a number of seconds >= 0")
         self._redis: Any = redis  # redis-py types its results sync-or-async
         self._interval_ms = 1000.0 / rate
         self._burst = burst - 1
+        self._max_late = max_late
         self._keys = [f"{_PREFIX}{campaign}:tat", f"{_PREFIX}{campaign}:pause"]
         self._reserve: Any = redis.register_script(_RESERVE)
         self._pause: Any = redis.register_script(_PAUSE)
         self._left: Any = redis.register_script(_PAUSE_LEFT)
+        self.late_slots = 0
+        """Slots given up because this process woke too late for them."""
 
     async def wait(self) -> None:
-        """Reserve the next slot and sleep until it (and past any pause)."""
+        """Reserve the next slot and sleep until it (and past any pause).
+
+        A slot this process wakes up for more than `max_late` seconds after it
+        began (a stalled event loop, a starved CPU) is given up and a new one
+        reserved: sending on it would bunch the overdue sends of the stall with
+        the other workers' on-time ones, and the server would see more than
+        `rate + burst` sends in a second. After `_MAX_RESERVES` late slots in a
+        row the send goes anyway, so a process that is always late still
+        progresses.
+        """
+        for _ in range(_MAX_RESERVES):
+            asked = time.monotonic()
+            wait_ms = await self._reserve_slot()
+            if wait_ms > 0:
+                await anyio.sleep(wait_ms / 1000)
+                if wait_ms > 50:  # a long wait: a 429 may have paused the campaign
+                    await self._wait_out_pause()
+            late = time.monotonic() - asked - max(wait_ms, 0.0) / 1000
+            if late <= self._max_late:
+                return
+            self.late_slots += 1
+
+    async def _reserve_slot(self) -> float:
+        """Milliseconds until the slot just reserved (<= 0: now)."""
         try:
-            wait_ms = float(
+            return float(
                 await self._reserve(
                     keys=self._keys, args=[self._interval_ms, self._burst]
                 )
             )
         except RedisError as exc:
             raise _failure("the shared rate limit", exc) from None
-        if wait_ms <= 0:
-            return
-        await anyio.sleep(wait_ms / 1000)
-        if wait_ms > 50:  # a long wait: a 429 may have paused the campaign since
-            await self._wait_out_pause()
 
     async def _wait_out_pause(self) -> None:
         try:

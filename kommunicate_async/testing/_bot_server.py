@@ -27,14 +27,17 @@ class RunningBot:
 
     @property
     def bot_url(self) -> str:
+        """The custom-bot URL (`/bot`): `FakeKommunicate.deliver_bot_message`."""
         return f"{self.url}/bot"
 
     @property
     def webhook_url(self) -> str:
+        """The message-webhook URL (`/webhook`): `FakeKommunicate.deliver_webhook`."""
         return f"{self.url}/webhook"
 
     @property
     def token_url(self) -> str:
+        """The Access Token URL (`/token`), for `@bot.on_token_check`."""
         return f"{self.url}/token"
 
 

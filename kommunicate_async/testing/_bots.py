@@ -27,13 +27,32 @@ __all__ = ["BotDelivery", "BotDriver"]
 
 @dataclass(frozen=True, slots=True)
 class BotDelivery:
-    """One POST to a bot and what came back."""
+    """What `FakeKommunicate.deliver_bot_message`, `redeliver` and
+    `deliver_webhook` return: one POST to your app and what came back.
+
+        delivery = await fake.deliver_bot_message(url, "hi", group_id=chat.id,
+                                                  bot_id="bot")
+        assert delivery.status == 200
+        assert delivery.replies == [{"message": "You said: hi"}]
+
+    Attributes:
+        key: the message key of the delivered message (the one to `redeliver`).
+        status: the HTTP status your app answered.
+        body: your app's answer, byte for byte.
+        replies: the bot's reply array, decoded: one `{"message", "metadata"?}`
+            item per message. Empty unless a 200 with a JSON array (always empty
+            for a webhook, whose answer Kommunicate ignores).
+    """
 
     key: str
     status: int
     body: bytes
     replies: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
-    """The reply array, decoded (empty unless a 200 with a JSON array)."""
+
+    @property
+    def ok(self) -> bool:
+        """True when your app answered 2xx."""
+        return 200 <= self.status < 300
 
 
 def _stringify(metadata: Mapping[str, Any]) -> dict[str, str]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ._bot_kit import BotDeliveryKit
 from ._bots import BotDriver
 from ._broadcast import Echoer
 from ._directory import ROLE_AGENT, FakeDirectory, FakeTeam
@@ -52,7 +53,7 @@ class LoggedRequest:
         return f"{self.method} {self.path}"
 
 
-class FakeKommunicate:
+class FakeKommunicate(BotDeliveryKit):
     """An in-memory Kommunicate server on 127.0.0.1 that speaks the real wire format.
 
     One port serves both the Platform and the chat host: point `base_url` and
@@ -61,6 +62,11 @@ class FakeKommunicate:
         async with FakeKommunicate() as fake:
             async with fake.session() as km:
                 ...
+
+    It needs no pytest: the same `async with` runs in a script under
+    `asyncio.run` (from the shell: `kommunicate-async fake-server`). For bots,
+    `deliver_bot_message`, `redeliver` and `deliver_webhook` play Kommunicate's
+    side against your app and return a `BotDelivery`.
 
     Args:
         api_key: the key the fake accepts (a wrong one gets 401).
@@ -121,18 +127,15 @@ class FakeKommunicate:
         """A dashboard token the app-server routes accept as `Authorization`."""
         self.bots = BotDriver(self)
         """Bot deliveries: `deliver_bot_message`, `redeliver`, `deliver_webhook`."""
-        self.deliver_bot_message = self.bots.deliver_bot_message
-        self.redeliver = self.bots.redeliver
-        self.deliver_webhook = self.bots.deliver_webhook
         self.webhook_url: str | None = None
         """Where every message a send stores is echoed, as Kommunicate's message
         webhook does (None: no echoes); `webhook_token` for its Authentication."""
         self.webhook_token: str | None = None
         self.echoes = Echoer(self)
+        """The echo sender: `.sent`, `.failed`, `await .drain()`."""
         self.refuse_sendall = False
         """Answer `message/sendall` with 401 (whether the real chat host takes the
         Api-Key for it is UNCERTAIN): the library then sends one by one."""
-        """The echo sender: `.sent`, `.failed`, `await .drain()`."""
 
     # -- lifecycle --------------------------------------------------------------------
 

@@ -261,7 +261,7 @@ async def test_a_gzip_bomb_never_delays_another_request(adapter: Any) -> None:
         except ConnectionResetError:
             pass
         writer.close()
-    assert max(delays) < 0.1, delays
+    assert max(delays) < 1.0, delays  # the bomb stalled others for 2-3.5 s
     assert calls == ["real"] * 11
 
 

@@ -92,14 +92,14 @@ async def test_every_bad_handler_result_is_the_fallback_at_once(
                 server.bot_url, body(key, case, 40 + index)
             )
             assert (status, first) == (200, FALLBACK), case
-            assert took < 0.1, (case, took)  # not after the 25 s reply deadline
+            assert took < 5, (case, took)  # not after the 25 s reply deadline
             lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
             assert len(lines) == 1, (case, caplog.text)
             text = lines[0].getMessage()
             assert key in text and f"conversation {40 + index}" in text
             assert "4111" not in caplog.text and "caf" not in text
             _, again, took = await post(server.bot_url, body(key, case, 40 + index))
-            assert again == first and took < 0.1  # a redelivery: the same bytes
+            assert again == first and took < 5  # a redelivery: the same bytes, at once
     assert len(calls) == len(cases)  # each ran once
 
 
@@ -187,7 +187,7 @@ async def test_a_redelivery_during_the_late_post_gets_empty_at_once(
         return "late answer"
 
     async with serve_bot(bot, adapter=adapter) as server:
-        fake.commit_delay = 0.5  # the late post takes 0.5 s to be answered
+        fake.commit_delay = 2.0  # the late post takes 2 s to be answered
         first = await fake.deliver_bot_message(
             server.bot_url, "hi", group_id=chat.id, bot_id="bot", header=HEADER
         )
@@ -197,7 +197,7 @@ async def test_a_redelivery_during_the_late_post_gets_empty_at_once(
         took = time.perf_counter() - started
         await bot.aclose(grace=5)
     assert msgspec.json.decode(first.body) == [{"message": "One moment"}]
-    assert during.body == b"[]" and took < 0.1
+    assert during.body == b"[]" and took < 1.5  # not after the post's 2 s
     assert [m.text for m in fake.messages(chat.id)][-1] == "late answer"
     assert bot.undelivered == []
 

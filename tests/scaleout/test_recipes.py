@@ -1,4 +1,4 @@
-"""README's many-workers block and the examples' recipes, run as written."""
+"""The many-workers guide's block and the examples' recipes, run as written."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def readme_block() -> str:
-    readme = (ROOT / "README.md").read_text()
+    guide = (ROOT / "docs" / "guides" / "many-workers.md").read_text()
     found = re.search(
-        r"### Many workers, one campaign\n.*?```python\n(.*?)```", readme, re.S
+        r"# Many workers, one campaign\n.*?```python\n(.*?)```", guide, re.S
     )
     assert found is not None
     return found.group(1)

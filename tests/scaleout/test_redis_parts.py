@@ -64,11 +64,44 @@ async def test_a_pause_holds_every_worker(redis: Redis, campaign: str) -> None:
     assert time.monotonic() - started >= 0.35
 
 
+async def test_a_slot_woken_late_for_is_given_up(redis: Redis, campaign: str) -> None:
+    # A stalled event loop must not send on a stale slot: its overdue sends
+    # would land together with the other workers' on-time ones.
+    limit = RedisRateLimit(redis, campaign, rate=10, max_late=0.05)
+    await limit.wait()  # the first slot is now; the next one is 100 ms away
+    woke: list[float] = []
+
+    async def send() -> None:
+        await limit.wait()
+        woke.append(time.monotonic())
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(send)
+        await anyio.sleep(0.01)  # `send` is asleep until its slot
+        time.sleep(0.3)  # noqa: ASYNC251 - the stall under test
+        stalled_until = time.monotonic()
+    assert limit.late_slots == 1
+    # it took a new slot instead: the next free one, 200 ms after the first,
+    # is already past, so it went at once
+    assert woke and woke[0] - stalled_until < 0.05
+    tat = float(await redis.get(f"kommunicate:{campaign}:tat"))
+    now_s, now_us = await redis.time()
+    assert tat > now_s * 1000 + now_us / 1000  # a third slot is reserved ahead
+
+
+async def test_a_process_always_late_still_sends(redis: Redis, campaign: str) -> None:
+    limit = RedisRateLimit(redis, campaign, rate=1000, max_late=0.0)
+    await limit.wait()  # max_late 0: every wake is late; it gives up 4, then goes
+    assert limit.late_slots == 4
+
+
 def test_bad_settings(redis: Redis, campaign: str) -> None:
     with pytest.raises(ValueError, match="rate"):
         RedisRateLimit(redis, campaign, rate=0)
     with pytest.raises(ValueError, match="burst"):
         RedisRateLimit(redis, campaign, rate=1, burst=0)
+    with pytest.raises(ValueError, match="max_late"):
+        RedisRateLimit(redis, campaign, rate=1, max_late=-1)
 
 
 async def test_the_store_has_the_file_s_semantics(redis: Redis, campaign: str) -> None:

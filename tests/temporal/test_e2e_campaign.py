@@ -40,15 +40,16 @@ CONVERSATIONS = 100
 SEND = "POST /rest/ws/message/v2/send"
 
 
-def max_in_window(times: list[float], width: float) -> int:
-    """The most events in any `width`-second window."""
+def max_in_window(times: list[float], width: float) -> tuple[int, float]:
+    """The most events in any `width`-second window, and when that window ends."""
     times = sorted(times)
-    best, start = 0, 0
+    best, start, at = 0, 0, 0.0
     for end, t in enumerate(times):
         while times[start] <= t - width:
             start += 1
-        best = max(best, end - start + 1)
-    return best
+        if end - start + 1 > best:
+            best, at = end - start + 1, t
+    return best, at
 
 
 class Workers:
@@ -190,7 +191,7 @@ async def test_100k_items_3_workers_kills_and_a_pause(
             async def chaos_then_record() -> None:
                 window.append(await chaos())
 
-            with anyio.fail_after(330):
+            with anyio.fail_after(600):  # a loaded 2-core machine: about 110 s alone
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(watch)
                     tg.start_soon(chaos_then_record)
@@ -227,5 +228,10 @@ async def test_100k_items_3_workers_kills_and_a_pause(
     ((paused_at, resumed_at),) = window
     during = [r.at for r in sends if paused_at < r.at < resumed_at]
     assert not during, f"{len(during)} sends during the pause"
-    busiest = max_in_window([r.at for r in sends], 1.0)
-    assert busiest <= RATE * 1.1, f"{busiest} sends in one second, limit {RATE:g}"
+    first = min(r.at for r in sends)
+    busiest, ending = max_in_window([r.at for r in sends], 1.0)
+    assert busiest <= RATE * 1.1, (
+        f"{busiest} sends in the second ending {ending - first:.1f}s after the "
+        f"first send (paused {paused_at - first:.1f}s-{resumed_at - first:.1f}s), "
+        f"limit {RATE:g}"
+    )

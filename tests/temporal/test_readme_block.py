@@ -1,4 +1,4 @@
-"""README "Campaigns on Temporal": the block runs as written, against a worker."""
+"""docs/guides/many-workers.md "Campaigns on Temporal": the block runs as written, against a worker."""
 
 from __future__ import annotations
 
@@ -26,10 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def readme_block() -> str:
-    readme = (ROOT / "README.md").read_text()
-    found = re.search(
-        r"### Campaigns on Temporal\n.*?```python\n(.*?)```", readme, re.S
-    )
+    guide = (ROOT / "docs" / "guides" / "many-workers.md").read_text()
+    found = re.search(r"# Campaigns on Temporal\n.*?```python\n(.*?)```", guide, re.S)
     assert found is not None
     return found.group(1)
 

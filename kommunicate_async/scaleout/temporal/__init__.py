@@ -17,7 +17,8 @@ in-flight tail reconciled: every item ends with exactly one outcome.
     report = await campaign.result()
 
 Workers: `campaign_worker(client, km, redis).run()`, or
-`kommunicate-async campaign worker` (see README "Campaigns on Temporal").
+`kommunicate-async campaign worker` (docs/guides/many-workers.md, "Campaigns on
+Temporal").
 
 OpenTelemetry: pass `interceptors=[TracingInterceptor()]`
 (`temporalio.contrib.opentelemetry`) to `campaign_worker` and `Client.connect`
