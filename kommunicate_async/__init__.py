@@ -11,6 +11,8 @@ docs/internals.md.
 from msgspec import Struct as _Struct
 
 from ._batch.batch import BatchOptions as BatchOptions
+from ._batch.echoes import EchoStore as EchoStore
+from ._batch.redis_echoes import RedisEchoStore as RedisEchoStore
 from ._chat_auth import ChatAuth as ChatAuth
 from ._config import (
     ConversationDefaults as ConversationDefaults,
@@ -99,6 +101,7 @@ __all__ = [
     "ConversationStatus",
     "CoordinationError",
     "Csat",
+    "EchoStore",
     "EventLoopError",
     "InboxPage",
     "InvalidPayloadError",
@@ -118,6 +121,7 @@ __all__ = [
     "RateLimitError",
     "RawResponse",
     "Receipt",
+    "RedisEchoStore",
     "ResponseValidationError",
     "Retries",
     "Role",

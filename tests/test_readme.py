@@ -147,7 +147,7 @@ def test_bulk_send_block_runs_as_written(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert done.stdout.split()[:3] == ["2", "0", "0"]
         assert sorted(m.text for m in fake.messages("c1")) == ["again", "hello"]
-    assert (tmp_path / "campaign.jsonl").exists()
+    assert (tmp_path / "campaign.checkpoint.jsonl").exists()
 
 
 def test_the_testing_section_is_a_project_to_copy() -> None:

@@ -34,6 +34,7 @@ import asyncio
 import os
 import secrets
 import time
+from collections import deque
 from collections.abc import AsyncIterable, Iterable, Iterator
 from typing import TYPE_CHECKING, Final
 
@@ -52,6 +53,7 @@ from .._metadata import MetadataKey
 from .._pipeline.retry import is_retryable
 from ..models.batch import ItemResult, ItemStatus, OutgoingMessage, Progress
 from ..models.message import Message, SentMessage
+from .broadcast import Broadcaster
 from .checkpoint import Checkpoint, Uncertain, key_hash
 from .job import Job, first_leaf, is_fatal, line_of, refused, wall_ms
 from .options import (
@@ -62,6 +64,7 @@ from .options import (
     derive_dedupe_key,
 )
 from .reconcile import Reconciler
+from .sendall import broadcast_group
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -133,6 +136,12 @@ class Batch:
         # one run's reconcile, unique is enough (a counter, not a blake2b hash).
         self._stable_keys = self.ledger is not None or settings.shard is not None
         self._run_id = f"r{secrets.token_hex(6)}-"
+        self._repeat = False  # the key just derived is a repeat of its content
+        self._ready: deque[ItemResult] = deque()
+        """Results made with others (a broadcast request's), not yet handed out."""
+        self.broadcaster = (
+            Broadcaster(self, settings.broadcast_chunk) if settings.broadcast else None
+        )
         self._sync: Iterator[OutgoingMessage] | None = None
         self._async: AsyncIterator[OutgoingMessage] | None = None
         self._pull_lock = asyncio.Lock()
@@ -234,27 +243,47 @@ class Batch:
         if self.error is None:
             self.error = first_leaf(error)
 
+    def has_more(self) -> bool:
+        """Items left to take: input, results made with others, open buckets."""
+        if not self.exhausted or self._ready:
+            return True
+        return self.broadcaster is not None and self.broadcaster.has_open()
+
     async def take(self) -> ItemResult | None:
-        """The result of the next item to send, or None once the input is used up."""
-        while not self.exhausted:  # the input's end, or a stop
+        """The result of the next item to send, or None once the input is used up
+        (and every open broadcast bucket was sent)."""
+        ready = self._ready
+        while True:
+            if ready:
+                return self._counted(ready.popleft())
+            if self.exhausted:  # the input's end, or a stop
+                broadcaster = self.broadcaster
+                if broadcaster is None or not broadcaster.has_open():
+                    return None
+                ready.extend(await broadcaster.send(broadcaster.pop_open()))
+                continue
             if self._sync is not None:
                 raw = next(self._sync, _END)
             else:
                 raw = await self._pull()
             if raw is _END:
                 self.exhausted = True
-                return None
+                continue
             index = self._index
             self._index += 1
             result = await self._job(index, raw)
-            if result is not None:
-                self.counts[result.status] += 1
-                self.attempts += result.attempts
-                error = result.error
-                if error is not None and result.attempts and is_fatal(error):
-                    self.stop(error)
-                return result
-        return None
+            if isinstance(result, list):
+                ready.extend(result)
+            elif result is not None:
+                return self._counted(result)
+
+    def _counted(self, result: ItemResult) -> ItemResult:
+        self.counts[result.status] += 1
+        self.attempts += result.attempts
+        error = result.error
+        if error is not None and result.attempts and is_fatal(error):
+            self.stop(error)
+        return result
 
     async def _pull(self) -> object:
         assert self._async is not None
@@ -271,7 +300,9 @@ class Batch:
 
     # -- one item ----------------------------------------------------------------------
 
-    async def _job(self, index: int, raw: object) -> ItemResult | None:
+    async def _job(
+        self, index: int, raw: object
+    ) -> ItemResult | list[ItemResult] | None:
         """Send one item; None when it is skipped (another shard's, or delivered).
 
         Whatever goes wrong is this item's result: bad input is `failed` with an
@@ -284,11 +315,64 @@ class Batch:
             return refused(index, raw, exc)
         if not isinstance(job, Job):
             return job  # skipped (None) or refused before sending (a failure)
+        broadcaster = self.broadcaster
+        if job.probe is not None and broadcaster is not None and broadcaster.on:
+            due = broadcaster.add(job)  # held in its bucket until it is full
+            return None if due is None else await broadcaster.send(due)
+        return await self.send_one(job)
+
+    async def send_one(self, job: Job) -> ItemResult | None:
+        """One item alone: marked, sent, finished (None: delivered before)."""
         if self.error is not None and (stopped := self.stopped) is not None:
             return job.result(ItemStatus.FAILED, None, stopped, 0)  # taken, not sent
         if self.ledger is None:
             return await self._send(job, None)
         return await self._ledgered(self.ledger, job)
+
+    async def begin_all(self, jobs: list[Job]) -> tuple[list[Job], list[ItemResult]]:
+        """Mark a broadcast bucket's items in flight: (the new ones, the results of
+        the others: resumed alone, or failed when the ledger failed)."""
+        ledger = self.ledger
+        if ledger is None:
+            return jobs, []
+        fresh: list[Job] = []
+        results: list[ItemResult] = []
+        for job in jobs:
+            if self.stopped is not None:
+                results.append(job.result(ItemStatus.FAILED, None, self.stopped, 0))
+                continue
+            try:
+                begun = await ledger.begin(job.key, job.index)
+            except KommunicateError as exc:  # not marked, so not sent
+                self.stop(exc)
+                results.append(job.result(ItemStatus.FAILED, None, exc, 0))
+                continue
+            if begun == "delivered":
+                self.skipped += 1
+            elif isinstance(begun, Uncertain):  # an earlier run's: resumed alone
+                resumed = await self._send(job, begun)
+                await self.finish_all([resumed])
+                results.append(resumed)
+            else:
+                fresh.append(job)
+        return fresh, results
+
+    async def finish_all(self, results: list[ItemResult]) -> None:
+        """The final lines of items marked by `begin_all`."""
+        ledger = self.ledger
+        if ledger is None:
+            return
+        try:
+            for result in results:
+                await ledger.finish(line_of(result))
+            if self.reconciler.offset_ms != self._clock_kept:
+                await self._keep_clock(ledger)
+        except KommunicateError as exc:  # the results still go out: not lost
+            self.stop(exc)
+
+    async def deliver(self, job: Job) -> ItemResult:
+        """`_deliver` for an item already marked (a refused broadcast's)."""
+        return await self._send(job, None)
 
     async def _ledgered(self, ledger: BatchStore, job: Job) -> ItemResult | None:
         """`_send` between the item's mark in flight (`begin`) and its final line
@@ -329,6 +413,7 @@ class Batch:
             raise InvalidRequestError(
                 f"batch item {index} is a {type(raw).__name__}, not an OutgoingMessage"
             )
+        self._repeat = False
         key = raw.dedupe_key or self._derive_key(index, raw)
         shard = self.settings.shard
         if shard is not None and key_hash(key) % shard[1] != shard[0]:
@@ -343,7 +428,17 @@ class Batch:
             )
         except InvalidRequestError as exc:
             return ItemResult(index, item, ItemStatus.FAILED, error=exc)
-        return Job(index, item, key, body)
+        return Job(index, item, key, body, self._probe(raw))
+
+    def _probe(self, raw: OutgoingMessage) -> int | None:
+        """A cheap fingerprint of the item's message (kind of reference, sender,
+        text); None when it goes alone: broadcast off, a dedupe key of its own
+        (one request carries one key), or the same message to the same
+        conversation again."""
+        broadcaster = self.broadcaster
+        if broadcaster is None or not broadcaster.on or raw.dedupe_key or self._repeat:
+            return None
+        return hash((type(raw.conversation), raw.sender, raw.text))
 
     def _derive_key(self, index: int, raw: OutgoingMessage) -> str:
         if not self._stable_keys:
@@ -353,6 +448,7 @@ class Batch:
         key = content_hex(raw)
         # Counted by the str's own hash: 64 bits, and only within this run.
         seen = self._occurrences.seen(hash(key) & _U64)
+        self._repeat = seen > 1
         return key if seen == 1 else f"{key}-{seen}"
 
     async def _resume_in_flight(self, job: Job, earlier: Uncertain) -> ItemResult:
@@ -374,7 +470,13 @@ class Batch:
             error.ambiguous = True
             return job.result(ItemStatus.AMBIGUOUS, None, error, 0)
         since = self.reconciler.since_earlier(earlier)
-        found = await self.reconciler.find(job.item, job.key, since)
+        # An earlier run may have sent it alone (its own key) or in a broadcast
+        # request (a key that starts with its group): either proves it.
+        prefix = None
+        if job.probe is not None:
+            sender = job.item.sender or self.wire.sender
+            prefix = f"{broadcast_group(job.item, sender)}~"
+        found = await self.reconciler.find(job.item, job.key, since, prefix=prefix)
         settled = _settled(job, found, 0)
         return settled if settled is not None else await self._deliver(job)
 

@@ -86,6 +86,10 @@ class CheckpointLine(msgspec.Struct, omit_defaults=True, frozen=True):
     host: str | None = None
     keys: str | None = None
     """`run` lines: how this run derives dedupe keys."""
+    conversation: int | str | None = None
+    """Final lines: the item's conversation (`settle` reads it there)."""
+    sent_key: str | None = None
+    """Final lines of a broadcast item: the dedupe key its request carried."""
 
 
 class KeySet:
@@ -236,6 +240,7 @@ class Checkpoint:
             return
         self._open_locked()
         try:
+            self._refuse_foreign()
             ends_torn = self._load()
             run = CheckpointLine(
                 "",
@@ -286,6 +291,26 @@ class Checkpoint:
                 f"checkpoint {self.path!r} is in use by {holder} (another run of "
                 "this batch?): wait for it to finish, or use another file"
             ) from None
+
+    def _refuse_foreign(self) -> None:
+        """A non-empty file whose first line is not a checkpoint line (an input
+        file, a CSV, a log) is never written into: appending our lines would
+        damage it, and a rerun could not read it either (issue 20).
+
+        Raises:
+            CheckpointError: the file holds something else; nothing was written.
+        """
+        if self._size == 0:
+            return
+        first = _first_line(self.path)
+        if _is_checkpoint_line(first):
+            return
+        shown = first[:60].decode("utf-8", "replace").rstrip()
+        raise CheckpointError(
+            f"checkpoint {self.path!r} is not a checkpoint file (its first line is "
+            f"{shown!r}); nothing was sent: is it the input file? Give the "
+            "checkpoint a path of its own (a new or empty file is fine)"
+        )
 
     def _holder(self) -> str:
         """Who holds the lock: the newest `run` line names its pid and host."""
@@ -450,6 +475,33 @@ class _Pending:
     def __init__(self, at: int, run: _Run) -> None:
         self.at = at
         self.run = run
+
+
+_FIRST_LINE_MAX: Final = 64 * 1024
+_STATUSES: Final = frozenset({RUN, CLOCK, SENDING, "delivered", "failed", "ambiguous"})
+
+
+def _first_line(path: str) -> bytes:
+    """The file's first line (at most 64 KiB of it, the newline kept)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.readline(_FIRST_LINE_MAX)
+    except OSError as exc:
+        raise CheckpointError(
+            f"cannot read checkpoint {path!r}: {exc.strerror}"
+        ) from None
+
+
+def _is_checkpoint_line(line: bytes) -> bool:
+    """A line this module wrote: a whole `CheckpointLine` with a known status,
+    or a torn one (a power cut during the very first write) that starts as ours."""
+    if not line.endswith(b"\n"):
+        return line.startswith(b'{"key":')
+    try:
+        decoded = msgspec.json.decode(line, type=CheckpointLine)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return False
+    return decoded.status in _STATUSES
 
 
 def _now_ms() -> int:

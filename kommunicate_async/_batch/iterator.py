@@ -66,7 +66,7 @@ class BatchIterator:
         results = self._batch.results
         if results.qsize():
             return results.get_nowait()
-        if not self._batch.exhausted:
+        if self._batch.has_more():
             result = await self._take()
             if result is not None:
                 return result

@@ -42,17 +42,26 @@ def is_fatal(error: KommunicateError) -> bool:
 
 
 class Job:
-    """One item on its way: its position, key and request body."""
+    """One item on its way: its position, key and request body; for broadcast
+    (`broadcast.py`), a cheap probe of its message (None: it goes alone) and,
+    once it is in a bucket, its group (`sendall.broadcast_group`)."""
 
-    __slots__ = ("body", "index", "item", "key")
+    __slots__ = ("body", "group", "index", "item", "key", "probe")
 
     def __init__(
-        self, index: int, item: OutgoingMessage, key: str, body: bytes
+        self,
+        index: int,
+        item: OutgoingMessage,
+        key: str,
+        body: bytes,
+        probe: int | None = None,
     ) -> None:
         self.index = index
         self.item = item
         self.key = key
         self.body = body
+        self.probe = probe
+        self.group: str | None = None
 
     def result(
         self,
@@ -60,8 +69,11 @@ class Job:
         message_key: str | None,
         error: KommunicateError | None,
         attempts: int,
+        broadcast_key: str | None = None,
     ) -> ItemResult:
-        return ItemResult(self.index, self.item, status, message_key, error, attempts)
+        return ItemResult(
+            self.index, self.item, status, message_key, error, attempts, broadcast_key
+        )
 
 
 def line_of(result: ItemResult) -> CheckpointLine:
@@ -75,6 +87,8 @@ def line_of(result: ItemResult) -> CheckpointLine:
         result.message_key,
         None if error is None else f"{type(error).__name__}: {error}",
         result.attempts,
+        conversation=result.item.conversation,
+        sent_key=result.broadcast_key,
     )
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final, TypedDict
 import msgspec
 
 from .._errors import InvalidRequestError
+from .sendall import MAX_TARGETS
 
 if TYPE_CHECKING:
     import os
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 
     from ..models.batch import OutgoingMessage, Progress
     from ..scaleout import BatchStore, RateLimiter
+    from .echoes import EchoStore
+    from .redis_echoes import RedisEchoStore
 
 __all__ = [
     "BatchOptions",
@@ -55,6 +58,13 @@ class BatchOptions(TypedDict, total=False):
         reconcile_lookback: how far back (seconds) reconcile reads when the
             server's clock offset is unknown (300.0); a server clock further
             behind than this can hide a send.
+        broadcast: group items that share their sender, text and metadata into
+            `message/sendall` requests (True); each item still gets its own
+            result. False: one `message/v2/send` per item.
+        broadcast_chunk: conversations per `message/sendall` request (2-50, 50).
+        echoes: an `EchoStore` (this process) or `RedisEchoStore` (shared) fed
+            by the message webhook: an ambiguous item whose echo arrives is
+            `delivered` without a read.
     """
 
     concurrency: int
@@ -66,6 +76,9 @@ class BatchOptions(TypedDict, total=False):
     max_attempts: int | None
     settle: float
     reconcile_lookback: float
+    broadcast: bool
+    broadcast_chunk: int
+    echoes: EchoStore | RedisEchoStore | None
 
 
 def derive_dedupe_key(index: int, item: OutgoingMessage) -> str:
@@ -189,6 +202,9 @@ class BatchSettings:
     max_attempts: int = 3
     settle: float = 3.0
     reconcile_lookback: float = 300.0
+    broadcast: bool = True
+    broadcast_chunk: int = 50
+    echoes: EchoStore | RedisEchoStore | None = None
 
     @classmethod
     def from_options(cls, options: BatchOptions, *, max_attempts: int) -> BatchSettings:
@@ -211,9 +227,21 @@ class BatchSettings:
             raise InvalidRequestError("shard must be (k, n) with 0 <= k < n")
         if not _positive_int(self.max_attempts):
             raise InvalidRequestError("max_attempts must be an int >= 1")
+        self._check_broadcast()
         for name in ("settle", "reconcile_lookback"):
             if not _seconds(getattr(self, name)):
                 raise InvalidRequestError(f"{name} must be a number of seconds >= 0")
+
+    def _check_broadcast(self) -> None:
+        if not isinstance(self.broadcast, bool):
+            raise InvalidRequestError("broadcast must be a bool")
+        chunk = self.broadcast_chunk
+        if not (_positive_int(chunk) and 2 <= chunk <= MAX_TARGETS):
+            raise InvalidRequestError(
+                f"broadcast_chunk must be an int from 2 to {MAX_TARGETS}"
+            )
+        if self.echoes is not None and not hasattr(self.echoes, "wait_for"):
+            raise InvalidRequestError("echoes must be an EchoStore or RedisEchoStore")
 
 
 def _valid_rate(rate: object) -> bool:

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .checkpoint import Uncertain
     from .options import BatchSettings
 
-__all__ = ["DuplicateSendError", "Reconciler", "now_ms"]
+__all__ = ["DuplicateSendError", "Reconciler", "no_budget", "now_ms"]
 
 _DEDUPE: Final = MetadataKey.DEDUPE_KEY.value
 _MARGIN_MS: Final = 2_000
@@ -111,6 +111,8 @@ class Reconciler:
         *,
         failed_at: float | None = None,
         landing: bool = True,
+        prefix: str | None = None,
+        paid: bool = False,
     ) -> Message | KommunicateError | None:
         """The message carrying `key`; None if absent back to `since_ms` (server
         time); or the error that stopped the search (then nobody knows).
@@ -121,30 +123,49 @@ class Reconciler:
         disconnect, a gateway's 502/504), waits until `settle` seconds after it,
         only once it is paid for. An
         earlier run's item (`failed_at=None`) is read at once, as this run's first
-        request for it.
+        request for it. `prefix`: a key that starts with it matches too (an
+        earlier run's broadcast request, `broadcast.py`). `paid`: the caller
+        paid for this read (a broadcast request's proof takes one token for all
+        its targets): nothing is spent or given back here.
         """
         retry = failed_at is not None
         budget = self._wire.client.budget
-        if failed_at is not None:
-            if not budget.try_spend():  # a read is a retry's worth
-                return _no_budget()
-            wait = failed_at + self._settle - time.monotonic()
-            if landing and wait > 0:  # let a slow commit land before reading
-                await anyio.sleep(wait)
+        if failed_at is not None and not await self._paid_and_settled(
+            failed_at, landing=landing, paid=paid
+        ):
+            return _no_budget()
         try:
-            found = await self._scan(item, key, since_ms, retry=retry)
+            found = await self._scan(item, key, since_ms, retry=retry, prefix=prefix)
         except KommunicateError as exc:
             return exc
         if found is None:
             return None
         if len(found) > 1:
             return DuplicateSendError(key, [m.key for m in found])
-        if retry:  # the read settled the item: traffic that made progress
+        if retry and not paid:  # the read settled the item: traffic that made progress
             budget.refund()
         return found[0]
 
+    async def _paid_and_settled(
+        self, failed_at: float, *, landing: bool, paid: bool
+    ) -> bool:
+        """Take the read's token (unless `paid`), then let a send that may still
+        be `landing` land: False when the budget refused the read."""
+        if not paid and not self._wire.client.budget.try_spend():
+            return False  # a read is a retry's worth
+        wait = failed_at + self._settle - time.monotonic()
+        if landing and wait > 0:  # let a slow commit land before reading
+            await anyio.sleep(wait)
+        return True
+
     async def _scan(
-        self, item: OutgoingMessage, key: str, since_ms: int, *, retry: bool
+        self,
+        item: OutgoingMessage,
+        key: str,
+        since_ms: int,
+        *,
+        retry: bool,
+        prefix: str | None = None,
     ) -> list[Message] | None:
         """The messages carrying `key` back to `since_ms`; None when there are
         none. Each page after the first is one more retry's worth.
@@ -159,7 +180,7 @@ class Reconciler:
             seen += 1
             if retry and seen % _PAGE == 1 and seen > _PAGE and not budget.try_spend():
                 raise _no_budget()
-            if message.metadata.get(_DEDUPE) == key:
+            if _carries(message, key, prefix):
                 found.append(message)
             if message.created_at and message.created_at < since_ms:
                 break
@@ -179,6 +200,21 @@ class Reconciler:
             first_attempt=not retry,
         ):
             yield message
+
+
+def _carries(message: Message, key: str, prefix: str | None) -> bool:
+    """The message carries `key`, or (with `prefix`) a key that starts with it."""
+    carried = message.metadata.get(_DEDUPE)
+    if carried == key:
+        return True
+    return (
+        prefix is not None and isinstance(carried, str) and carried.startswith(prefix)
+    )
+
+
+def no_budget() -> KommunicateError:
+    """The ambiguous error of an item whose read the spent budget refused."""
+    return _no_budget()
 
 
 def _no_budget() -> KommunicateError:

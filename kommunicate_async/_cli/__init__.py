@@ -46,6 +46,10 @@ async def _dispatch(args: argparse.Namespace, out: Printer) -> int:
         from ._send_batch import run_send_batch
 
         return await run_send_batch(args, out)
+    if args.command == "settle":
+        from ._settle import run_settle
+
+        return await run_settle(args, out)
     if args.command == "doctor":
         from ._doctor import run_doctor
 
@@ -86,6 +90,7 @@ _SHELL_WORDS: Final = (
     ("max_attempts must be an int >= 1", "--max-attempts must be at least 1"),
     ("shard must be (k, n) with 0 <= k < n", "--shard must be K/N with 0 <= K < N"),
     ("settle must be a number of seconds >= 0", "--settle must be >= 0"),
+    ("broadcast_chunk must be an int", "--broadcast-chunk must be an int"),
 )
 """Library wording (Python spellings) and what a shell user types instead."""
 

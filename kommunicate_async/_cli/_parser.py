@@ -231,13 +231,21 @@ def build_parser() -> argparse.ArgumentParser:
     batch = sub.add_parser(
         "send-batch",
         parents=[common],
-        help="send every line of a JSONL file",
+        help="send every row of a JSONL or CSV file",
         formatter_class=_DEFAULTS,
     )
     batch.add_argument(
         "file",
-        help='one {"conversation", "text", "sender"?, "metadata"?, '
-        '"dedupe_key"?} object per line; - reads standard input',
+        help='JSONL: one {"conversation", "text", "sender"?, "metadata"?, '
+        '"dedupe_key"?} object per line; CSV (.csv or --format csv): a header row '
+        "with conversation,text and optionally sender,dedupe_key,metadata; "
+        "- reads standard input",
+    )
+    batch.add_argument(
+        "--format",
+        choices=["jsonl", "csv"],
+        default=None,
+        help="the input's format (default: csv for a .csv file, else jsonl)",
     )
     batch.add_argument(
         "--concurrency", type=int, default=32, metavar="N", help="sends in flight"
@@ -252,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--checkpoint",
         metavar="F",
-        help="JSONL checkpoint: a rerun skips what was delivered",
+        help="JSONL checkpoint, a file of its own (never the input): a rerun "
+        "skips what was delivered",
     )
     batch.add_argument(
         "--reconcile",
@@ -280,6 +289,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="with --reconcile: wait this long for a possibly-sent message to land "
         "before looking for it (default: 3)",
+    )
+    batch.add_argument(
+        "--no-broadcast",
+        action="store_true",
+        help="one message/v2/send per row, never message/sendall",
+    )
+    batch.add_argument(
+        "--broadcast-chunk",
+        type=int,
+        default=50,
+        metavar="N",
+        help="conversations per message/sendall request, from 2 to 50",
     )
     batch.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -347,6 +368,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=30.0,
         help="lifetime of issued user tokens",
     )
+
+    from ._settle import add_settle_parser  # settle a checkpoint, sending nothing
+
+    add_settle_parser(sub, common)
 
     from ._campaign import add_campaign_parser  # durable campaigns on Temporal
 

@@ -1,4 +1,5 @@
-"""`kommunicate-async send-batch FILE.jsonl`: a batch with a live progress bar."""
+"""`kommunicate-async send-batch FILE`: a batch (JSONL or CSV, `_batch_input.py`)
+with a live progress bar."""
 
 from __future__ import annotations
 
@@ -7,11 +8,8 @@ import shutil
 import sys
 import tempfile
 import time
-from array import array
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Final
-
-import msgspec
 
 from .._errors import BatchStoppedError, InvalidRequestError
 from ..models.batch import (
@@ -21,10 +19,12 @@ from ..models.batch import (
     OutgoingMessage,
     Progress,
 )
+from ._batch_input import BatchInput, input_format, refuse_same_file
 from ._commands import session_from_args
 
 if TYPE_CHECKING:
     import argparse
+    from array import array
     from collections.abc import Iterator
 
     from ._output import Printer
@@ -48,30 +48,6 @@ def open_input(path: str) -> IO[bytes]:
     shutil.copyfileobj(sys.stdin.buffer, spool)
     spool.seek(0)
     return spool
-
-
-def check_lines(handle: IO[bytes], name: str) -> array[int]:
-    """Check every line; the line number (1-based) of each item, in order."""
-    decoder = msgspec.json.Decoder(OutgoingMessage)
-    lines = array("L")
-    for number, line in enumerate(handle, start=1):
-        if not line.strip():
-            continue
-        try:
-            decoder.decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise InvalidRequestError(f"{name}:{number}: {exc}") from None
-        lines.append(number)
-    handle.seek(0)
-    return lines
-
-
-def read_items(handle: IO[bytes]) -> Iterator[OutgoingMessage]:
-    """The items of a JSONL file, one line at a time."""
-    decoder = msgspec.json.Decoder(OutgoingMessage)
-    for line in handle:
-        if line.strip():
-            yield decoder.decode(line)
 
 
 class ProgressBar:
@@ -151,8 +127,10 @@ def _error_text(result: ItemResult) -> str:
 async def run_send_batch(args: argparse.Namespace, out: Printer) -> int:
     """Send every line of the file; exit 5 if any item failed or is ambiguous."""
     name = "<stdin>" if args.file == "-" else args.file
+    refuse_same_file(args.file, args.checkpoint)
     with open_input(args.file) as handle:
-        lines = check_lines(handle, name)
+        source = BatchInput(handle, name, input_format(args.file, args.format))
+        lines = source.check()
         bar = (
             None
             if args.json or args.no_progress
@@ -160,7 +138,7 @@ async def run_send_batch(args: argparse.Namespace, out: Printer) -> int:
         )
         tally = BatchTally()
         try:
-            await _send(args, out, read_items(handle), lines, bar, tally)
+            await _send(args, out, source.items(), lines, bar, tally)
         except BatchStoppedError:  # the summary first, then the reason
             _summary(tally, lines, args, out)
             raise
@@ -193,6 +171,8 @@ async def _send(
                 shard=args.shard,
                 max_attempts=args.max_attempts,
                 settle=args.settle,
+                broadcast=not args.no_broadcast,
+                broadcast_chunk=args.broadcast_chunk,
                 on_progress=bar,
             ) as results:
                 try:

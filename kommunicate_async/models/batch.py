@@ -53,6 +53,10 @@ class ItemResult(msgspec.Struct, frozen=True):
         message_key: the server's key of the message, when delivered.
         error: the last error, for failed and ambiguous items.
         attempts: how many times the message was sent (0: never left this process).
+        broadcast_key: the dedupe key the message carried when it went out in a
+            `message/sendall` request (shared by that request's items; the
+            item's own `dedupe_key` stays its identity in the checkpoint). Its
+            `message_key` is then known only from a webhook echo or a read.
     """
 
     index: int
@@ -61,6 +65,7 @@ class ItemResult(msgspec.Struct, frozen=True):
     message_key: str | None = None
     error: KommunicateError | None = None
     attempts: int = 0
+    broadcast_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,10 @@ class BatchReport:
         duration: seconds from start to the last result.
         attempts: send attempts made in this run.
         problems: the failed and ambiguous results, in completion order.
+        receipts_checked: delivered items whose `message/info` was read
+            (`send_many(receipts=...)`; 0 without).
+        delivered_to_device: of those, items a member other than the sender got.
+        read: of those, items a member other than the sender read.
     """
 
     total: int = 0
@@ -102,6 +111,9 @@ class BatchReport:
     duration: float = 0.0
     attempts: int = 0
     problems: list[ItemResult] = field(default_factory=list[ItemResult])
+    receipts_checked: int = 0
+    delivered_to_device: int = 0
+    read: int = 0
 
     @property
     def ok(self) -> bool:

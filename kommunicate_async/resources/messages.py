@@ -10,6 +10,7 @@ import msgspec
 
 from .._batch.batch import Batch, BatchOptions, BatchSettings
 from .._batch.iterator import BatchIterator
+from .._batch.settle import SettleReport, settle_checkpoint
 from .._codec import encode
 from .._errors import BatchStoppedError, InvalidRequestError
 from .._message_wire import (
@@ -38,11 +39,15 @@ from ._lifecycle import (
     messages_by_key,
     update_message_metadata,
 )
+from ._receipts import ReceiptSampler, check_receipts, receipts_share
 from ._upload import file_meta_from_reply, plain_url
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 
+    from .._batch.echoes import EchoStore
+    from .._batch.redis_echoes import RedisEchoStore
     from .._compat import Unpack
     from ..models.conversation import ConversationRef
     from ..models.inbox import Receipt
@@ -358,12 +363,40 @@ class Messages(Resource):
         wire = MessageWire(ctx.client, ctx.on_behalf_of, ctx.group_id)
         return BatchIterator(Batch(wire, items, settings))
 
+    async def settle(
+        self,
+        checkpoint: str | os.PathLike[str],
+        *,
+        lookback: float = 300.0,
+        echoes: EchoStore | RedisEchoStore | None = None,
+    ) -> SettleReport:
+        """Settle a checkpoint's ambiguous items without sending: each is looked for
+        (in `echoes`, else in its conversation) and marked delivered or failed in
+        the file, so a rerun skips or sends it (`_batch/settle.py`).
+
+        Raises:
+            CheckpointError: no such checkpoint, not a checkpoint, or in use.
+        """
+        ctx = self._ctx
+        wire = MessageWire(ctx.client, ctx.on_behalf_of, ctx.group_id)
+        return await settle_checkpoint(
+            wire, checkpoint, lookback=lookback, echoes=echoes
+        )
+
     async def send_many(
         self,
         items: Iterable[OutgoingMessage] | AsyncIterable[OutgoingMessage],
+        *,
+        receipts: bool | float = False,
         **options: Unpack[BatchOptions],
     ) -> BatchReport:
         """`iter_send` to the end, counted: a `BatchReport` with the problems listed.
+
+        `receipts`: after the batch, read `message/info` for the delivered items
+        (True), or a share of them (0.1: about one in ten), and count them in the
+        report (`receipts_checked`, `delivered_to_device`, `read`;
+        `resources/_receipts.py`). One request an item checked (two for a
+        broadcast item with no echo).
 
         Raises:
             BatchStoppedError: a fatal error (credentials, permissions, an unknown
@@ -371,6 +404,7 @@ class Messages(Resource):
                 `report` holds the results made before it stopped.
             CheckpointError: the checkpoint is held by another run, or unusable.
         """
+        sampler = ReceiptSampler(receipts_share(receipts))
         report = BatchReport()
         started = time.monotonic()
         try:
@@ -378,10 +412,21 @@ class Messages(Resource):
                 try:
                     async for result in results:
                         report.add(result)
+                        if sampler.share:
+                            sampler.offer(result)
                 finally:
                     report.skipped = results.progress().skipped
                     report.duration = time.monotonic() - started
         except BatchStoppedError as stop:  # what was done travels with the error
             stop.report = report
             raise
+        if sampler.kept:
+            await check_receipts(
+                self,
+                sampler,
+                report,
+                options.get("echoes"),
+                self._ctx.on_behalf_of,
+                options.get("settle", 3.0),
+            )
         return report

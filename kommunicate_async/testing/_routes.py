@@ -13,6 +13,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from ._server import FakeKommunicate
     from ._state import FakeGroup
+from ._broadcast import sendall
 from ._routes_more import MoreRoutes
 from ._state import FakeFile
 from ._wire import (
@@ -190,8 +191,13 @@ class Routes:
             metadata,
             content_type=body.content_type,
         )
+        self.fake.echoes.send(message)  # to `fake.webhook_url`, when one is set
         reply = {"messageKey": message.key, "createdAt": message.created_at}
         return self.maybe_bare(reply, bare_by_default=True)
+
+    async def sendall(self, request: web.Request) -> web.Response:
+        """`message/sendall`: one message to many conversations (`_broadcast.py`)."""
+        return await sendall(self, request)
 
     async def _stored_upload(self, request: web.Request) -> FakeFile:
         acting = self.actor(request, platform=False)
@@ -264,6 +270,7 @@ class Routes:
             content_type=body.content_type,
             file_meta=body.file_meta,
         )
+        self.fake.echoes.send(message)  # to `fake.webhook_url`, when one is set
         reply = {"messageKey": message.key, "createdAt": message.created_at}
         return self.maybe_bare(reply, bare_by_default=True)
 
@@ -456,6 +463,7 @@ class Routes:
         return [
             ("POST", "/rest/ws/group/conversation", self.create_conversation),
             ("POST", "/rest/ws/message/v2/send", self.send_message),
+            ("POST", "/rest/ws/message/sendall", self.sendall),
             ("POST", "/rest/ws/message/send", self.send_attachment),
             ("POST", "/rest/ws/upload/image", self.upload_image),
             ("POST", "/rest/ws/upload/file", self.upload_file),

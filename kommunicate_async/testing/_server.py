@@ -14,6 +14,7 @@ from aiohttp import web
 
 from ._bot_kit import BotDeliveryKit
 from ._bots import BotDriver
+from ._broadcast import Echoer
 from ._directory import ROLE_AGENT, FakeDirectory, FakeTeam
 from ._faults import Fault, FaultPlan
 from ._routes import Routes
@@ -126,6 +127,15 @@ class FakeKommunicate(BotDeliveryKit):
         """A dashboard token the app-server routes accept as `Authorization`."""
         self.bots = BotDriver(self)
         """Bot deliveries: `deliver_bot_message`, `redeliver`, `deliver_webhook`."""
+        self.webhook_url: str | None = None
+        """Where every message a send stores is echoed, as Kommunicate's message
+        webhook does (None: no echoes); `webhook_token` for its Authentication."""
+        self.webhook_token: str | None = None
+        self.echoes = Echoer(self)
+        """The echo sender: `.sent`, `.failed`, `await .drain()`."""
+        self.refuse_sendall = False
+        """Answer `message/sendall` with 401 (whether the real chat host takes the
+        Api-Key for it is UNCERTAIN): the library then sends one by one."""
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -157,6 +167,7 @@ class FakeKommunicate(BotDeliveryKit):
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        await self.echoes.close()
 
     async def __aenter__(self) -> FakeKommunicate:
         await self.start()
