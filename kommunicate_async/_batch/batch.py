@@ -50,6 +50,7 @@ from .._errors import (
 from .._message_wire import SEND, no_key, send_body
 from .._metadata import MetadataKey
 from .._pipeline.retry import is_retryable
+from .._telemetry import active as telemetry, note_reconcile
 from ..models.batch import ItemResult, ItemStatus, OutgoingMessage, Progress
 from ..models.message import Message, SentMessage
 from .checkpoint import Checkpoint, Uncertain, key_hash
@@ -246,7 +247,11 @@ class Batch:
                 return None
             index = self._index
             self._index += 1
-            result = await self._job(index, raw)
+            traced = telemetry()  # None unless OTel is set up: then a span per item
+            if traced is None:
+                result = await self._job(index, raw)
+            else:
+                result = await traced.batch_item(self._job, index, raw)
             if result is not None:
                 self.counts[result.status] += 1
                 self.attempts += result.attempts
@@ -463,6 +468,7 @@ def _settled(
 ) -> ItemResult | None:
     """The item's result when a reconcile read settles it; None when its key is
     absent, so sending again cannot duplicate."""
+    note_reconcile(found)
     if isinstance(found, Message):
         return job.result(ItemStatus.DELIVERED, found.key, None, attempts)
     if found is not None:  # could not look, or a duplicate: do not hide it

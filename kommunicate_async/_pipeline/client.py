@@ -34,6 +34,7 @@ from .._errors import (
 )
 from .._explain import explain, request_id_of
 from .._logging import log
+from .._telemetry import active as telemetry
 from .._validate import check_encodable
 from ..models.auth import RefreshTokenBody
 from .call_state import Deadline, Exchange, Pause
@@ -210,10 +211,17 @@ class ApiClient:
         """
         try:
             limit = self._begin(params, max_retries, first_attempt=first_attempt)
-            if not self._plain(route, acting_as, headers, deadline):
+            traced = telemetry()  # None (two dict lookups) unless OTel is set up
+            if traced is not None or not self._plain(
+                route, acting_as, headers, deadline
+            ):
                 exchange = Exchange(
                     route, params, body, acting_as, headers, deadline or self.deadline()
                 )
+                if traced is not None:  # the same layers, inside the call's span
+                    return await traced.call(
+                        self._retrying, exchange, result_type, limit, empty
+                    )
                 return await self._retrying(exchange, result_type, limit, None, empty)
             # The common case in one coroutine: a cached target, one attempt, one
             # decode; the call's state is built only if that attempt fails (5k
@@ -335,6 +343,8 @@ class ApiClient:
             )
             if delay is None:
                 raise self._given_up(exchange, error)
+            if exchange.trace is not None:
+                exchange.trace.retrying(error, delay)
             _log.info(
                 "%s %s failed (%s); retry %d in %.2fs",
                 route.method,
@@ -448,6 +458,8 @@ class ApiClient:
             raise _oversized(exc, route) from None
         if _log.isEnabledFor(_DEBUG):
             _debug(route, reply, exchange.retries + 1, started, exchange.acting_as)
+        if exchange.trace is not None:
+            exchange.trace.attempted(reply)
         return reply
 
     def _decode(
@@ -595,6 +607,8 @@ class ApiClient:
         """Hold every call of the session for `seconds` (after a 429)."""
         pause = self._pause
         pause.until = max(pause.until, time.monotonic() + seconds)
+        if (traced := telemetry()) is not None:
+            traced.paused(seconds)
 
     async def wait_before_retry(self, error: KommunicateError, delay: float) -> None:
         """Sleep `delay`; after a 429, pause the whole session for it and wait
