@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from opentelemetry.trace import Span, SpanContext, Tracer
 
-    from ..bots._app import BotResponse
+    from ..bots._app import BotResponse, Kind
     from ..bots._deliver import Deliverer
     from ..bots._payloads import BotRequest, WebhookMessage
     from ..bots._reply import Reply
@@ -116,8 +116,8 @@ class Flows:
 
     async def bot_request(
         self,
-        answer: Callable[[str, bytes], Awaitable[BotResponse]],
-        kind: str,
+        answer: Callable[[Kind, bytes], Awaitable[BotResponse]],
+        kind: Kind,
         body: bytes,
     ) -> BotResponse:
         """`answer(kind, body)` inside the request's server span."""

@@ -4,10 +4,10 @@ the client span of one call."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from opentelemetry import context, metrics, trace
-from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.metrics import NoOpMeterProvider, _internal as metrics_api
 from opentelemetry.trace import NoOpTracerProvider, SpanKind, Status, StatusCode
 
 from .._pipeline.transport import URL, HttpReply
@@ -26,14 +26,40 @@ if TYPE_CHECKING:
 
 __all__ = ["CallTrace", "Telemetry", "build"]
 
+R = TypeVar("R")
+
 _URL_CACHE_LIMIT: Final = 1024
 _last: list[tuple[object, object, Telemetry]] = []
 """The providers last built for (held, so compared by identity) and the result."""
 
 
 def _proxy_meters() -> tuple[type, ...]:
-    proxy = getattr(metrics._internal, "_ProxyMeterProvider", None)  # pyright: ignore[reportPrivateUsage]
+    proxy = getattr(metrics_api, "_ProxyMeterProvider", None)
     return (NoOpMeterProvider,) if proxy is None else (NoOpMeterProvider, proxy)
+
+
+def _real_tracers(tracers: object) -> bool:
+    return isinstance(tracers, trace.TracerProvider) and not isinstance(
+        tracers, NoOpTracerProvider | trace.ProxyTracerProvider
+    )
+
+
+def _real_meters(meters: object) -> bool:
+    return isinstance(meters, metrics.MeterProvider) and not isinstance(
+        meters, _proxy_meters()
+    )
+
+
+def _tracer(tracers: object, traced: bool) -> Tracer:
+    if traced and isinstance(tracers, trace.TracerProvider):
+        return tracers.get_tracer(n.SCOPE, __version__)
+    return trace.NoOpTracer()
+
+
+def _meter(meters: object, metered: bool) -> Meter:
+    if metered and isinstance(meters, metrics.MeterProvider):
+        return meters.get_meter(n.SCOPE, __version__)
+    return metrics.NoOpMeter(n.SCOPE)
 
 
 def build(tracers: object, meters: object, *, ask: bool = False) -> Telemetry | None:
@@ -43,28 +69,13 @@ def build(tracers: object, meters: object, *, ask: bool = False) -> Telemetry | 
     """
     if ask:
         tracers, meters = trace.get_tracer_provider(), metrics.get_meter_provider()
-    traced = isinstance(tracers, trace.TracerProvider) and not isinstance(
-        tracers, NoOpTracerProvider | trace.ProxyTracerProvider
-    )
-    metered = isinstance(meters, metrics.MeterProvider) and not isinstance(
-        meters, _proxy_meters()
-    )
+    traced, metered = _real_tracers(tracers), _real_meters(meters)
     if not (traced or metered):
         return None
     for known_tracers, known_meters, known in _last:
         if known_tracers is tracers and known_meters is meters:
             return known
-    tracer = (
-        tracers.get_tracer(n.SCOPE, __version__)
-        if isinstance(tracers, trace.TracerProvider) and traced
-        else trace.NoOpTracer()
-    )
-    meter = (
-        meters.get_meter(n.SCOPE, __version__)
-        if isinstance(meters, metrics.MeterProvider) and metered
-        else metrics.NoOpMeter(n.SCOPE)
-    )
-    telemetry = Telemetry(tracer, meter)
+    telemetry = Telemetry(_tracer(tracers, traced), _meter(meters, metered))
     _last[:] = [(tracers, meters, telemetry)]  # providers are set once a process
     return telemetry
 
@@ -174,12 +185,12 @@ class Telemetry(Flows):
 
     async def call(
         self,
-        retrying: Callable[..., Awaitable[Any]],
+        retrying: Callable[..., Awaitable[R]],
         exchange: Exchange,
         result_type: type[Any],
         limit: int,
         empty: bool,
-    ) -> Any:
+    ) -> R:
         """`retrying(exchange, ...)` inside the call's client span."""
         route = exchange.route
         template = route.template or route.path

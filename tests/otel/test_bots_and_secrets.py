@@ -76,7 +76,7 @@ async def test_the_webhook_echo_of_a_late_post_links_to_the_post(otel: Otel) -> 
     (post,) = otel.named("send kommunicate.bot")
     echoed, unrelated = otel.named("kommunicate.webhook")
     (link,) = echoed.links
-    assert link.context.span_id == post.context.span_id  # type: ignore[union-attr]
+    assert link.context.span_id == post.context.span_id
     assert dict(link.attributes or {}) == {"messaging.message.id": "bot:k-1:0"}
     assert dict(echoed.attributes or {})["messaging.message.id"] == "m-9"
     assert unrelated.links == ()

@@ -8,7 +8,6 @@ import sys
 import textwrap
 from typing import TYPE_CHECKING
 
-import pytest
 from opentelemetry import trace
 from opentelemetry.metrics import _internal as metrics_api
 from opentelemetry.sdk.metrics import MeterProvider
@@ -24,6 +23,8 @@ from kommunicate_async._telemetry import active
 from tests.payloads import load
 
 if TYPE_CHECKING:
+    import pytest
+
     from kommunicate_async import KommunicateSession
     from tests.mockapi import MockApi
 
@@ -44,8 +45,8 @@ def test_off_with_no_provider_set() -> None:
 
 
 def test_off_with_the_api_not_imported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "opentelemetry.trace", None)  # type: ignore[arg-type]
-    monkeypatch.setitem(sys.modules, "opentelemetry.metrics._internal", None)  # type: ignore[arg-type]
+    monkeypatch.setitem(sys.modules, "opentelemetry.trace", None)
+    monkeypatch.setitem(sys.modules, "opentelemetry.metrics._internal", None)
     monkeypatch.setattr(trace, "_TRACER_PROVIDER", TracerProvider())
     assert active() is None
 
@@ -58,11 +59,11 @@ def test_explicit_no_op_providers_are_off(monkeypatch: pytest.MonkeyPatch) -> No
 def test_an_api_without_the_globals_is_asked_through_its_getters(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    providers: list[trace.TracerProvider] = [trace.ProxyTracerProvider()]
     monkeypatch.delattr(trace, "_TRACER_PROVIDER")
-    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
-    provider = trace.ProxyTracerProvider()
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: providers[-1])
     assert active() is None
-    provider = TracerProvider()  # pyright: ignore[reportConstantRedefinition]
+    providers.append(TracerProvider())
     first = active()
     assert first is not None and first is active()  # built once per provider
 

@@ -13,6 +13,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from kommunicate_async import OutgoingMessage, ServerError
 from kommunicate_async.bots import BotApp, BotContext, BotRequest, Reply
 from kommunicate_async.testing import FakeKommunicate, FaultPlan, serve_bot
+from tests.otel.conftest import parent_id
 from tests.payloads import load
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ async def test_a_batch_item_reconciled_is_a_send_span_over_its_calls(
         "kommunicate.attempts": 1,
     }
     children = [s for s in otel.finished() if s.parent is not None]
-    assert all(s.parent.span_id == item.context.span_id for s in children)  # type: ignore[union-attr]
+    assert all(parent_id(s) == item.context.span_id for s in children)
     send, *reads = children  # the send that dropped, then the history's pages
     assert send.name == SEND_SPAN
     assert reads and {s.name for s in reads} == {"GET /rest/ws/message/list"}
@@ -174,20 +175,20 @@ async def test_a_bot_turn_answered_late_links_the_post_to_the_request(
     assert [e.name for e in request.events] == ["kommunicate.bot.deadline_miss"]
     (post,) = otel.named("send kommunicate.bot")
     assert post.parent is None  # a trace of its own: the request's had ended
-    assert post.context.trace_id != request.context.trace_id  # type: ignore[union-attr]
+    assert post.context.trace_id != request.context.trace_id
     assert request.end_time is not None and post.start_time is not None
     assert post.start_time >= request.end_time
     (link,) = post.links
-    assert link.context.span_id == request.context.span_id  # type: ignore[union-attr]
-    assert link.context.trace_id == request.context.trace_id  # type: ignore[union-attr]
+    assert link.context.span_id == request.context.span_id
+    assert link.context.trace_id == request.context.trace_id
     post_attributes = dict(post.attributes or {})
     assert post_attributes["kommunicate.outcome"] == "posted"
     assert post_attributes["messaging.message.id"] == first.key
     calls = [s for s in otel.finished() if s.parent is not None]
     assert calls and all(
-        s.parent.span_id == post.context.span_id  # type: ignore[union-attr]
+        parent_id(s) == post.context.span_id
         for s in calls
-        if s.context.trace_id == post.context.trace_id  # type: ignore[union-attr]
+        if s.context.trace_id == post.context.trace_id
     )
     assert SEND_SPAN in [s.name for s in calls]
     metrics = otel.metrics()
