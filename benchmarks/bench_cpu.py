@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 from benchmarks._common import API_KEY, emit, fake_server, table
 from kommunicate_async import KommunicateSession
@@ -138,6 +140,11 @@ OTEL_MODES = ("raw", "send:absent", "send:off", "send:on", "batch:absent", "batc
 """`--otel`: the cost of OpenTelemetry absent, installed but off, and on."""
 
 
+ROOT = str(Path(__file__).resolve().parent.parent)
+"""The checkout this file is in: the client script imports the library from it, not
+from wherever the venv has it installed."""
+
+
 def count(script: str, mode: str, n: int, url: str, cid: int) -> int:
     with tempfile.NamedTemporaryFile(suffix=".out") as out:
         done = subprocess.run(
@@ -155,6 +162,7 @@ def count(script: str, mode: str, n: int, url: str, cid: int) -> int:
             capture_output=True,
             text=True,
             check=True,
+            env={**os.environ, "PYTHONPATH": ROOT},
         )
     found = re.search(r"Collected : (\d+)", done.stderr)
     assert found, done.stderr[-500:]
