@@ -228,10 +228,10 @@ class Runs:
     def _failed(
         handler: object, request: BotRequest, what: str, exc: BaseException
     ) -> None:
+        note_fallback()
         # Key and conversation only: never the body, the reply or a secret. A bad
         # answer's error names its type, not its content; a raised exception keeps
         # its traceback (the handler's own code).
-        note_fallback()
         _log.error(
             "bot handler %s %s on message %s (conversation %s): %s; "
             "answered with the fallback",

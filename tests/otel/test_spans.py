@@ -199,3 +199,15 @@ async def test_a_bot_turn_answered_late_links_the_post_to_the_request(
     assert metrics["kommunicate.bot.late_replies"] == [
         ({"kommunicate.outcome": "posted"}, 1)
     ]
+
+
+async def test_a_path_with_ids_is_named_by_its_template(otel: Otel) -> None:
+    async with FakeKommunicate() as fake, fake.session() as km:
+        chat = await km.conversations.create(["user-1"])
+        otel.spans.clear()
+        await km.csat.get(chat.id)
+    (span,) = otel.finished()
+    assert span.name == "GET /feedback/{groupId}"
+    attributes = dict(span.attributes or {})
+    assert attributes["url.template"] == "/feedback/{groupId}"
+    assert attributes["url.full"].endswith(f"/feedback/{chat.id}")
