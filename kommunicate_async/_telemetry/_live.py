@@ -84,11 +84,10 @@ class Instruments:
     """Every counter and histogram (names in `_names.py`)."""
 
     def __init__(self, meter: Meter) -> None:
-        self.requests = meter.create_counter(
-            n.M_REQUESTS, "{request}", "Calls made (one per call, retries included)"
-        )
         self.duration = meter.create_histogram(
-            n.M_DURATION, "s", "Duration of calls, retries and waits included"
+            n.M_DURATION,
+            "s",
+            "Duration of calls, retries and waits included (its count: the calls)",
         )
         self.retries = meter.create_counter(
             n.M_RETRIES, "{retry}", "Retries decided, by the error that caused them"
@@ -205,10 +204,10 @@ class Telemetry(Flows):
         try:
             result = await retrying(exchange, result_type, limit, None, empty)
         except BaseException as exc:
+            context.detach(token)
             self._ended(exchange, record, started, exc)
             raise
-        finally:
-            context.detach(token)
+        context.detach(token)
         self._ended(exchange, record, started, None)
         return result
 
@@ -219,44 +218,53 @@ class Telemetry(Flows):
         started: float,
         error: BaseException | None,
     ) -> None:
-        route, span = exchange.route, record.span
+        """End the span, record the duration. Outside the span's context: a
+        measurement inside a sampled span would also pay for an exemplar."""
         labels: dict[str, str | int] = {
-            n.HTTP_METHOD: route.method,
+            n.HTTP_METHOD: exchange.route.method,
             n.URL_TEMPLATE: record.template,
         }
-        attributes: dict[str, Any] = {n.ATTEMPTS: record.attempts}
+        found = self._where(exchange, record, labels)
+        if error is not None:
+            self._failed(record.span, labels, found, error)
+        record.span.set_attributes(found)
+        record.span.end()
+        self.instruments.duration.record(time.perf_counter() - started, labels)
+
+    def _where(
+        self, exchange: Exchange, record: CallTrace, labels: dict[str, str | int]
+    ) -> dict[str, Any]:
+        """The span's closing attributes (set in one go: each `set_attributes`
+        call costs the SDK a lock and a pass); the metric labels are added to
+        `labels`."""
+        found: dict[str, Any] = {}
         if exchange.url:
             address, port, full = url_parts(exchange.url, self._urls)
-            labels[n.SERVER_ADDRESS] = address
-            attributes[n.URL_FULL] = full
+            labels[n.SERVER_ADDRESS] = found[n.SERVER_ADDRESS] = address
+            found[n.URL_FULL] = full
             if port is not None:
-                attributes[n.SERVER_PORT] = port
+                found[n.SERVER_PORT] = port
         if record.status is not None:
-            labels[n.HTTP_STATUS] = record.status
-        if record.attempts > 1:
-            attributes[n.HTTP_RESEND_COUNT] = record.attempts - 1
+            labels[n.HTTP_STATUS] = found[n.HTTP_STATUS] = record.status
+        if record.attempts != 1:  # absent: exactly one attempt
+            found[n.ATTEMPTS] = record.attempts
+            if record.attempts:  # redirects and token replays are resends too
+                found[n.HTTP_RESEND_COUNT] = record.attempts - 1
         if record.reasons:
-            attributes[n.RETRY_REASONS] = record.reasons
-        if error is not None:
-            self._failed(span, labels, attributes, error)
-        span.set_attributes(labels)
-        span.set_attributes(attributes)
-        span.end()
-        instruments = self.instruments
-        instruments.requests.add(1, labels)
-        instruments.duration.record(time.perf_counter() - started, labels)
+            found[n.RETRY_REASONS] = record.reasons
+        return found
 
     def _failed(
         self,
         span: Span,
         labels: dict[str, str | int],
-        attributes: dict[str, Any],
+        found: dict[str, Any],
         error: BaseException,
     ) -> None:
         """The error's type (never its text: it may quote a body)."""
         kind = type(error).__name__
-        labels[n.ERROR_TYPE] = kind
+        labels[n.ERROR_TYPE] = found[n.ERROR_TYPE] = kind
         span.set_status(Status(StatusCode.ERROR, kind))
         if getattr(error, "ambiguous", False):
-            attributes[n.AMBIGUOUS] = True
+            found[n.AMBIGUOUS] = True
             self.instruments.ambiguous.add(1, labels)

@@ -47,7 +47,6 @@ EVENT_DEADLINE_MISS: Final = "kommunicate.bot.deadline_miss"
 EVENT_FALLBACK: Final = "kommunicate.bot.fallback"
 
 # -- metrics ----------
-M_REQUESTS: Final = "kommunicate.client.requests"
 M_DURATION: Final = "kommunicate.client.request.duration"
 M_RETRIES: Final = "kommunicate.client.retries"
 M_PAUSES: Final = "kommunicate.client.rate_limit.pauses"

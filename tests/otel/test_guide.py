@@ -36,6 +36,6 @@ def test_the_metric_table_names_every_instrument() -> None:
 
     text = GUIDE.read_text()
     instruments = [v for k, v in vars(_names).items() if k.startswith("M_")]
-    assert len(instruments) == 12
+    assert len(instruments) == 11
     for name in instruments:
         assert f"| `{name}` |" in text, name
