@@ -16,7 +16,9 @@ counted), at concurrency 1 and 64, twice (N and 3N requests) so start-up cancels
 and, for OpenTelemetry (#23), a row's `:absent`, `:off` and `:on` forms: the
 `opentelemetry` package blocked from import (the `otel` extra not installed),
 imported with no provider set (installed but off), and an SDK tracer and meter
-provider with no-op exporters (on: a span and metrics per call).
+provider with no-op exporters (on: a span and metrics per call). `raw:on` is the
+raw loop with one bare SDK span and one histogram measurement per request: the
+floor any instrumentation of a request pays the SDK.
 
     python -m benchmarks.bench_cpu [--requests 400]      (needs valgrind; ~8 minutes)
     python -m benchmarks.bench_cpu --modes raw,send:absent,send:off,send:on
@@ -101,6 +103,15 @@ async def main():
             body = encode(Body(cid, f"bench {{i}}", "bot", meta))
             async with http.post(target, data=body, headers=HEADERS) as resp:
                 decode(await resp.read())
+        if otel == "on":  # the SDK's own floor: one bare span, one measurement
+            floor_span = trace.get_tracer("floor").start_span
+            floor_record = metrics.get_meter("floor").create_histogram("floor").record
+            plain = raw
+            async def raw(i):
+                span = floor_span("POST")
+                await plain(i)
+                span.end()
+                floor_record(0.0)
         best_headers = CIMultiDictProxy(CIMultiDict(HEADERS))
         best_url = yarl.URL(target)
         async def rawbest(i):  # the raw loop with the library's aiohttp savings
@@ -136,7 +147,15 @@ asyncio.run(main())
 
 MODES = ("raw", "rawbest", "send", "batch", "batch-cp", "raw64", "send64", "batch64")
 """c=1 rows, a checkpointed batch, then c=64 rows (compared with raw64)."""
-OTEL_MODES = ("raw", "send:absent", "send:off", "send:on", "batch:absent", "batch:on")
+OTEL_MODES = (
+    "raw",
+    "raw:on",
+    "send:absent",
+    "send:off",
+    "send:on",
+    "batch:absent",
+    "batch:on",
+)
 """`--otel`: the cost of OpenTelemetry absent, installed but off, and on."""
 
 

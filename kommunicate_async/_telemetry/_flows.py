@@ -97,7 +97,8 @@ class Flows:
             span.set_attribute(n.MESSAGING_DESTINATION, str(item.conversation))
             if item.dedupe_key:
                 span.set_attribute(n.MESSAGING_MESSAGE_ID, item.dedupe_key)
-            span.set_attribute(n.ATTEMPTS, result.attempts)
+            if result.attempts != 1:  # absent: exactly one
+                span.set_attribute(n.ATTEMPTS, result.attempts)
             if result.error is not None:
                 kind = type(result.error).__name__
                 span.set_attribute(n.ERROR_TYPE, kind)
