@@ -51,6 +51,7 @@ from .._errors import (
 from .._message_wire import SEND, no_key, send_body
 from .._metadata import MetadataKey
 from .._pipeline.retry import is_retryable
+from .._telemetry import active as telemetry, note_reconcile
 from ..models.batch import ItemResult, ItemStatus, OutgoingMessage, Progress
 from ..models.message import Message, SentMessage
 from .broadcast import Broadcaster
@@ -319,7 +320,10 @@ class Batch:
         if job.probe is not None and broadcaster is not None and broadcaster.on:
             due = broadcaster.add(job)  # held in its bucket until it is full
             return None if due is None else await broadcaster.send(due)
-        return await self.send_one(job)
+        traced = telemetry()  # None unless OTel is set up: then a span per item
+        if traced is None:
+            return await self.send_one(job)
+        return await traced.batch_item(self.send_one, job)
 
     async def send_one(self, job: Job) -> ItemResult | None:
         """One item alone: marked, sent, finished (None: delivered before)."""
@@ -565,6 +569,7 @@ def _settled(
 ) -> ItemResult | None:
     """The item's result when a reconcile read settles it; None when its key is
     absent, so sending again cannot duplicate."""
+    note_reconcile(found)
     if isinstance(found, Message):
         return job.result(ItemStatus.DELIVERED, found.key, None, attempts)
     if found is not None:  # could not look, or a duplicate: do not hide it

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from .._telemetry._live import CallTrace
     from .routing import Route
     from .tokens import UserCredential
     from .transport import URL, Upload
@@ -63,6 +64,7 @@ class Exchange:
         "route",
         "sent_headers",
         "token",
+        "trace",
         "url",
     )
 
@@ -88,3 +90,5 @@ class Exchange:
         self.token = ""
         self.url: str | URL = ""
         self.sent_headers: Mapping[str, str] = {}
+        self.trace: CallTrace | None = None
+        """The call's telemetry record, when OpenTelemetry is on (`_telemetry`)."""

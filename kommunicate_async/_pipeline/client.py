@@ -34,6 +34,7 @@ from .._errors import (
 )
 from .._explain import explain, request_id_of
 from .._logging import log
+from .._telemetry import active as telemetry
 from .._validate import check_encodable
 from ..models.auth import RefreshTokenBody
 from .call_state import Deadline, Exchange, Pause
@@ -67,9 +68,10 @@ from .tokens import TokenStore, UserCredential, check_credential
 from .transport import HttpReply
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Awaitable, Mapping
 
     from .._config import SessionConfig
+    from .._telemetry._live import Telemetry
     from .transport import HttpTransport, Upload
 
 __all__ = ["ApiClient", "Deadline", "Host", "Route"]
@@ -210,11 +212,12 @@ class ApiClient:
         """
         try:
             limit = self._begin(params, max_retries, first_attempt=first_attempt)
-            if not self._plain(route, acting_as, headers, deadline):
+            traced = telemetry()  # None (two dict lookups) unless OTel is set up
+            if not self._plain(route, acting_as, headers, deadline, traced):
                 exchange = Exchange(
                     route, params, body, acting_as, headers, deadline or self.deadline()
                 )
-                return await self._retrying(exchange, result_type, limit, None, empty)
+                return await self._layers(traced, exchange, result_type, limit, empty)
             # The common case in one coroutine: a cached target, one attempt, one
             # decode; the call's state is built only if that attempt fails (5k
             # instructions less per send than building it first, benchmarks/README.md).
@@ -289,17 +292,33 @@ class ApiClient:
         acting_as: str | None,
         headers: Mapping[str, str] | None,
         deadline: Deadline | None,
+        traced: Telemetry | None,
     ) -> bool:
-        """An `Api-Key` call with no shared deadline and no 429 pause in force: the
-        fast path's case."""
+        """An `Api-Key` call with no shared deadline and no 429 pause in force, not
+        traced: the fast path's case."""
         return not (
-            deadline is not None
+            traced is not None
+            or deadline is not None
             or self._pause.until
             or headers is not None
             or (route.host in _USER_HOSTS and acting_as in self.tokens)
         )
 
     # -- the layers -----------------------------------------------------------------
+
+    def _layers(
+        self,
+        traced: Telemetry | None,
+        exchange: Exchange,
+        result_type: type[T],
+        limit: int,
+        empty: bool,
+    ) -> Awaitable[T | None]:
+        """`_retrying` from the start, inside the call's span when traced (no
+        coroutine frame of its own: it hands back the one to await)."""
+        if traced is None:
+            return self._retrying(exchange, result_type, limit, None, empty)
+        return traced.call(self._retrying, exchange, result_type, limit, empty)
 
     async def _retrying(
         self,
@@ -335,6 +354,8 @@ class ApiClient:
             )
             if delay is None:
                 raise self._given_up(exchange, error)
+            if exchange.trace is not None:
+                exchange.trace.retrying(error, delay)
             _log.info(
                 "%s %s failed (%s); retry %d in %.2fs",
                 route.method,
@@ -448,6 +469,8 @@ class ApiClient:
             raise _oversized(exc, route) from None
         if _log.isEnabledFor(_DEBUG):
             _debug(route, reply, exchange.retries + 1, started, exchange.acting_as)
+        if exchange.trace is not None:
+            exchange.trace.attempted(reply)
         return reply
 
     def _decode(
@@ -595,6 +618,8 @@ class ApiClient:
         """Hold every call of the session for `seconds` (after a 429)."""
         pause = self._pause
         pause.until = max(pause.until, time.monotonic() + seconds)
+        if (traced := telemetry()) is not None:
+            traced.paused(seconds)
 
     async def wait_before_retry(self, error: KommunicateError, delay: float) -> None:
         """Sleep `delay`; after a 429, pause the whole session for it and wait

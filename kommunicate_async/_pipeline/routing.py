@@ -58,6 +58,9 @@ class Route(NamedTuple):
     path: str
     host: Host = Host.PLATFORM
     idempotent: bool = True
+    template: str | None = None
+    """The path with its ids as placeholders (`/feedback/{groupId}`) when `path`
+    holds any: what telemetry names the route by (None: `path` is the template)."""
 
 
 class Targets:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 
 from .._codec import encode
 from .._errors import ConfigurationError, InvalidPayloadError, KommunicateError
+from .._telemetry import active as telemetry, note_bot_request, note_webhook
 from ._auth import HeaderCheck, bot_header_check, header_values, webhook_check
 from ._deliver import Deliverer, EventSender, RulesHandoff, Undelivered
 from ._handlers import (
@@ -346,6 +347,12 @@ class BotApp:
 
     async def answer(self, kind: Kind, body: bytes) -> BotResponse:
         """Answer a request whose headers `refuse` passed: decode, then handle."""
+        traced = telemetry()  # None unless OTel is set up: then a server span
+        if traced is not None:
+            return await traced.bot_request(self._answer, kind, body)
+        return await self._answer(kind, body)
+
+    async def _answer(self, kind: Kind, body: bytes) -> BotResponse:
         try:
             if kind == "bot":
                 return await self._bot(parse_bot_request(body))
@@ -355,6 +362,7 @@ class BotApp:
         except InvalidPayloadError as exc:
             _log.warning("refused a %s request: %s", kind, exc)
             return BotResponse(400, _json_error(str(exc)))
+        note_webhook(message)
         status = await self.webhooks.handle(
             message,
             self.km,
@@ -364,6 +372,7 @@ class BotApp:
         return BotResponse(status, b"{}")
 
     async def _bot(self, request: BotRequest) -> BotResponse:
+        note_bot_request(request)
         if request.bot_id:
             self.webhooks.own_ids.add(request.bot_id)
         deadline = time.monotonic() + self.reply_deadline

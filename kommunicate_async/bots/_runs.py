@@ -26,6 +26,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Final
 
+from .._telemetry import late_post, note_deadline_miss, note_fallback, note_replies
 from ._handlers import BotContext
 from ._reply import apply_policies, encode_reply, reply_items
 from ._store import ReplyRecord
@@ -147,6 +148,7 @@ class Runs:
             if waiter in run.waiters:  # cancelled from outside (a client gone)
                 run.waiters.remove(waiter)
         if body is _TIMED_OUT:
+            note_deadline_miss()
             _log.info(
                 "bot reply for message %s deferred: the handler is still running",
                 run.request.key,
@@ -160,6 +162,7 @@ class Runs:
         key = run.request.key
         try:
             replies, run.body = await self._produce(run)
+            note_replies(replies)
             if run.phase != _RUNNING:
                 return  # given up by a shutdown, and reported: never also posted
             if run.waiters:
@@ -171,7 +174,8 @@ class Runs:
                 await self._store.put(key, ReplyRecord(run.body))
                 return
             run.phase = _POSTING  # from here a redelivery gets [] at once
-            await self._deliverer.post(run.request, replies)  # reports what it lost
+            # linked to the request's span when OTel is on
+            await late_post(self._deliverer, run.request, replies)  # reports losses
             await self._store.put(key, ReplyRecord(run.body, True))
         except asyncio.CancelledError:
             self.give_up(run, "shut down before the handler finished")
@@ -224,6 +228,7 @@ class Runs:
     def _failed(
         handler: object, request: BotRequest, what: str, exc: BaseException
     ) -> None:
+        note_fallback()
         # Key and conversation only: never the body, the reply or a secret. A bad
         # answer's error names its type, not its content; a raised exception keeps
         # its traceback (the handler's own code).

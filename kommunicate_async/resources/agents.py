@@ -125,7 +125,9 @@ class Agents(Resource):
         check_id(agent_id, "agent_id")
         app_id = self._app_id(f"agents.{action}")
         path = f"/users/{action}/{quote(agent_id, safe='')}/{quote(app_id, safe='')}"
-        await self._ctx.client.call(Route("PATCH", path, Host.APP), NoResult)
+        template = f"/users/{action}/{{userName}}/{{appId}}"
+        route = Route("PATCH", path, Host.APP, template=template)
+        await self._ctx.client.call(route, NoResult)
 
     def _app_id(self, what: str) -> str:
         return require_app_id(self._ctx, what)

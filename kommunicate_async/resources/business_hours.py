@@ -80,7 +80,10 @@ class BusinessHoursResource(Resource):
         if language is not None:
             params["languageCode"] = check_id(language, "language")
         route = Route(
-            "GET", f"/applications/{quote(app_id, safe='')}/awaymessage", Host.APP
+            "GET",
+            f"/applications/{quote(app_id, safe='')}/awaymessage",
+            Host.APP,
+            template="/applications/{appId}/awaymessage",
         )
         found: AwayMessage | None = await call_loose(
             self._ctx, route, AwayMessage, "awaymessage", params=params

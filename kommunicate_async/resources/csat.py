@@ -39,7 +39,9 @@ class CsatResource(Resource):
     async def get(self, ref: ConversationRef) -> Csat | None:
         """The conversation's CSAT (`GET /feedback/{groupId}`), None if not rated."""
         group_id = await self._ctx.group_id(ref)
-        route = Route("GET", f"/feedback/{group_id}", Host.APP)
+        route = Route(
+            "GET", f"/feedback/{group_id}", Host.APP, template="/feedback/{groupId}"
+        )
         return await call_loose(self._ctx, route, Csat, "feedback")
 
     async def rating_base(self) -> int:
