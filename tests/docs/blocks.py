@@ -90,11 +90,17 @@ def blocks(page: Path) -> list[Block]:
     return found
 
 
+OWN_RUNNER = {"docs/guides/observability.md": "tests/otel/test_guide.py"}
+"""Pages whose blocks a test of their own runs in a subprocess: they set
+process-wide state (the global OpenTelemetry providers, once a process)."""
+
+
 def runnable() -> list[Block]:
     """Every Python block of every page that runs on its own."""
     return [
         b
         for page in pages()
+        if str(page.relative_to(ROOT)) not in OWN_RUNNER
         for b in blocks(page)
         if b.lang == "python" and b.project_file is None and b.skip is None
     ]

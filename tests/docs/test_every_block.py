@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.docs.blocks import Block, pages, projects, runnable
+from tests.docs.blocks import OWN_RUNNER, ROOT, Block, pages, projects, runnable
 from tests.fresh_project import run_pytest
 from tests.threaded_fake import ThreadedFake
 
@@ -98,6 +98,10 @@ def test_the_runner_finds_the_pages_and_their_blocks() -> None:
 
     skipped = [b for p in pages() for b in blocks(p) if b.skip is not None]
     assert len(skipped) <= 2 and all(len(b.skip or "") > 20 for b in skipped)
+    for page, runner in OWN_RUNNER.items():  # run elsewhere, not nowhere
+        assert page in (ROOT / runner).read_text().replace(os.sep, "/") or (
+            page.rsplit("/", 1)[-1] in (ROOT / runner).read_text()
+        )
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ import pytest
 from opentelemetry.trace import StatusCode
 
 from kommunicate_async import ItemResult, ItemStatus, KommunicateError, OutgoingMessage
+from kommunicate_async._batch.job import Job
 from kommunicate_async._batch.reconcile import DuplicateSendError
 from kommunicate_async._telemetry import _flows, _live, active, late_post
 from kommunicate_async.bots import BotApp, BotContext, BotRequest, Reply
@@ -42,19 +43,22 @@ async def test_batch_item_spans_for_a_failure_a_skip_and_a_cancel(otel: Otel) ->
     item = OutgoingMessage(7, "hi", dedupe_key="k-1")
     error = KommunicateError("refused")
 
-    async def failed(index: int, raw: object) -> ItemResult:
-        return ItemResult(index, item, ItemStatus.FAILED, None, error, 2)
+    async def failed(job: Job) -> ItemResult:
+        return job.result(ItemStatus.FAILED, None, error, 2)
 
-    async def skipped(index: int, raw: object) -> None:
+    async def skipped(job: Job) -> None:
         return None
 
-    async def broken(index: int, raw: object) -> None:
+    async def broken(job: Job) -> None:
         raise RuntimeError("a bug")
 
-    await telemetry.batch_item(failed, 0, item)
-    await telemetry.batch_item(skipped, 1, item)
+    def job(index: int) -> Job:
+        return Job(index, item, "k-1", b"{}")
+
+    await telemetry.batch_item(failed, job(0))
+    await telemetry.batch_item(skipped, job(1))
     with pytest.raises(RuntimeError):
-        await telemetry.batch_item(broken, 2, item)
+        await telemetry.batch_item(broken, job(2))
     first, second, third = otel.finished()
     assert dict(first.attributes or {})["error.type"] == "KommunicateError"
     assert dict(first.attributes or {})["kommunicate.outcome"] == "failed"
