@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 
 from .._codec import encode
-from .._errors import ConfigurationError, InvalidPayloadError, KommunicateError
+from .._errors import (
+    ConfigurationError,
+    CoordinationError,
+    InvalidPayloadError,
+    KommunicateError,
+)
 from ._auth import HeaderCheck, bot_header_check, header_values, webhook_check
 from ._deliver import Deliverer, EventSender, RulesHandoff, Undelivered
 from ._handlers import (
@@ -28,6 +33,7 @@ from ._handlers import (
 from ._payloads import MAX_BODY, BotRequest, parse_bot_request, parse_webhook_message
 from ._reply import Replies, Reply, encode_reply, reply_items
 from ._runs import Answer, Runs
+from ._shared_runs import SharedRuns, leased
 from ._store import MemoryReplyStore, ReplyStore
 from ._webhooks import Webhooks
 
@@ -170,15 +176,18 @@ class BotApp:
         _, interim_bytes = _answer(interim, "interim")
         self.store: ReplyStore = store if store is not None else MemoryReplyStore()
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
-        self._runs = Runs(
+        shared = leased(self.store)
+        self._runs = (SharedRuns if shared is not None else Runs)(
             self.store,
             handlers=self.handlers,
             deliverer=self.deliverer,
             km=km,
             interim=interim_bytes,
             fallback=(fallback_items, fallback_bytes),
-            lock=self._lock if serialize else None,
+            lock=self._lock if serialize and shared is None else None,
         )
+        if isinstance(self._runs, SharedRuns) and shared is not None:
+            self._runs.share(shared, serialize=serialize)
         own: set[str] = set(bot_ids)
         if km is not None:
             own.add(km.on_behalf_of)
@@ -345,7 +354,20 @@ class BotApp:
         return None
 
     async def answer(self, kind: Kind, body: bytes) -> BotResponse:
-        """Answer a request whose headers `refuse` passed: decode, then handle."""
+        """Answer a request whose headers `refuse` passed: decode, then handle.
+
+        A shared store that cannot be reached (`CoordinationError`) is a 503: the
+        platform retries, and no handler ran without its claim.
+        """
+        try:
+            return await self._answer(kind, body)
+        except CoordinationError as exc:
+            _log.error(
+                "answered a %s request 503: %s: %s", kind, type(exc).__name__, exc
+            )
+            return BotResponse(503, _json_error("coordination store unavailable"))
+
+    async def _answer(self, kind: Kind, body: bytes) -> BotResponse:
         try:
             if kind == "bot":
                 return await self._bot(parse_bot_request(body))
