@@ -448,6 +448,8 @@ class BotApp:
         late answer ends either posted or reported.
         """
         self._closing = True
+        if isinstance(self._runs, SharedRuns):
+            self._runs.stop()
         pending: set[asyncio.Task[Any]] = {*self._runs.tasks, *self.webhooks.tasks}
         if not pending:
             return

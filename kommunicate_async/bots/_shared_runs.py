@@ -17,16 +17,19 @@ handler runs; the app logs it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import msgspec
 
 from .._errors import CoordinationError
 from ._runs import _ANSWERED, _DONE, _POSTING, _RUNNING, Run, Runs
+from ._payloads import BotRequest
 from ._store import ReplyRecord
 
 if TYPE_CHECKING:
-    from ._payloads import BotRequest
     from .redis import Begun
 
 __all__ = ["LeasedStore", "SharedRuns"]
@@ -55,9 +58,15 @@ class LeasedStore(Protocol):
         record: ReplyRecord,
         *,
         serialize: bool,
-    ) -> bool: ...
+    ) -> int: ...
 
     async def abandon(self, key: str, group_id: int, token: str) -> None: ...
+
+    async def interim(self, key: str) -> ReplyRecord | None: ...
+
+    async def late(self, key: str, request: bytes) -> None: ...
+
+    async def orphans(self, most: int = 50) -> list[tuple[str, bytes]]: ...
 
 
 class TakenOver(CoordinationError):
@@ -82,13 +91,22 @@ class SharedRuns(Runs):
 
     leased: LeasedStore
     serialize: bool
+    _sweeper: asyncio.Task[None] | None = None
 
     def share(self, store: LeasedStore, *, serialize: bool) -> SharedRuns:
         self.leased = store
         self.serialize = serialize
         return self
 
+    def stop(self) -> None:
+        """Stop looking for other replicas' orphaned late runs (on shutdown)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+
     async def answer(self, request: BotRequest, deadline: float) -> bytes:
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
         run = self._runs.get(request.key)
         if run is None:
             found = await self.leased.begin(
@@ -104,6 +122,15 @@ class SharedRuns(Runs):
             elif found.token is not None:  # pragma: no cover - a same-loop race
                 await self.leased.abandon(request.key, request.group_id, found.token)
         return await self._join(run, deadline)
+
+    async def _wait(self, run: Run, deadline: float) -> bytes:
+        body = await super()._wait(run, deadline)
+        if run.phase == _RUNNING:
+            # Answered with the interim: nobody will redeliver the message, so its
+            # request is kept (before the interim goes out) for a live replica to
+            # finish the run if this one dies.
+            await self._keep(run.request)
+        return body
 
     async def _join(self, run: Run, deadline: float) -> bytes:
         if run.phase == _ANSWERED:
@@ -142,6 +169,13 @@ class SharedRuns(Runs):
                 )
                 run = self._start_shared(request, deadline, found.token, found.turn)
                 return await self._join(run, deadline)
+        # The interim, unless the answer was recorded meanwhile. Then, if the replica
+        # running it died, nobody would redeliver it: it is kept for a live
+        # replica to take over.
+        found = await self.leased.interim(request.key)
+        if found is not None:
+            return _EMPTY if found.posted else found.body
+        await self._keep(request)
         return self._interim
 
     # -- the run --------------------------------------------------------------------
@@ -181,13 +215,15 @@ class SharedRuns(Runs):
         if run.phase != _RUNNING:
             return  # given up by a shutdown, and reported: never also posted
         if run.waiters:
-            await self._record(run, ReplyRecord(body))
+            done = await self._record(run, ReplyRecord(body))
             run.body = body
             run.phase = _ANSWERED
             for waiter in run.waiters:
                 if not waiter.done():
                     waiter.set_result(body)
             run.waiters.clear()
+            if done == 2:  # a later request for the key got the interim
+                await self._deliverer.post(request, replies)
             return
         run.phase = _POSTING
         if (
@@ -200,7 +236,7 @@ class SharedRuns(Runs):
         await self._deliverer.post(request, replies)
         await self._record(run, ReplyRecord(body, True))
 
-    async def _record(self, run: SharedRun, record: ReplyRecord) -> None:
+    async def _record(self, run: SharedRun, record: ReplyRecord) -> int:
         request = run.request
         try:
             done = await self.leased.finish(
@@ -214,9 +250,10 @@ class SharedRuns(Runs):
             # The handler ran: its answer goes out unrecorded rather than lost (a
             # redelivery after the lease could run it again; docs/guides/many-replicas.md).
             _log.error("bot answer for %s not recorded: %s", request.key, exc)
-            return
+            return 1
         if not done:
             raise TakenOver(f"message {request.key} was taken over")
+        return done
 
     def _refuse_waiters(self, run: Run, exc: CoordinationError) -> None:
         _log.error(
@@ -230,6 +267,47 @@ class SharedRuns(Runs):
             if not waiter.done():
                 waiter.set_exception(exc)
         run.waiters.clear()
+
+    async def _keep(self, request: BotRequest) -> None:
+        try:
+            await self.leased.late(request.key, _encode_request(request))
+        except CoordinationError as exc:
+            _log.warning("could not keep late run %s: %s", request.key, exc)
+
+    async def _sweep(self) -> None:
+        """Every half lease: take over late runs whose replica died."""
+        while True:
+            await asyncio.sleep(self.leased.lease / 2)
+            try:
+                found = await self.leased.orphans()
+            except CoordinationError as exc:
+                _log.warning("could not look for orphaned bot runs: %s", exc)
+                continue
+            for key, raw in found:
+                await self._adopt(key, raw)
+
+    async def _adopt(self, key: str, raw: bytes) -> None:
+        try:
+            request = _decode_request(raw)
+        except (msgspec.DecodeError, TypeError):  # not what `_keep` wrote
+            _log.error("dropped an unreadable late bot run %s", key)
+            return
+        if key in self._runs:
+            return
+        try:
+            found = await self.leased.begin(
+                key, request.group_id, serialize=self.serialize
+            )
+        except CoordinationError:
+            return
+        if found.token is None or key in self._runs:
+            return
+        _log.warning(
+            "took over late message %s (conversation %s): its replica's lease lapsed",
+            key,
+            request.group_id,
+        )
+        self._start_shared(request, time.monotonic(), found.token, found.turn)
 
     async def _heartbeat(self, run: SharedRun) -> None:
         """Renew the lease every third of it while the run lasts."""
@@ -250,7 +328,16 @@ class SharedRuns(Runs):
 
 def leased(store: object) -> LeasedStore | None:
     """`store` when it has the leased steps (a shared, replica-aware store)."""
-    steps = ("begin", "renew", "finish", "abandon")
+    steps = ("begin", "renew", "finish", "abandon", "interim", "late", "orphans")
     if all(callable(getattr(store, name, None)) for name in steps):
         return store  # type: ignore[return-value]
     return None
+
+
+def _encode_request(request: BotRequest) -> bytes:
+    return msgspec.json.encode(dataclasses.asdict(request))
+
+
+def _decode_request(raw: bytes) -> BotRequest:
+    fields: dict[str, Any] = msgspec.json.decode(raw, type=dict[str, Any])
+    return BotRequest(**fields)

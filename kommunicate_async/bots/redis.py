@@ -110,19 +110,56 @@ if head(KEYS[2], KEYS[3]) == ARGV[3] then return 1 end
 return 0
 """
 )
-# KEYS: record, claim, queue, leases   ARGV: token, value, ttl_ms, key, serialize
+# KEYS: record, claim, queue, leases, late, interim flag
+# ARGV: token, value, ttl_ms, key, serialize
+# 0: taken over; 1: recorded; 2: recorded as to be posted (a later request for the
+# key was answered with the interim).
 _FINISH: Final = """
 local owner = redis.call('GET', KEYS[2])
 if (owner and owner ~= ARGV[1]) or redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+local value = ARGV[2]
+local done = 1
+if string.sub(value, 1, 1) == '0' and redis.call('EXISTS', KEYS[6]) == 1 then
+  value = '1' .. string.sub(value, 2)
+  done = 2
+end
+redis.call('SET', KEYS[1], value, 'PX', ARGV[3])
 redis.call('DEL', KEYS[2])
+redis.call('HDEL', KEYS[5], ARGV[4])
 if ARGV[5] == '1' then
   redis.call('ZREM', KEYS[3], ARGV[4])
   redis.call('HDEL', KEYS[4], ARGV[4])
 end
-return 1
+return done
+"""
+# The latest request for a key gets the interim: from now on the answer is posted
+# (the requests that got it inline may be ones the platform gave up on).
+# KEYS: record, interim flag   ARGV: ttl_ms
+_INTERIM: Final = """
+local rec = redis.call('GET', KEYS[1])
+if rec then return rec end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+return false
+"""
+# Late runs whose replica's lease lapsed (no claim, no record): up to ARGV[2] of
+# them, with their requests; answered ones leave the list. KEYS: late
+# ARGV: the record-key prefix, count
+_ORPHANS: Final = """
+local found = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local key = all[i]
+  if redis.call('EXISTS', ARGV[1] .. 'r:' .. key) == 1 then
+    redis.call('HDEL', KEYS[1], key)
+  elseif redis.call('EXISTS', ARGV[1] .. 'c:' .. key) == 0 then
+    table.insert(found, key)
+    table.insert(found, all[i + 1])
+    if #found >= 2 * tonumber(ARGV[2]) then break end
+  end
+end
+return found
 """
 # KEYS: claim, queue, leases   ARGV: token, key
 _ABANDON: Final = """
@@ -199,6 +236,8 @@ class RedisReplyStore:
         self._renew: Any = redis.register_script(_RENEW)
         self._finish: Any = redis.register_script(_FINISH)
         self._abandon: Any = redis.register_script(_ABANDON)
+        self._orphans: Any = redis.register_script(_ORPHANS)
+        self._interim: Any = redis.register_script(_INTERIM)
         self._plain: dict[str, str] = {}
         """Tokens of the plain protocol's claims in flight (one per running key)."""
 
@@ -271,11 +310,18 @@ class RedisReplyStore:
         record: ReplyRecord,
         *,
         serialize: bool,
-    ) -> bool:
-        """Record the answer and free the conversation, unless the key was taken
-        over (False: another replica answers it)."""
+    ) -> int:
+        """Record the answer and free the conversation: 1, or 2 when an inline
+        answer must be posted as well (a later request for the key got the
+        interim), or 0 when the key was taken over (another replica answers it)."""
         _, ttl_ms, _ = self._ms
-        keys = [self._key("r", key), self._key("c", key), *self._queue(group_id)]
+        keys = [
+            self._key("r", key),
+            self._key("c", key),
+            *self._queue(group_id),
+            self._prefix + "late",
+            self._key("i", key),
+        ]
         value = (b"1" if record.posted else b"0") + record.body
         try:
             done = await self._finish(
@@ -283,7 +329,7 @@ class RedisReplyStore:
             )
         except RedisError as exc:
             raise _fail("recording a bot answer", exc) from None
-        return int(done) == 1
+        return int(done)
 
     async def abandon(self, key: str, group_id: int, token: str) -> None:
         """Drop a claim whose handler did not run (a retry may then run it)."""
@@ -292,6 +338,41 @@ class RedisReplyStore:
             await self._abandon(keys=keys, args=[token, key])
         except RedisError as exc:
             raise _fail("releasing a bot message", exc) from None
+
+    async def interim(self, key: str) -> ReplyRecord | None:
+        """The key's answer if recorded; else note that its latest request got the
+        interim, so an answer recorded later is posted, not only given inline."""
+        try:
+            raw = await self._interim(
+                keys=[self._key("r", key), self._key("i", key)],
+                args=[int(self.ttl * 1000)],
+            )
+        except RedisError as exc:
+            raise _fail("answering a bot message with the interim", exc) from None
+        return None if raw is None else _record(raw)
+
+    async def late(self, key: str, request: bytes) -> None:
+        """Keep the request of a run answered late (the interim went out), so another
+        replica can finish it if this one dies before its answer is recorded."""
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hset(self._prefix + "late", key, request)
+                pipe.pexpire(self._prefix + "late", int(self.ttl * 1000))
+                await pipe.execute()
+        except RedisError as exc:
+            raise _fail("keeping a late bot run", exc) from None
+
+    async def orphans(self, most: int = 50) -> list[tuple[str, bytes]]:
+        """Late runs whose replica's lease lapsed: (key, request) to take over."""
+        try:
+            found = await self._orphans(
+                keys=[self._prefix + "late"], args=[self._prefix, most]
+            )
+        except RedisError as exc:
+            raise _fail("looking for late bot runs", exc) from None
+        return [
+            (found[i].decode(), bytes(found[i + 1])) for i in range(0, len(found), 2)
+        ]
 
     # -- the plain `ReplyStore` protocol (webhooks, other callers) ------------------------
 

@@ -9,11 +9,13 @@ from .._public import claim
 from ._bot_server import RunningBot, serve_bot
 from ._bots import BotDelivery
 from ._faults import Fault, FaultPlan, RouteFaults
+from ._replicas import BotReplicas, ReplicaDelivery
 from ._server import FakeKommunicate, LoggedRequest
 from ._state import FakeGroup, FakeMessage, FakeState, FakeUser
 
 __all__ = [
     "BotDelivery",
+    "BotReplicas",
     "FakeGroup",
     "FakeKommunicate",
     "FakeMessage",
@@ -22,6 +24,7 @@ __all__ = [
     "Fault",
     "FaultPlan",
     "LoggedRequest",
+    "ReplicaDelivery",
     "RouteFaults",
     "RunningBot",
     "serve_bot",
