@@ -22,6 +22,7 @@ from .._public import claim
 from ._app import BotApp, BotResponse, Kind
 from ._auth import WEBHOOK_HEADER
 from ._deliver import Undelivered, dedupe_key
+from . import filters
 from ._handlers import BotContext, WebhookContext
 from ._payloads import (
     MAX_BODY,
@@ -34,6 +35,13 @@ from ._payloads import (
     parse_webhook_message,
 )
 from ._reply import Replies, Reply
+from ._routing import CallNext, Middleware, Router
+from ._state import (
+    ConversationState,
+    MemoryStateStore,
+    StateConflictError,
+    StateStore,
+)
 from ._store import MemoryReplyStore, ReplyRecord, ReplyStore
 from ._webhooks import is_system
 
@@ -46,17 +54,25 @@ __all__ = [
     "BotContext",
     "BotRequest",
     "BotResponse",
+    "CallNext",
+    "ConversationState",
     "Kind",
     "MemoryReplyStore",
+    "MemoryStateStore",
+    "Middleware",
     "Replies",
     "Reply",
     "ReplyRecord",
     "ReplyStore",
+    "Router",
+    "StateConflictError",
+    "StateStore",
     "Undelivered",
     "WebhookContext",
     "WebhookFile",
     "WebhookMessage",
     "dedupe_key",
+    "filters",
     "is_system",
     "parse_bot_request",
     "parse_webhook_message",

@@ -197,14 +197,16 @@ class Runs:
         handler = self._handlers.route(request)
         if handler is None:
             return [], _EMPTY
-        ctx = BotContext(self._km, request, run.deadline)
+        ctx = BotContext(
+            self._km, request, run.deadline, store=self._handlers.state
+        )
         what = "raised"
         try:
             if self._lock is not None:
                 async with self._lock(request.group_id):
-                    result = await handler(request, ctx)
+                    result = await self._handlers.call(handler, request, ctx)
             else:
-                result = await handler(request, ctx)
+                result = await self._handlers.call(handler, request, ctx)
             what = "returned an unusable answer"
             replies = reply_items(result)
             what = "had its handoff policy fail"

@@ -62,9 +62,7 @@ class LeasedStore(Protocol):
 
     async def abandon(self, key: str, group_id: int, token: str) -> None: ...
 
-    async def interim(self, key: str) -> ReplyRecord | None: ...
-
-    async def late(self, key: str, request: bytes) -> None: ...
+    async def interim(self, key: str, request: bytes) -> ReplyRecord | None: ...
 
     async def orphans(self, most: int = 50) -> list[tuple[str, bytes]]: ...
 
@@ -125,12 +123,21 @@ class SharedRuns(Runs):
 
     async def _wait(self, run: Run, deadline: float) -> bytes:
         body = await super()._wait(run, deadline)
-        if run.phase == _RUNNING:
-            # Answered with the interim: nobody will redeliver the message, so its
-            # request is kept (before the interim goes out) for a live replica to
-            # finish the run if this one dies.
-            await self._keep(run.request)
+        if run.phase == _RUNNING and not run.waiters:
+            # The last request waiting got the interim (the answer may be being
+            # recorded right now): the answer, if recorded; else it will be posted.
+            return await self._interim_or_answer(run.request, body)
         return body
+
+    async def _interim_or_answer(self, request: BotRequest, interim: bytes) -> bytes:
+        try:
+            found = await self.leased.interim(request.key, _encode_request(request))
+        except CoordinationError as exc:
+            _log.warning("could not hand %s over to a late answer: %s", request.key, exc)
+            return interim
+        if found is None:
+            return interim
+        return _EMPTY if found.posted else found.body
 
     async def _join(self, run: Run, deadline: float) -> bytes:
         if run.phase == _ANSWERED:
@@ -169,14 +176,10 @@ class SharedRuns(Runs):
                 )
                 run = self._start_shared(request, deadline, found.token, found.turn)
                 return await self._join(run, deadline)
-        # The interim, unless the answer was recorded meanwhile. Then, if the replica
-        # running it died, nobody would redeliver it: it is kept for a live
-        # replica to take over.
-        found = await self.leased.interim(request.key)
-        if found is not None:
-            return _EMPTY if found.posted else found.body
-        await self._keep(request)
-        return self._interim
+        # The interim, unless the answer was recorded meanwhile (then, if the
+        # replica running it dies, nobody would redeliver it: it is kept for a live
+        # replica to take over).
+        return await self._interim_or_answer(request, self._interim)
 
     # -- the run --------------------------------------------------------------------
 
@@ -268,12 +271,6 @@ class SharedRuns(Runs):
                 waiter.set_exception(exc)
         run.waiters.clear()
 
-    async def _keep(self, request: BotRequest) -> None:
-        try:
-            await self.leased.late(request.key, _encode_request(request))
-        except CoordinationError as exc:
-            _log.warning("could not keep late run %s: %s", request.key, exc)
-
     async def _sweep(self) -> None:
         """Every half lease: take over late runs whose replica died."""
         while True:
@@ -289,7 +286,7 @@ class SharedRuns(Runs):
     async def _adopt(self, key: str, raw: bytes) -> None:
         try:
             request = _decode_request(raw)
-        except (msgspec.DecodeError, TypeError):  # not what `_keep` wrote
+        except (msgspec.DecodeError, TypeError):  # not what `interim` kept
             _log.error("dropped an unreadable late bot run %s", key)
             return
         if key in self._runs:
@@ -328,14 +325,16 @@ class SharedRuns(Runs):
 
 def leased(store: object) -> LeasedStore | None:
     """`store` when it has the leased steps (a shared, replica-aware store)."""
-    steps = ("begin", "renew", "finish", "abandon", "interim", "late", "orphans")
+    steps = ("begin", "renew", "finish", "abandon", "interim", "orphans")
     if all(callable(getattr(store, name, None)) for name in steps):
         return store  # type: ignore[return-value]
     return None
 
 
 def _encode_request(request: BotRequest) -> bytes:
-    return msgspec.json.encode(dataclasses.asdict(request))
+    fields = dataclasses.asdict(dataclasses.replace(request, users=None))
+    del fields["users"]
+    return msgspec.json.encode(fields)
 
 
 def _decode_request(raw: bytes) -> BotRequest:

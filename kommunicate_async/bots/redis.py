@@ -50,7 +50,7 @@ except ImportError as exc:  # pragma: no cover - the extra is not installed
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["Begun", "RedisReplyStore"]
+__all__ = ["Begun", "RedisReplyStore", "RedisStateStore"]
 
 _log: Final = logging.getLogger("kommunicate_async.bots")
 _PREFIX: Final = "kommunicate:bot:"
@@ -135,12 +135,15 @@ end
 return done
 """
 # The latest request for a key gets the interim: from now on the answer is posted
-# (the requests that got it inline may be ones the platform gave up on).
-# KEYS: record, interim flag   ARGV: ttl_ms
+# (the requests that got it inline may be ones the platform gave up on), and the
+# request is kept so a live replica can finish the run if its own dies.
+# KEYS: record, interim flag, late   ARGV: ttl_ms, key, request
 _INTERIM: Final = """
 local rec = redis.call('GET', KEYS[1])
 if rec then return rec end
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[1])
 return false
 """
 # Late runs whose replica's lease lapsed (no claim, no record): up to ARGV[2] of
@@ -339,28 +342,18 @@ class RedisReplyStore:
         except RedisError as exc:
             raise _fail("releasing a bot message", exc) from None
 
-    async def interim(self, key: str) -> ReplyRecord | None:
+    async def interim(self, key: str, request: bytes) -> ReplyRecord | None:
         """The key's answer if recorded; else note that its latest request got the
-        interim, so an answer recorded later is posted, not only given inline."""
+        interim (an answer recorded later is posted, not only given inline) and
+        keep `request`, so another replica can finish the run if this one dies."""
         try:
             raw = await self._interim(
-                keys=[self._key("r", key), self._key("i", key)],
-                args=[int(self.ttl * 1000)],
+                keys=[self._key("r", key), self._key("i", key), self._prefix + "late"],
+                args=[int(self.ttl * 1000), key, request],
             )
         except RedisError as exc:
             raise _fail("answering a bot message with the interim", exc) from None
         return None if raw is None else _record(raw)
-
-    async def late(self, key: str, request: bytes) -> None:
-        """Keep the request of a run answered late (the interim went out), so another
-        replica can finish it if this one dies before its answer is recorded."""
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.hset(self._prefix + "late", key, request)
-                pipe.pexpire(self._prefix + "late", int(self.ttl * 1000))
-                await pipe.execute()
-        except RedisError as exc:
-            raise _fail("keeping a late bot run", exc) from None
 
     async def orphans(self, most: int = 50) -> list[tuple[str, bytes]]:
         """Late runs whose replica's lease lapsed: (key, request) to take over."""
@@ -400,3 +393,52 @@ class RedisReplyStore:
         token = self._plain.pop(key, None)
         if token is not None:
             await self.abandon(key, 0, token)
+
+
+# KEYS: the value's hash   ARGV: expected version ('' : any), value, ttl_ms
+_SAVE: Final = """
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= v then return -1 end
+redis.call('HSET', KEYS[1], 'v', v + 1, 'd', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return v + 1
+"""
+
+
+class RedisStateStore:
+    """Conversation state (`ctx.state`) shared by every replica, one Redis hash per
+    value (its bytes and version); `save` is one atomic compare-and-set script."""
+
+    def __init__(self, redis: Redis, namespace: str = "bot") -> None:
+        self._redis: Any = redis  # redis-py types its results sync-or-async
+        self._prefix = f"{_PREFIX}{namespace}:s:"
+        self._save: Any = redis.register_script(_SAVE)
+
+    def __repr__(self) -> str:
+        return f"RedisStateStore(prefix={self._prefix!r})"
+
+    def _key(self, scope: str, name: str) -> str:
+        return f"{self._prefix}{scope}:{name}"
+
+    async def load(self, scope: str, name: str) -> tuple[bytes | None, int]:
+        try:
+            data, version = await self._redis.hmget(self._key(scope, name), "d", "v")
+        except RedisError as exc:
+            raise _fail("reading conversation state", exc) from None
+        return (None, 0) if data is None else (bytes(data), int(version or 0))
+
+    async def save(
+        self, scope: str, name: str, value: bytes, *, expect: int | None, ttl: float
+    ) -> int | None:
+        args = ["" if expect is None else expect, value, int(ttl * 1000)]
+        try:
+            found = int(await self._save(keys=[self._key(scope, name)], args=args))
+        except RedisError as exc:
+            raise _fail("writing conversation state", exc) from None
+        return None if found < 0 else found
+
+    async def delete(self, scope: str, name: str) -> None:
+        try:
+            await self._redis.delete(self._key(scope, name))
+        except RedisError as exc:
+            raise _fail("deleting conversation state", exc) from None

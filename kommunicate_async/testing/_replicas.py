@@ -146,9 +146,14 @@ class BotReplicas:
         replica: int | None = None,
         exclude: int | None = None,
         apply: bool = True,
+        failover: bool = True,
     ) -> ReplicaDelivery:
         """POST message `key`'s request again: to `replica`, or to the policy's pick
-        other than `exclude` (a retry that the load balancer sent elsewhere)."""
+        other than `exclude` (a retry that the load balancer sent elsewhere).
+
+        `failover=False`: a replica that cannot be reached is not retried elsewhere
+        (the `aiohttp.ClientError` is raised); the caller plays the retry.
+        """
         tried: list[int] = []
         target = self.pick(exclude) if replica is None else replica
         while True:
@@ -156,6 +161,8 @@ class BotReplicas:
             try:
                 status, raw = await self._post(key, target)
             except (aiohttp.ClientConnectionError, aiohttp.ServerTimeoutError):
+                if not failover:
+                    raise
                 self.down(target)
                 target = self.pick(target)
                 continue
