@@ -74,7 +74,7 @@ class TakenOver(CoordinationError):
 class SharedRun(Run):
     """A run with its claim's token and whether its conversation's turn came."""
 
-    __slots__ = ("token", "turn")
+    __slots__ = ("inline", "token", "turn")
 
     def __init__(
         self, request: BotRequest, deadline: float, token: str, turn: bool
@@ -82,6 +82,8 @@ class SharedRun(Run):
         super().__init__(request, deadline)
         self.token = token
         self.turn = turn
+        self.inline = False
+        """The answer was recorded to be given inline (`body`)."""
 
 
 class SharedRuns(Runs):
@@ -123,6 +125,8 @@ class SharedRuns(Runs):
 
     async def _wait(self, run: Run, deadline: float) -> bytes:
         body = await super()._wait(run, deadline)
+        if body is self._interim and isinstance(run, SharedRun) and run.inline:
+            return run.body  # timed out while the answer was being recorded
         if run.phase == _RUNNING and not run.waiters:
             # The last request waiting got the interim (the answer may be being
             # recorded right now): the answer, if recorded; else it will be posted.
@@ -220,6 +224,7 @@ class SharedRuns(Runs):
         if run.waiters:
             done = await self._record(run, ReplyRecord(body))
             run.body = body
+            run.inline = True
             run.phase = _ANSWERED
             for waiter in run.waiters:
                 if not waiter.done():

@@ -17,10 +17,13 @@ import pytest
 
 from kommunicate_async import ConfigurationError, CoordinationError
 from kommunicate_async.bots import BotApp, BotContext, BotRequest, ReplyRecord
-from kommunicate_async.bots.redis import RedisReplyStore
+from kommunicate_async.bots.redis import RedisReplyStore, RedisStateStore
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+    from kommunicate_async import KommunicateSession
+    from kommunicate_async.testing import FakeKommunicate
 
     from tests.scaleout.conftest import RedisProcess
 
@@ -38,11 +41,17 @@ class Replica:
     """A `BotApp` on the shared Redis whose handler logs what it runs."""
 
     def __init__(
-        self, redis: Redis, log: list[str], *, delay: float = 0.0, **store: Any
+        self,
+        redis: Redis,
+        log: list[str],
+        *,
+        delay: float = 0.0,
+        km: KommunicateSession | None = None,
+        **store: Any,
     ) -> None:
         self.store = RedisReplyStore(redis, "test-bot", **store)
         self.app = BotApp(
-            None,
+            km,
             bot_header=("X-Bot-Token", SECRET),
             store=self.store,
             serialize=True,
@@ -204,3 +213,98 @@ async def test_store_errors_are_coordination_errors(
 def test_bad_settings_are_refused(redis: Redis, options: dict[str, float]) -> None:
     with pytest.raises(ConfigurationError):
         RedisReplyStore(redis, **options)
+
+
+async def test_a_dead_replicas_late_run_is_finished_by_a_live_one(
+    redis: Redis,
+    fake: FakeKommunicate,
+    km: KommunicateSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    chat = await km.conversations.create(["user-1"])
+    dead = RedisReplyStore(redis, "test-bot", lease=0.3)
+    begun = await dead.begin("9-1", chat.id, serialize=True)
+    assert begun.token is not None
+    request = msgspec.json.encode(
+        {"key": "9-1", "group_id": chat.id, "bot_id": "bot", "text": "m1"}
+    )
+    # Its request got the interim (kept for takeover), then the replica died.
+    assert await dead.interim("9-1", request) is None
+    await redis.hset("kommunicate:bot:test-bot:late", "9-x", b"not a request")
+    log: list[str] = []
+    live = Replica(redis, log, km=km, lease=0.3)
+    assert await live.ask("9-0", "warm-up", group=chat.id + 1) == (
+        200,
+        b'[{"message":"answer to warm-up"}]',
+    )  # the first request starts its watch for orphaned late runs
+    for _ in range(100):
+        if await redis.get("kommunicate:bot:test-bot:r:9-1") is not None:
+            break
+        await asyncio.sleep(0.05)
+    await live.app.aclose(grace=5)
+    assert log == ["start warm-up", "end warm-up", "start m1", "end m1"]
+    posted = [m for m in fake.messages(chat.id) if m.text == "answer to m1"]
+    assert [m.metadata["kmDedupeKey"] for m in posted] == ["bot:9-1:0"]
+    assert await redis.get("kommunicate:bot:test-bot:r:9-1") == (
+        b'1[{"message":"answer to m1"}]'
+    )
+    assert await redis.hkeys("kommunicate:bot:test-bot:late") == [b"9-x"]
+    assert "took over late message 9-1" in caplog.text
+    assert "dropped an unreadable late bot run 9-x" in caplog.text
+
+
+async def test_an_interim_to_the_latest_request_turns_the_answer_into_a_post(
+    redis: Redis, fake: FakeKommunicate, km: KommunicateSession
+) -> None:
+    chat = await km.conversations.create(["user-1"])
+    log: list[str] = []
+    a = Replica(redis, log, km=km, delay=0.3)
+    b = Replica(redis, log, km=km)
+    b.app.reply_deadline = 0.1
+    first = asyncio.create_task(a.ask("9-2", "m1", group=chat.id))
+    await asyncio.sleep(0.05)
+    assert await b.ask("9-2", "m1", group=chat.id) == (200, b"[]")  # the interim
+    # a's own (earlier) request still gets the answer inline, and it is posted too:
+    # the platform listens to the latest request, which got the interim.
+    assert await first == (200, b'[{"message":"answer to m1"}]')
+    await a.app.aclose(grace=5)
+    posted = [m.metadata["kmDedupeKey"] for m in fake.messages(chat.id) if m.text]
+    assert posted == ["bot:9-2:0"]
+    assert log == ["start m1", "end m1"]
+    assert await b.ask("9-2", "m1", group=chat.id) == (200, b"[]")  # posted
+
+
+async def test_state_in_redis_is_shared_with_compare_and_set(
+    redis: Redis, redis_server: RedisProcess
+) -> None:
+    store = RedisStateStore(redis, "test-bot")
+    assert "test-bot" in repr(store)
+    apps = [
+        BotApp(None, bot_header=("X-Bot-Token", SECRET), state=store) for _ in range(2)
+    ]
+    for bot in apps:
+
+        @bot.on_message
+        async def answer(request: BotRequest, ctx: BotContext) -> str:
+            turns = await ctx.state.update("turns", lambda n: n + 1, type=int, default=0)
+            return str(turns)
+
+    replies = await asyncio.gather(
+        *(apps[i % 2].handle("bot", HEADERS, body(f"5-s{i}")) for i in range(20))
+    )
+    assert sorted(int(msgspec.json.decode(r.body)[0]["message"]) for r in replies) == (
+        list(range(1, 21))
+    )  # none lost across the two "replicas"
+    assert await store.load("7", "turns") == (b"20", 20)
+    assert 0 < await redis.pttl("kommunicate:bot:test-bot:s:7:turns") <= 7 * 86400 * 1000
+    assert await store.save("7", "turns", b"0", expect=3, ttl=60) is None
+    await store.delete("7", "turns")
+    assert await store.load("7", "turns") == (None, 0)
+    redis_server.stop()
+    for call in (
+        store.load("7", "x"),
+        store.save("7", "x", b"1", expect=None, ttl=1),
+        store.delete("7", "x"),
+    ):
+        with pytest.raises(CoordinationError, match="Redis failed"):
+            await call
