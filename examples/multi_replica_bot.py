@@ -85,7 +85,9 @@ async def serve(port: int, make: Build = default_build) -> None:
     await redis.aclose()
 
 
-def launch(count: int, port: int, script: str = __file__) -> list[subprocess.Popen[bytes]]:
+def launch(
+    count: int, port: int, script: str = __file__
+) -> list[subprocess.Popen[bytes]]:
     """Start `count` replicas of `script` on ports `port`, `port + 1`, ..."""
     return [
         subprocess.Popen([sys.executable, script, "serve", str(port + i)])

@@ -19,10 +19,10 @@ the reply deadline or, when a handler is slow, by posting its answer later.
 from __future__ import annotations
 
 from .._public import claim
+from . import filters
 from ._app import BotApp, BotResponse, Kind
 from ._auth import WEBHOOK_HEADER
 from ._deliver import Undelivered, dedupe_key
-from . import filters
 from ._handlers import BotContext, WebhookContext
 from ._payloads import (
     MAX_BODY,

@@ -35,7 +35,6 @@ from ._reply import Replies, Reply, encode_reply, reply_items
 from ._routing import Router, filters_of
 from ._runs import Answer, Runs
 from ._shared_runs import SharedRuns, leased
-from ._state import StateStore
 from ._store import MemoryReplyStore, ReplyStore
 from ._webhooks import Webhooks
 
@@ -44,6 +43,7 @@ if TYPE_CHECKING:
 
     from .._session import KommunicateSession
     from ._asgi import AsgiBotApp
+    from ._state import StateStore
 
 __all__ = ["BotApp", "BotResponse", "Kind"]
 
@@ -186,23 +186,36 @@ class BotApp:
         _, interim_bytes = _answer(interim, "interim")
         self.store: ReplyStore = store if store is not None else MemoryReplyStore()
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
-        shared = leased(self.store)
-        self._runs = (SharedRuns if shared is not None else Runs)(
-            self.store,
-            handlers=self.handlers,
-            deliverer=self.deliverer,
-            km=km,
-            interim=interim_bytes,
-            fallback=(fallback_items, fallback_bytes),
-            lock=self._lock if serialize and shared is None else None,
+        self._runs = self._build_runs(
+            km, interim_bytes, (fallback_items, fallback_bytes), serialize=serialize
         )
-        if isinstance(self._runs, SharedRuns) and shared is not None:
-            self._runs.share(shared, serialize=serialize)
         own: set[str] = set(bot_ids)
         if km is not None:
             own.add(km.on_behalf_of)
         self.webhooks = Webhooks(self.store, include_echoes=include_echoes, own_ids=own)
         self._closing = False
+
+    def _build_runs(
+        self,
+        km: KommunicateSession | None,
+        interim: bytes,
+        fallback: tuple[Answer, bytes],
+        *,
+        serialize: bool,
+    ) -> Runs:
+        """The runs: over a leased store shared by replicas (its own order for
+        `serialize`), or the plain ones with an in-process lock."""
+        shared = leased(self.store)
+        options: dict[str, Any] = {
+            "handlers": self.handlers,
+            "deliverer": self.deliverer,
+            "km": km,
+            "interim": interim,
+            "fallback": fallback,
+        }
+        if shared is not None:
+            return SharedRuns(self.store, **options).share(shared, serialize=serialize)
+        return Runs(self.store, lock=self._lock if serialize else None, **options)
 
     # -- registration ---------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
+from .._compat import override
 from .._errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -31,9 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["CallNext", "Middleware", "Route", "Router", "chain", "filters_of"]
 
 CallNext: TypeAlias = "Callable[[BotRequest, BotContext], Awaitable[Any]]"
-Middleware: TypeAlias = (
-    "Callable[[BotRequest, BotContext, CallNext], Awaitable[Any]]"
-)
+Middleware: TypeAlias = "Callable[[BotRequest, BotContext, CallNext], Awaitable[Any]]"
 Filter: TypeAlias = "Callable[[BotRequest], bool]"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -97,6 +96,7 @@ class Router:
         self.middleware: list[Middleware] = []
         self.default: MessageHandler | None = None
 
+    @override
     def __repr__(self) -> str:
         return f"Router({self.name!r}, routes={len(self.routes)})"
 
@@ -134,7 +134,9 @@ class Router:
     def use(self, middleware: F) -> F:
         """Add middleware around this router's handlers (in the order added)."""
         if not callable(middleware):
-            raise ConfigurationError(f"middleware must be an async function: {middleware!r}")
+            raise ConfigurationError(
+                f"middleware must be an async function: {middleware!r}"
+            )
         self.middleware.append(middleware)
         return middleware
 

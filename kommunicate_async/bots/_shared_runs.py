@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import msgspec
 
+from .._compat import override
 from .._errors import CoordinationError
-from ._runs import _ANSWERED, _DONE, _POSTING, _RUNNING, Run, Runs
 from ._payloads import BotRequest
+from ._runs import PHASES, Run, Runs
 from ._store import ReplyRecord
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ __all__ = ["LeasedStore", "SharedRuns"]
 
 _log: Final = logging.getLogger("kommunicate_async.bots")
 _EMPTY: Final = b"[]"
+_RUNNING, _ANSWERED, _POSTING, _DONE = PHASES
 
 
 class LeasedStore(Protocol):
@@ -104,6 +106,7 @@ class SharedRuns(Runs):
             self._sweeper.cancel()
             self._sweeper = None
 
+    @override
     async def answer(self, request: BotRequest, deadline: float) -> bytes:
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
@@ -123,6 +126,7 @@ class SharedRuns(Runs):
                 await self.leased.abandon(request.key, request.group_id, found.token)
         return await self._join(run, deadline)
 
+    @override
     async def _wait(self, run: Run, deadline: float) -> bytes:
         body = await super()._wait(run, deadline)
         if body is self._interim and isinstance(run, SharedRun) and run.inline:
@@ -137,7 +141,9 @@ class SharedRuns(Runs):
         try:
             found = await self.leased.interim(request.key, _encode_request(request))
         except CoordinationError as exc:
-            _log.warning("could not hand %s over to a late answer: %s", request.key, exc)
+            _log.warning(
+                "could not hand %s over to a late answer: %s", request.key, exc
+            )
             return interim
         if found is None:
             return interim
@@ -174,7 +180,8 @@ class SharedRuns(Runs):
                 return _EMPTY if found.record.posted else found.record.body
             if found.token is not None:
                 _log.warning(
-                    "took over message %s (conversation %s): its replica's lease lapsed",
+                    "took over message %s (conversation %s): "
+                    "its replica's lease lapsed",
                     request.key,
                     request.group_id,
                 )
@@ -187,6 +194,7 @@ class SharedRuns(Runs):
 
     # -- the run --------------------------------------------------------------------
 
+    @override
     async def _drive(self, run: Run) -> None:
         assert isinstance(run, SharedRun)
         beat = asyncio.get_running_loop().create_task(self._heartbeat(run))
@@ -256,7 +264,8 @@ class SharedRuns(Runs):
             )
         except CoordinationError as exc:
             # The handler ran: its answer goes out unrecorded rather than lost (a
-            # redelivery after the lease could run it again; docs/guides/many-replicas.md).
+            # redelivery after the lease could run it again: the limits in
+            # docs/guides/many-replicas.md).
             _log.error("bot answer for %s not recorded: %s", request.key, exc)
             return 1
         if not done:
@@ -324,7 +333,9 @@ class SharedRuns(Runs):
                 _log.warning("could not renew the lease of %s: %s", request.key, exc)
                 continue
             if turn is None:
-                _log.warning("message %s was taken over by another replica", request.key)
+                _log.warning(
+                    "message %s was taken over by another replica", request.key
+                )
                 return
 
 

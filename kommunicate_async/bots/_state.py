@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, overload
 
 import msgspec
 
+from .._compat import override
 from .._errors import CoordinationError, InvalidRequestError
 
 if TYPE_CHECKING:
@@ -114,6 +115,7 @@ class ConversationState:
         self._store = store
         self._scope = scope
 
+    @override
     def __repr__(self) -> str:
         return f"ConversationState(scope={self._scope!r})"
 
@@ -128,7 +130,7 @@ class ConversationState:
         self,
         name: str,
         *,
-        type: Any = Any,  # noqa: A002 - msgspec's own word for it
+        type: Any = Any,
         default: Any = None,
     ) -> Any:
         """The value of `name` decoded as `type` (`default` when absent)."""
@@ -146,7 +148,7 @@ class ConversationState:
         name: str,
         change: Callable[[T], T],
         *,
-        type: type[T],  # noqa: A002 - msgspec's own word for it
+        type: type[T],
         default: T,
         ttl: float | None = None,
     ) -> T:
@@ -176,7 +178,8 @@ class ConversationState:
 
 
 def _name(name: str) -> str:
-    if not isinstance(name, str) or not name or len(name) > 200:
+    given: object = name  # callers may pass anything at run time
+    if not isinstance(given, str) or not 0 < len(given) <= 200:
         raise InvalidRequestError("a state name is a str of 1 to 200 characters")
     return name
 
@@ -195,5 +198,7 @@ def _encode(value: object) -> bytes:
     except (TypeError, msgspec.EncodeError) as exc:
         raise InvalidRequestError(f"state values must encode as JSON: {exc}") from None
     if len(raw) > _MAX_VALUE:
-        raise InvalidRequestError(f"a state value is at most {_MAX_VALUE} bytes encoded")
+        raise InvalidRequestError(
+            f"a state value is at most {_MAX_VALUE} bytes encoded"
+        )
     return raw

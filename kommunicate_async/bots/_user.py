@@ -28,7 +28,9 @@ def bind_user(request: BotRequest, ctx: BotContext) -> BotRequest:
 
     async def load() -> User:
         if ctx.km is None:
-            raise ConfigurationError("request.user() needs a BotApp with a KommunicateSession")
+            raise ConfigurationError(
+                "request.user() needs a BotApp with a KommunicateSession"
+            )
         name = f"kommunicate.user:{request.sender}"
         cached = await ctx.state.get(name, type=User)
         if cached is not None:

@@ -37,6 +37,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from .._compat import override
 from .._errors import ConfigurationError, CoordinationError
 from ._store import DEFAULT_TTL, ReplyRecord
 
@@ -44,7 +45,8 @@ try:
     from redis.exceptions import RedisError
 except ImportError as exc:  # pragma: no cover - the extra is not installed
     raise ImportError(
-        'kommunicate_async.bots.redis needs redis-py: pip install "kommunicate-async[redis]"'
+        "kommunicate_async.bots.redis needs redis-py: "
+        'pip install "kommunicate-async[redis]"'
     ) from exc
 
 if TYPE_CHECKING:
@@ -244,6 +246,7 @@ class RedisReplyStore:
         self._plain: dict[str, str] = {}
         """Tokens of the plain protocol's claims in flight (one per running key)."""
 
+    @override
     def __repr__(self) -> str:
         return f"RedisReplyStore(prefix={self._prefix!r}, lease={self.lease:g})"
 
@@ -259,7 +262,7 @@ class RedisReplyStore:
     def _ms(self) -> tuple[int, int, int]:
         return int(self.lease * 1000), int(self.ttl * 1000), int(self.grace * 1000)
 
-    # -- the leased steps (what `BotApp` uses) ------------------------------------------
+    # -- the leased steps (what `BotApp` uses) ------------------------------------
 
     async def begin(self, key: str, group_id: int, *, serialize: bool) -> Begun:
         """Read `key`'s answer, or claim it (and take its conversation's ticket)."""
@@ -367,7 +370,7 @@ class RedisReplyStore:
             (found[i].decode(), bytes(found[i + 1])) for i in range(0, len(found), 2)
         ]
 
-    # -- the plain `ReplyStore` protocol (webhooks, other callers) ------------------------
+    # -- the plain `ReplyStore` protocol (webhooks, other callers) ------------------
 
     async def get(self, key: str) -> ReplyRecord | None:
         try:
@@ -414,6 +417,7 @@ class RedisStateStore:
         self._prefix = f"{_PREFIX}{namespace}:s:"
         self._save: Any = redis.register_script(_SAVE)
 
+    @override
     def __repr__(self) -> str:
         return f"RedisStateStore(prefix={self._prefix!r})"
 

@@ -192,4 +192,3 @@ class BotReplicas:
             group = self.fake.conversation(int(request["groupId"]))
             self.fake.bots.apply(group, self.bot_id, replies)
         return ReplicaDelivery(key, status, raw, tried, tuple(replies))
-

@@ -79,11 +79,18 @@ async def test_filters_route_first_match_in_registration_order() -> None:
     bot.on_message(reply("file"), when=filters.attachment())
     bot.on_message(reply("where"), when=filters.location())
     bot.on_message(reply("german"), when=[filters.locale("de"), filters.text("hallo")])
-    bot.on_message(reply("sales"), bot_id="sales", when=filters.negate(filters.text("x")))
-    bot.on_message(reply("either"), when=filters.any_of(filters.text("a"), filters.text("b")))
+    bot.on_message(
+        reply("sales"), bot_id="sales", when=filters.negate(filters.text("x"))
+    )
+    bot.on_message(
+        reply("either"), when=filters.any_of(filters.text("a"), filters.text("b"))
+    )
     bot.on_event("WELCOME", when=filters.locale("fr"))(reply("bienvenue"))
 
-    image = {"type": "image/png", "payload": {"url": "https://x/i.png", "name": "i.png"}}
+    image = {
+        "type": "image/png",
+        "payload": {"url": "https://x/i.png", "name": "i.png"},
+    }
     place = {"type": "location", "payload": {"lat": "1.5", "lon": "2.5"}}
     assert await ask(bot, "  HELP ") == said("help")
     assert await ask(bot, "exact") == b"[]"  # exact: case matters, no match
@@ -91,7 +98,9 @@ async def test_filters_route_first_match_in_registration_order() -> None:
     assert await ask(bot, "where is order #123?") == said("order")
     assert await ask(bot, "hey", metadata={"source": "ads"}) == said("ads")
     assert await ask(bot, "hey", metadata={"source": "mail"}) == said("tagged")
-    assert await ask(bot, "", context={"formData": {"email": "a@b.c"}}) == said("email form")
+    assert await ask(bot, "", context={"formData": {"email": "a@b.c"}}) == said(
+        "email form"
+    )
     assert await ask(bot, "", context={"formData": {"name": "A"}}) == said("form")
     assert await ask(bot, "", context={"attachments": [image]}) == said("image")
     pdf = {"type": "application/pdf", "payload": {}}
@@ -102,9 +111,9 @@ async def test_filters_route_first_match_in_registration_order() -> None:
     assert await ask(bot, "hallo", context={"kmUserLocale": 5}) == b"[]"
     assert await ask(bot, "y", botId="sales") == said("sales")
     assert await ask(bot, "b") == said("either")
-    assert await ask(bot, "", eventName="WELCOME", context={"kmUserLocale": "fr-FR"}) == (
-        said("bienvenue")
-    )
+    assert await ask(
+        bot, "", eventName="WELCOME", context={"kmUserLocale": "fr-FR"}
+    ) == (said("bienvenue"))
     assert await ask(bot, "", eventName="WELCOME") == b"[]"
 
 
@@ -208,10 +217,11 @@ async def test_state_update_retries_then_gives_up() -> None:
         def bump(n: int) -> int:
             seen.append(n)
             if len(seen) == 1:  # another writer comes first, once
-                store._values[("7", "n")] = (10**12, 99, b"41")  # noqa: SLF001
+                store._values[("7", "n")] = (10**12, 99, b"41")
             return n + 1
 
-        return str(await ctx.state.update("n", bump, type=int, default=0))
+        value = await ctx.state.update("n", bump, type=int, default=0)
+        return str(value)
 
     assert await ask(bot, "x") == said("42")  # read again after the conflict
     assert seen == [0, 41]
@@ -221,7 +231,7 @@ async def test_state_update_retries_then_gives_up() -> None:
     versions = iter(range(100, 200))
 
     def always_late(n: int) -> int:
-        store._values[("9", "m")] = (10**12, next(versions), b"0")  # noqa: SLF001
+        store._values[("9", "m")] = (10**12, next(versions), b"0")
         return n
 
     with pytest.raises(StateConflictError, match="kept changing"):
@@ -293,10 +303,10 @@ def test_bad_filters_and_routes_are_refused() -> None:
     with pytest.raises(ConfigurationError):
         bot.on_message(when=["not callable"])  # type: ignore[list-item]
     with pytest.raises(ConfigurationError):
-        bot.use("nope")  # type: ignore[arg-type]
+        bot.use("nope")  # type: ignore[type-var]
     router = Router()
     with pytest.raises(ConfigurationError):
         router.include(router)
     with pytest.raises(TypeError):
-        router.on_default("nope")  # type: ignore[arg-type]
+        router.on_default("nope")  # type: ignore[type-var]
     assert filters.regex(re.compile("x"))(BotRequest("k", 1, text="axb"))

@@ -13,12 +13,15 @@ import asyncio
 import logging
 import os
 import sys
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Any
 
 from examples import multi_replica_bot
-from kommunicate_async import KommunicateSession
-from kommunicate_async.bots import BotApp, BotContext, BotRequest
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from kommunicate_async import KommunicateSession
+    from kommunicate_async.bots import BotApp, BotContext, BotRequest
 
 _log = logging.getLogger("e2e")
 LEASE = 5.0
@@ -36,15 +39,16 @@ def make(namespace: str) -> multi_replica_bot.Build:
             reply_deadline=DEADLINE,
         )
         log = f"e2e:{namespace}"
+        shared: Any = redis  # redis-py types its results sync-or-async
         bot.handlers.message.clear()
 
         @bot.on_message
-        async def answer(request: BotRequest, ctx: BotContext) -> str:
+        async def answer(request: BotRequest, ctx: BotContext) -> str:  # noqa: ARG001
             seq, delay = request.text.split()
             _log.info("run %s %s %s", request.key, request.group_id, seq)
-            await redis.rpush(f"{log}:start:{request.group_id}", seq)
+            await shared.rpush(f"{log}:start:{request.group_id}", seq)
             await asyncio.sleep(int(delay[1:]) / 1000)
-            await redis.rpush(f"{log}:done:{request.group_id}", f"{seq}@{os.getpid()}")
+            await shared.rpush(f"{log}:done:{request.group_id}", f"{seq}@{os.getpid()}")
             return f"answer {request.group_id} {seq}"
 
         return bot

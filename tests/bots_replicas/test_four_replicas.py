@@ -24,6 +24,7 @@ was lost; no request was refused.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import signal
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 pytestmark = pytest.mark.botreplicas
+_log = logging.getLogger(__name__)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REPLICA = os.path.join(ROOT, "tests", "bots_replicas", "replica.py")
@@ -90,7 +92,9 @@ class Traffic:
     async def conversation(self, group: int) -> None:
         for seq in range(1, MESSAGES + 1):
             slow = self.random.random() < 0.03
-            delay = self.random.randint(1500, 1800) if slow else self.random.randint(0, 15)
+            delay = (
+                self.random.randint(1500, 1800) if slow else self.random.randint(0, 15)
+            )
             text = f"m{seq} d{delay}"
             if self.random.random() < 0.10:
                 await self._redelivered(group, text)
@@ -121,7 +125,9 @@ class Traffic:
         """A first try whose answer never makes it back: the redelivery is its
         retry (so a dead replica is not retried elsewhere here)."""
         try:
-            return await self.lb.redeliver(key, replica=replica, apply=False, failover=False)
+            return await self.lb.redeliver(
+                key, replica=replica, apply=False, failover=False
+            )
         except aiohttp.ClientError:
             return None
 
@@ -138,7 +144,11 @@ class Traffic:
             if found.replicas[0] == 0
             and (
                 start <= killed_at <= end
-                or (found.replica == 0 and found.body == b"[]" and killed_at - 2 <= end <= killed_at)
+                or (
+                    found.replica == 0
+                    and found.body == b"[]"
+                    and killed_at - 2 <= end <= killed_at
+                )
             )
         )
 
@@ -152,7 +162,9 @@ class Traffic:
         await asyncio.gather(*(worker() for _ in range(AT_ONCE)))
 
 
-async def _spawn(env: dict[str, str], port: int, namespace: str) -> asyncio.subprocess.Process:
+async def _spawn(
+    env: dict[str, str], port: int, namespace: str
+) -> asyncio.subprocess.Process:
     log = os.path.join(LOGS, f"replica-{port}.log") if LOGS else os.devnull
     with open(log, "wb") as stderr:  # noqa: ASYNC230 - a local file, once
         return await asyncio.create_subprocess_exec(
@@ -188,7 +200,9 @@ async def _all_done(redis: Redis, log: str, groups: list[int]) -> dict[int, list
         for group in groups:
             pipe.lrange(f"{log}:done:{group}", 0, -1)
         found = await pipe.execute()
-    return {g: [s.decode() for s in done] for g, done in zip(groups, found, strict=True)}
+    return {
+        g: [s.decode() for s in done] for g, done in zip(groups, found, strict=True)
+    }
 
 
 async def test_four_replicas_one_answer_one_order(redis_url: str) -> None:
@@ -200,8 +214,11 @@ async def test_four_replicas_one_answer_one_order(redis_url: str) -> None:
     async with FakeKommunicate(log_limit=0) as fake:
         groups = [
             fake.state.create_group(
-                name=f"c{i}", members=["user", "bot"], client_group_id=None,
-                metadata={}, admin_id="bot",
+                name=f"c{i}",
+                members=["user", "bot"],
+                client_group_id=None,
+                metadata={},
+                admin_id="bot",
             ).id
             for i in range(CONVERSATIONS)
         ]
@@ -231,7 +248,9 @@ async def test_four_replicas_one_answer_one_order(redis_url: str) -> None:
                 with anyio.fail_after(120):
                     while traffic.sent < CONVERSATIONS * MESSAGES // 3:  # noqa: ASYNC110
                         await asyncio.sleep(0.02)
-                os.kill(replicas[0].pid, signal.SIGKILL)  # requests and late runs in flight
+                os.kill(
+                    replicas[0].pid, signal.SIGKILL
+                )  # requests and late runs in flight
                 killed_at = time.monotonic()
                 await replicas[0].wait()
                 with anyio.fail_after(240):
@@ -258,11 +277,14 @@ async def test_four_replicas_one_answer_one_order(redis_url: str) -> None:
         took = time.monotonic() - started
         answers = {group: await _answers(fake, group) for group in groups}
         stored = {
-            group: [(m.sender, m.text, m.metadata.get("kmDedupeKey")) for m in fake.messages(group)]
+            group: [
+                (m.sender, m.text, m.metadata.get("kmDedupeKey"))
+                for m in fake.messages(group)
+            ]
             for group in groups
         }
-    print(
-        f"\n{CONVERSATIONS} conversations x {MESSAGES} messages over {REPLICAS} replicas "
+    _log.warning(
+        f"{CONVERSATIONS} conversations x {MESSAGES} messages over {REPLICAS} replicas "
         f"(one killed), {traffic.redelivered} redelivered: {took:.1f} s"
     )
     assert set(traffic.statuses) == {200}, traffic.statuses  # none refused
@@ -270,7 +292,9 @@ async def test_four_replicas_one_answer_one_order(redis_url: str) -> None:
     twice = 0
     for group in groups:
         runs = [entry.split("@") for entry in done[group]]
-        order = [seq for i, (seq, _) in enumerate(runs) if i == 0 or runs[i - 1][0] != seq]
+        order = [
+            seq for i, (seq, _) in enumerate(runs) if i == 0 or runs[i - 1][0] != seq
+        ]
         assert order == expected, (group, done[group])  # in order, none lost
         for seq in expected:
             pids = [pid for s, pid in runs if s == seq]
@@ -283,13 +307,11 @@ async def test_four_replicas_one_answer_one_order(redis_url: str) -> None:
             else:
                 assert len(pids) == 1, (group, done[group])
     at_risk = traffic.at_risk(killed_at)
-    print(
+    _log.warning(
         f"{twice} of the {at_risk} runs in hand on the killed replica had completed "
         "unrecorded, and ran again"
     )
     assert twice <= at_risk  # only runs in hand on the killed replica, at the kill
     for group in groups:
         want = Counter(f"answer {group} {seq}" for seq in expected)
-        if answers[group] != want:
-            print("STORED", group, stored[group])
         assert answers[group] == want, (group, stored[group])  # exactly one each
