@@ -202,8 +202,12 @@ class SharedRuns(Runs):
             if not run.turn:
                 await self._wait_turn(run)
             await self._run_and_record(run)
-        except CoordinationError as exc:  # never ran, or cannot be recorded
+        except CoordinationError as exc:  # never ran, or taken over
+            waited = bool(run.waiters)  # they get a 503: the platform retries
             self._refuse_waiters(run, exc)
+            if not (waited or isinstance(exc, TakenOver)):
+                # Its requests got the interim: nobody else will report it.
+                self._deliverer.fail(run.request, f"not run: {exc}")
         except asyncio.CancelledError:
             self.give_up(run, "shut down before the handler finished")
             raise
@@ -242,15 +246,23 @@ class SharedRuns(Runs):
                 await self._deliverer.post(request, replies)
             return
         run.phase = _POSTING
-        if (
-            await self.leased.renew(
-                request.key, request.group_id, run.token, serialize=self.serialize
-            )
-            is None
-        ):
-            raise TakenOver(f"message {request.key} was taken over")
+        await self._still_ours(run)
         await self._deliverer.post(request, replies)
         await self._record(run, ReplyRecord(body, True))
+
+    async def _still_ours(self, run: SharedRun) -> None:
+        """Before a late post: TakenOver if another replica took the run; when
+        Redis cannot tell, the answer is posted anyway rather than lost."""
+        request = run.request
+        try:
+            turn = await self.leased.renew(
+                request.key, request.group_id, run.token, serialize=self.serialize
+            )
+        except CoordinationError as exc:
+            _log.error("posting %s without its lease checked: %s", request.key, exc)
+            return
+        if turn is None:
+            raise TakenOver(f"message {request.key} was taken over")
 
     async def _record(self, run: SharedRun, record: ReplyRecord) -> int:
         request = run.request
