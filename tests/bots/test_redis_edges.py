@@ -8,11 +8,10 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-import pytest
-
 from tests.bots.test_redis_store import Replica
 
 if TYPE_CHECKING:
+    import pytest
     from redis.asyncio import Redis
 
     from kommunicate_async import KommunicateSession
@@ -25,7 +24,7 @@ CLAIM = "kommunicate:bot:test-bot:c:"
 async def test_a_redelivery_to_the_same_replica_joins_its_run(redis: Redis) -> None:
     log: list[str] = []
     a = Replica(redis, log, delay=0.1)
-    both = await asyncio.gather(a.ask("1-1", "m1"), a.ask("1-1", "m1"))
+    both = list(await asyncio.gather(a.ask("1-1", "m1"), a.ask("1-1", "m1")))
     assert both == [(200, b'[{"message":"answer to m1"}]')] * 2
     assert log == ["start m1", "end m1"]
     await a.app.aclose()  # stops its watch for orphaned runs
