@@ -227,6 +227,7 @@ PUBLIC_ALL: dict[str, list[str]] = {
     "kommunicate_async.testing": [
         "BotDelivery",
         "BotReplicas",
+        "BotTestFlow",
         "FakeGroup",
         "FakeKommunicate",
         "FakeMessage",
@@ -238,6 +239,7 @@ PUBLIC_ALL: dict[str, list[str]] = {
         "ReplicaDelivery",
         "RouteFaults",
         "RunningBot",
+        "VirtualClock",
         "serve_bot",
     ],
     "kommunicate_async.scaleout": [

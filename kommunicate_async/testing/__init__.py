@@ -9,6 +9,7 @@ from .._public import claim
 from ._bot_server import RunningBot, serve_bot
 from ._bots import BotDelivery
 from ._faults import Fault, FaultPlan, RouteFaults
+from ._flow import BotTestFlow, VirtualClock
 from ._replicas import BotReplicas, ReplicaDelivery
 from ._server import FakeKommunicate, LoggedRequest
 from ._state import FakeGroup, FakeMessage, FakeState, FakeUser
@@ -16,6 +17,7 @@ from ._state import FakeGroup, FakeMessage, FakeState, FakeUser
 __all__ = [
     "BotDelivery",
     "BotReplicas",
+    "BotTestFlow",
     "FakeGroup",
     "FakeKommunicate",
     "FakeMessage",
@@ -27,6 +29,7 @@ __all__ = [
     "ReplicaDelivery",
     "RouteFaults",
     "RunningBot",
+    "VirtualClock",
     "serve_bot",
 ]
 

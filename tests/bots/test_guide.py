@@ -20,7 +20,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
 
 
 def test_the_guide_has_its_examples() -> None:
-    assert len(BLOCKS) == 6
+    assert len(BLOCKS) == 7
     assert all("async def example(fake, redis_url)" in block for block in BLOCKS)
 
 
