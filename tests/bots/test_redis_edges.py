@@ -129,3 +129,31 @@ async def test_redis_gone_before_a_late_runs_turn_is_reported(
     reasons = {u.key: u.reason for u in a.app.undelivered}
     assert reasons["6-2"].startswith("not run: renewing a bot message's lease")
     assert log == ["start m1", "end m1"]
+
+
+async def test_a_shutdown_cancels_a_shared_run_and_reports_it(redis: Redis) -> None:
+    log: list[str] = []
+    a = Replica(redis, log)
+    a.app.reply_deadline = 0.05
+    a.gate = asyncio.Event()  # never set: the handler outlives the shutdown
+    assert await a.ask("7-1", "m1") == (200, b"[]")
+    await a.app.aclose(grace=0.1)
+    assert [(u.key, u.reason) for u in a.app.undelivered] == [
+        ("7-1", "shut down before the handler finished")
+    ]
+
+
+async def test_adopting_skips_what_it_cannot_or_need_not_take(redis: Redis) -> None:
+    from kommunicate_async.bots._shared_runs import SharedRuns
+
+    log: list[str] = []
+    a = Replica(redis, log)
+    runs = a.app._runs  # noqa: SLF001 - the adopter's own guards
+    assert isinstance(runs, SharedRuns)
+    request = b'{"key": "8-1", "group_id": 7, "text": "m1"}'
+    await a.store.begin("8-1", 7, serialize=True)  # held by a live replica
+    await runs._adopt("8-1", request)  # noqa: SLF001 - busy: not taken
+    assert log == []
+    await redis.aclose()  # the client's pool is gone: Redis "unreachable"
+    await runs._adopt("8-2", request)  # noqa: SLF001 - cannot claim: skipped
+    assert log == [] and "8-2" not in runs._runs  # noqa: SLF001
