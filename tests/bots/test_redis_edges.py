@@ -152,8 +152,8 @@ async def test_adopting_skips_what_it_cannot_or_need_not_take(redis: Redis) -> N
     assert isinstance(runs, SharedRuns)
     request = b'{"key": "8-1", "group_id": 7, "text": "m1"}'
     await a.store.begin("8-1", 7, serialize=True)  # held by a live replica
-    await runs._adopt("8-1", request)
+    await runs._adopt("8-1", request)  # held by a live replica: not taken
     assert log == []
     await redis.aclose()  # the client's pool is gone: Redis "unreachable"
-    await runs._adopt("8-2", request)
+    await runs._adopt("8-2", request)  # cannot claim: skipped
     assert log == [] and "8-2" not in runs._runs
