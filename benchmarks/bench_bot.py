@@ -13,6 +13,9 @@ and 3N requests, so start-up cancels out:
   asgi-bot      BotApp.asgi() under uvicorn
 
     python -m benchmarks.bench_bot [--requests 100]     (needs valgrind; ~1.5 minutes)
+
+With `--redis`: the per-request cost of `RedisReplyStore` and its ticket lock against
+the memory store, in one run (benchmarks/bench_bot_redis.py; needs redis-server).
 """
 
 from __future__ import annotations
@@ -230,5 +233,13 @@ def main(requests: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument(
+        "--redis", action="store_true", help="the replica stores' cost instead"
+    )
     args = parser.parse_args()
-    main(args.requests)
+    if args.redis:
+        from benchmarks import bench_bot_redis
+
+        bench_bot_redis.main(max(args.requests, 500))
+    else:
+        main(args.requests)

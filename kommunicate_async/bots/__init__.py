@@ -19,6 +19,7 @@ the reply deadline or, when a handler is slow, by posting its answer later.
 from __future__ import annotations
 
 from .._public import claim
+from . import filters
 from ._app import BotApp, BotResponse, Kind
 from ._auth import WEBHOOK_HEADER
 from ._deliver import Undelivered, dedupe_key
@@ -34,6 +35,13 @@ from ._payloads import (
     parse_webhook_message,
 )
 from ._reply import Replies, Reply
+from ._routing import CallNext, Middleware, Router
+from ._state import (
+    ConversationState,
+    MemoryStateStore,
+    StateConflictError,
+    StateStore,
+)
 from ._store import MemoryReplyStore, ReplyRecord, ReplyStore
 from ._webhooks import is_system
 
@@ -46,17 +54,25 @@ __all__ = [
     "BotContext",
     "BotRequest",
     "BotResponse",
+    "CallNext",
+    "ConversationState",
     "Kind",
     "MemoryReplyStore",
+    "MemoryStateStore",
+    "Middleware",
     "Replies",
     "Reply",
     "ReplyRecord",
     "ReplyStore",
+    "Router",
+    "StateConflictError",
+    "StateStore",
     "Undelivered",
     "WebhookContext",
     "WebhookFile",
     "WebhookMessage",
     "dedupe_key",
+    "filters",
     "is_system",
     "parse_bot_request",
     "parse_webhook_message",

@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 
 from .._codec import encode
-from .._errors import ConfigurationError, InvalidPayloadError, KommunicateError
+from .._errors import (
+    ConfigurationError,
+    CoordinationError,
+    InvalidPayloadError,
+    KommunicateError,
+)
 from .._telemetry import active as telemetry, note_bot_request, note_webhook
 from ._auth import HeaderCheck, bot_header_check, header_values, webhook_check
 from ._deliver import Deliverer, EventSender, RulesHandoff, Undelivered
@@ -28,7 +33,9 @@ from ._handlers import (
 )
 from ._payloads import MAX_BODY, BotRequest, parse_bot_request, parse_webhook_message
 from ._reply import Replies, Reply, encode_reply, reply_items
+from ._routing import Router, filters_of
 from ._runs import Answer, Runs
+from ._shared_runs import SharedRuns, leased
 from ._store import MemoryReplyStore, ReplyStore
 from ._webhooks import Webhooks
 
@@ -37,6 +44,7 @@ if TYPE_CHECKING:
 
     from .._session import KommunicateSession
     from ._asgi import AsgiBotApp
+    from ._state import StateStore
 
 __all__ = ["BotApp", "BotResponse", "Kind"]
 
@@ -50,6 +58,7 @@ DEFAULT_BODY_TIMEOUT: Final = 10.0
 
 Kind = Literal["bot", "webhook", "token"]
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+Filter = Callable[[BotRequest], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +121,12 @@ class BotApp:
             A handler fails when it raises, is cancelled (other than by the
             app's shutdown), or returns something that cannot be sent.
         store: answered keys (default: in memory, bounded); share one between
-            workers so a redelivery to another worker is not answered twice.
-        serialize: run one handler at a time per conversation.
+            workers so a redelivery to another worker is not answered twice
+            (`bots.redis.RedisReplyStore`: leases, fencing, and the order of
+            `serialize` across replicas; docs/guides/many-replicas.md).
+        serialize: run one handler at a time per conversation, in arrival order.
+        state: where `ctx.state` lives (default: in memory, bounded;
+            `bots.redis.RedisStateStore` to share it between replicas).
         include_echoes: pass the bot's own messages and system messages to
             webhook handlers too.
         bot_ids: user ids whose webhook messages are echoes (the bots' own);
@@ -147,6 +160,7 @@ class BotApp:
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
         rules_handoff: RulesHandoff = "assignee_change",
         event_sender: EventSender = "user",
+        state: StateStore | None = None,
     ) -> None:
         self.reply_deadline = _seconds(reply_deadline, "reply_deadline", 60)
         self.body_timeout = _seconds(body_timeout, "body_timeout", 3600)
@@ -162,6 +176,8 @@ class BotApp:
         self._insecure = insecure_no_auth
         self._warned = False
         self.handlers = Handlers()
+        if state is not None:
+            self.handlers.state = state
         self.deliverer = Deliverer(
             km, rules_handoff=rules_handoff, event_sender=event_sender
         )
@@ -171,14 +187,8 @@ class BotApp:
         _, interim_bytes = _answer(interim, "interim")
         self.store: ReplyStore = store if store is not None else MemoryReplyStore()
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
-        self._runs = Runs(
-            self.store,
-            handlers=self.handlers,
-            deliverer=self.deliverer,
-            km=km,
-            interim=interim_bytes,
-            fallback=(fallback_items, fallback_bytes),
-            lock=self._lock if serialize else None,
+        self._runs = self._build_runs(
+            km, interim_bytes, (fallback_items, fallback_bytes), serialize=serialize
         )
         own: set[str] = set(bot_ids)
         if km is not None:
@@ -186,16 +196,48 @@ class BotApp:
         self.webhooks = Webhooks(self.store, include_echoes=include_echoes, own_ids=own)
         self._closing = False
 
+    def _build_runs(
+        self,
+        km: KommunicateSession | None,
+        interim: bytes,
+        fallback: tuple[Answer, bytes],
+        *,
+        serialize: bool,
+    ) -> Runs:
+        """The runs: over a leased store shared by replicas (its own order for
+        `serialize`), or the plain ones with an in-process lock."""
+        shared = leased(self.store)
+        options: dict[str, Any] = {
+            "handlers": self.handlers,
+            "deliverer": self.deliverer,
+            "km": km,
+            "interim": interim,
+            "fallback": fallback,
+        }
+        if shared is not None:
+            return SharedRuns(self.store, **options).share(shared, serialize=serialize)
+        return Runs(self.store, lock=self._lock if serialize else None, **options)
+
     # -- registration ---------------------------------------------------------------
 
     @overload
     def on_message(
-        self, handler: F, *, bot_id: str | None = ..., event: str | None = ...
+        self,
+        handler: F,
+        *,
+        bot_id: str | None = ...,
+        event: str | None = ...,
+        when: Filter | Iterable[Filter] | None = ...,
     ) -> F: ...
 
     @overload
     def on_message(
-        self, handler: None = None, *, bot_id: str | None = ..., event: str | None = ...
+        self,
+        handler: None = None,
+        *,
+        bot_id: str | None = ...,
+        event: str | None = ...,
+        when: Filter | Iterable[Filter] | None = ...,
     ) -> Callable[[F], F]: ...
 
     def on_message(
@@ -204,27 +246,46 @@ class BotApp:
         *,
         bot_id: str | None = None,
         event: str | None = None,
+        when: Filter | Iterable[Filter] | None = None,
     ) -> F | Callable[[F], F]:
         """Register a custom-bot handler: `@app.on_message` or
-        `@app.on_message(bot_id="sales-bot", event=None)`.
+        `@app.on_message(bot_id="sales-bot", when=filters.text("help"))`.
 
-        Without `event=`, it gets plain messages (no `eventName`).
+        Without `event=`, it gets plain messages (no `eventName`). `when=` takes
+        filters (`kommunicate_async.bots.filters`) that must all match; the first
+        matching handler in registration order runs.
         """
+        checks = filters_of(when)
 
         def register(func: F) -> F:
-            self.handlers.add_message(func, bot_id=bot_id, event=event)
+            self.handlers.add_message(func, bot_id=bot_id, event=event, filters=checks)
             return func
 
         return register if handler is None else register(handler)
 
-    def on_event(self, event: str, *, bot_id: str | None = None) -> Callable[[F], F]:
+    def on_event(
+        self,
+        event: str,
+        *,
+        bot_id: str | None = None,
+        when: Filter | Iterable[Filter] | None = None,
+    ) -> Callable[[F], F]:
         """Register a handler for one `eventName` (WELCOME, KOMMUNICATE_MEDIA_EVENT)."""
+        return self.on_message(bot_id=bot_id, event=event, when=when)
 
-        def register(func: F) -> F:
-            self.handlers.add_message(func, bot_id=bot_id, event=event)
-            return func
+    def on_default(self, handler: F) -> F:
+        """The handler for plain messages no other handler matched (without one,
+        an unmatched message is answered with nothing)."""
+        return self.handlers.on_default(handler)
 
-        return register
+    def use(self, middleware: F) -> F:
+        """Add middleware, `async (request, ctx, call_next)`, around every handler
+        run; the first added is outermost. Raising in it is a handler failure."""
+        return self.handlers.use(middleware)
+
+    def include(self, router: Router) -> None:
+        """Add a `Router`'s handlers after the ones registered so far."""
+        self.handlers.include(router)
 
     def on_webhook(self, handler: WebhookHandler) -> WebhookHandler:
         """Register a message-webhook handler (`async (message, ctx) -> None`)."""
@@ -241,7 +302,7 @@ class BotApp:
     def check_ready(self) -> None:
         """Refuse to serve a kind whose handlers exist but whose auth is not set."""
         missing: list[str] = []
-        if self.handlers.message and self._bot_auth is None:
+        if (self.handlers.message or self.handlers.default) and self._bot_auth is None:
             missing.append("bot_header")
         if self.handlers.webhook and self._webhook_auth is None:
             missing.append("webhook_token")
@@ -346,11 +407,21 @@ class BotApp:
         return None
 
     async def answer(self, kind: Kind, body: bytes) -> BotResponse:
-        """Answer a request whose headers `refuse` passed: decode, then handle."""
+        """Answer a request whose headers `refuse` passed: decode, then handle.
+
+        A shared store that cannot be reached (`CoordinationError`) is a 503: the
+        platform retries, and no handler ran without its claim.
+        """
         traced = telemetry()  # None unless OTel is set up: then a server span
-        if traced is not None:
-            return await traced.bot_request(self._answer, kind, body)
-        return await self._answer(kind, body)
+        try:
+            if traced is not None:
+                return await traced.bot_request(self._answer, kind, body)
+            return await self._answer(kind, body)
+        except CoordinationError as exc:
+            _log.error(
+                "answered a %s request 503: %s: %s", kind, type(exc).__name__, exc
+            )
+            return BotResponse(503, _json_error("coordination store unavailable"))
 
     async def _answer(self, kind: Kind, body: bytes) -> BotResponse:
         try:
@@ -435,6 +506,8 @@ class BotApp:
         late answer ends either posted or reported.
         """
         self._closing = True
+        if isinstance(self._runs, SharedRuns):
+            self._runs.stop()
         pending: set[asyncio.Task[Any]] = {*self._runs.tasks, *self.webhooks.tasks}
         if not pending:
             return

@@ -13,6 +13,9 @@ from .._errors import InvalidPayloadError
 from .._metadata import MetadataKey
 from ._deliver import dedupe_key
 from ._payloads import decode_body
+from ._routing import Route, Router, chain
+from ._state import ConversationState, MemoryStateStore
+from ._user import bind_user
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
     from ..models.message import SentMessage
     from ..rich._message import RichMessage
     from ._payloads import BotRequest, WebhookMessage
+    from ._state import StateStore
 
 __all__ = [
     "BotContext",
@@ -55,6 +59,17 @@ class BotContext:
     request: BotRequest
     deadline: float
     _sent: itertools.count[int] = field(default_factory=itertools.count, repr=False)
+    store: StateStore | None = field(default=None, repr=False)
+    """Where `state` lives (the app's `state=` store)."""
+    _state: ConversationState | None = field(default=None, repr=False)
+
+    @property
+    def state(self) -> ConversationState:
+        """This conversation's state: typed get/set/update with compare-and-set."""
+        if self._state is None:
+            store = self.store if self.store is not None else _fallback_store()
+            self._state = ConversationState(store, str(self.request.group_id))
+        return self._state
 
     def time_left(self) -> float:
         """Seconds before the reply deadline (0 once it has passed)."""
@@ -78,6 +93,16 @@ class BotContext:
         )
 
 
+_LOCAL_STATE: list[StateStore] = []
+
+
+def _fallback_store() -> StateStore:
+    """A context built by hand (tests) gets one process-wide memory store."""
+    if not _LOCAL_STATE:
+        _LOCAL_STATE.append(MemoryStateStore())
+    return _LOCAL_STATE[0]
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookContext:
     """What a webhook handler gets beside the message."""
@@ -85,37 +110,42 @@ class WebhookContext:
     km: KommunicateSession | None
 
 
-@dataclass(frozen=True, slots=True)
-class _Route:
-    handler: MessageHandler
-    bot_id: str | None
-    event: str | None
-
-
-class Handlers:
-    """The registered handlers, in registration order."""
+class Handlers(Router):
+    """The registered handlers, in registration order, and the app's middleware
+    and conversation-state store."""
 
     def __init__(self) -> None:
-        self.message: list[_Route] = []
+        super().__init__("app")
         self.webhook: list[WebhookHandler] = []
         self.token: TokenHandler | None = None
+        self.state: StateStore = MemoryStateStore()
+
+    @property
+    def message(self) -> list[Route]:
+        """The message routes (the same list as `routes`)."""
+        return self.routes
 
     def add_message(
-        self, handler: MessageHandler, *, bot_id: str | None, event: str | None
+        self,
+        handler: MessageHandler,
+        *,
+        bot_id: str | None,
+        event: str | None,
+        filters: tuple[Callable[[BotRequest], bool], ...] = (),
     ) -> None:
         if not callable(handler):
             raise TypeError(f"a handler must be an async function, not {handler!r}")
-        self.message.append(_Route(handler, bot_id, event))
+        self.add(Route(handler, bot_id, event, filters))
 
-    def route(self, request: BotRequest) -> MessageHandler | None:
-        """The first handler whose bot and event match (event None: no event)."""
-        for route in self.message:
-            if route.bot_id is not None and route.bot_id != request.bot_id:
-                continue
-            if route.event != request.event:
-                continue
-            return route.handler
-        return None
+    async def call(
+        self, handler: MessageHandler, request: BotRequest, ctx: BotContext
+    ) -> Any:
+        """Run `handler` inside the app's middleware, with `request.user()` bound."""
+        bound = bind_user(request, ctx)
+        ctx.request = bound
+        if not self.middleware:
+            return await handler(bound, ctx)
+        return await chain(self.middleware, handler)(bound, ctx)
 
 
 class _TokenCheck(msgspec.Struct, rename="camel"):

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any, Final, cast
 import msgspec
 
 from .._codec import decoder_for
-from .._errors import InvalidPayloadError
+from .._errors import ConfigurationError, InvalidPayloadError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Awaitable, Callable, Iterable
+
+    from ..models.user import User
 
 __all__ = [
     "MAX_BODY",
@@ -219,6 +221,24 @@ class BotRequest:
     source: int | None = None
     event: str | None = None
     created_at: int | None = None
+    users: Callable[[], Awaitable[User]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """How `user()` fetches (bound by the app for each handler run)."""
+
+    async def user(self) -> User:
+        """The sender's details (`users.get`), cached per conversation for a minute
+        in the app's state store (`bots/_user.py`).
+
+        Raises:
+            ConfigurationError: the request is not being handled by a `BotApp`
+                with a session.
+        """
+        if self.users is None:
+            raise ConfigurationError(
+                "request.user() works inside a BotApp handler with a KommunicateSession"
+            )
+        return await self.users()
 
     @property
     def chat_context(self) -> dict[str, Any]:

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from ._reply import Reply
     from ._store import ReplyStore
 
-__all__ = ["Answer", "Run", "Runs"]
+__all__ = ["PHASES", "Answer", "Run", "Runs"]
 
 _log: Final = logging.getLogger("kommunicate_async.bots")
 _EMPTY: Final = b"[]"
@@ -56,6 +56,8 @@ _RUNNING: Final = 0
 _ANSWERED: Final = 1
 _POSTING: Final = 2
 _DONE: Final = 3
+PHASES: Final = (_RUNNING, _ANSWERED, _POSTING, _DONE)
+"""A run's phases, in order (for `bots/_shared_runs.py`)."""
 
 
 class Run:
@@ -201,14 +203,14 @@ class Runs:
         handler = self._handlers.route(request)
         if handler is None:
             return [], _EMPTY
-        ctx = BotContext(self._km, request, run.deadline)
+        ctx = BotContext(self._km, request, run.deadline, store=self._handlers.state)
         what = "raised"
         try:
             if self._lock is not None:
                 async with self._lock(request.group_id):
-                    result = await handler(request, ctx)
+                    result = await self._handlers.call(handler, request, ctx)
             else:
-                result = await handler(request, ctx)
+                result = await self._handlers.call(handler, request, ctx)
             what = "returned an unusable answer"
             replies = reply_items(result)
             what = "had its handoff policy fail"

@@ -9,11 +9,15 @@ from .._public import claim
 from ._bot_server import RunningBot, serve_bot
 from ._bots import BotDelivery
 from ._faults import Fault, FaultPlan, RouteFaults
+from ._flow import BotTestFlow, VirtualClock
+from ._replicas import BotReplicas, ReplicaDelivery
 from ._server import FakeKommunicate, LoggedRequest
 from ._state import FakeGroup, FakeMessage, FakeState, FakeUser
 
 __all__ = [
     "BotDelivery",
+    "BotReplicas",
+    "BotTestFlow",
     "FakeGroup",
     "FakeKommunicate",
     "FakeMessage",
@@ -22,8 +26,10 @@ __all__ = [
     "Fault",
     "FaultPlan",
     "LoggedRequest",
+    "ReplicaDelivery",
     "RouteFaults",
     "RunningBot",
+    "VirtualClock",
     "serve_bot",
 ]
 

@@ -90,6 +90,34 @@ class BotDriver:
         `apply=False` plays an answer lost on its way back (Kommunicate would then
         redeliver): it is returned but not applied.
         """
+        key, group = self.prepare_bot_request(
+            url,
+            text,
+            group_id=group_id,
+            bot_id=bot_id,
+            sender=sender,
+            event=event,
+            attachments=attachments,
+            chat_context=chat_context,
+            header=header,
+        )
+        return await self._post(key, group, bot_id, http_timeout, apply)
+
+    def prepare_bot_request(
+        self,
+        url: str,
+        text: str,
+        *,
+        group_id: int,
+        bot_id: str,
+        sender: str = "user",
+        event: str | None = None,
+        attachments: Sequence[Mapping[str, Any]] = (),
+        chat_context: Mapping[str, Any] | None = None,
+        header: tuple[str, str] | None = None,
+    ) -> tuple[str, FakeGroup]:
+        """Store `text` from `sender` and build the bot request Kommunicate would
+        POST to `url` (kept in `sent`); the message key and its conversation."""
         state = self.fake.state
         group = self.fake.conversation(group_id)
         stored = state.send(group, sender, text, {})
@@ -118,9 +146,8 @@ class BotDriver:
         headers = {"Content-Type": "application/json"}
         if header is not None:
             headers[header[0]] = header[1]
-        body = msgspec.json.encode(request)
-        self.sent[stored.key] = (url, body, headers)
-        return await self._post(stored.key, group, bot_id, http_timeout, apply)
+        self.sent[stored.key] = (url, msgspec.json.encode(request), headers)
+        return stored.key, group
 
     async def redeliver(
         self, key: str, *, http_timeout: float = 60.0, apply: bool = True
