@@ -223,6 +223,7 @@ PUBLIC_ALL: dict[str, list[str]] = {
         "Begin",
         "CheckpointLine",
         "CoordinationError",
+        "LocalRateLimit",
         "RateLimiter",
         "Uncertain",
     ],

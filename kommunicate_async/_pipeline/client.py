@@ -37,6 +37,7 @@ from .._logging import log
 from .._validate import check_encodable
 from ..models.auth import RefreshTokenBody
 from .call_state import Deadline, Exchange, Pause
+from .headroom import Headroom, for_bots
 from .reply import (
     REPLY_DECODERS,
     NoResult,
@@ -97,6 +98,7 @@ class ApiClient:
         "_pause",
         "_transport",
         "budget",
+        "headroom",
         "targets",
         "tokens",
     )
@@ -114,6 +116,8 @@ class ApiClient:
         self.budget = budget or RetryBudget()
         self._backoff = backoff or Backoff()
         self._pause = Pause()
+        self.headroom = Headroom()
+        """What replies' rate-limit headers say is left (docs/guides/rate-limits.md)."""
         attempt, total = config.timeouts.attempt, config.timeouts.total
         self._first_attempt = attempt if total is None else min(attempt, total)
         self.targets = Targets(config)
@@ -145,6 +149,7 @@ class ApiClient:
         view.tokens = self.tokens
         view.targets = self.targets
         view._pause = self._pause
+        view.headroom = self.headroom
         return view
 
     def deadline(self) -> Deadline:
@@ -234,6 +239,8 @@ class ApiClient:
             if _log.isEnabledFor(_DEBUG):
                 _debug(route, outcome, 1, started, acting_as)
             if type(outcome) is HttpReply and _succeeded(outcome):
+                if outcome.headers is not None:
+                    self.headroom.observe(outcome.headers)
                 return self._decode(route, result_type, outcome, empty)
             total = self._config.timeouts.total
             exchange = Exchange(
@@ -295,6 +302,7 @@ class ApiClient:
         return not (
             deadline is not None
             or self._pause.until
+            or self.headroom.hot
             or headers is not None
             or (route.host in _USER_HOSTS and acting_as in self.tokens)
         )
@@ -317,6 +325,8 @@ class ApiClient:
             if isinstance(outcome, HttpReply):
                 outcome = await self._follow(exchange, outcome)
             if isinstance(outcome, HttpReply):
+                if outcome.headers is not None:
+                    self.headroom.observe(outcome.headers)
                 if _succeeded(outcome):
                     return self._decode(route, result_type, outcome, empty)
                 error: KommunicateError = self._reply_error(
@@ -370,6 +380,8 @@ class ApiClient:
         """Wait out a 429 pause, pick host and credentials, make one attempt."""
         if self._pause.until:
             await self._wait_out_pause(exchange.deadline.at)
+        if self.headroom.hot:
+            await self._wait_for_headroom(exchange.deadline.at)
         await self._target(exchange)
         return await self._attempt(exchange)
 
@@ -614,6 +626,17 @@ class ApiClient:
         seconds = delay if delay is not None else error.retry_after
         if seconds:
             self.pause(min(seconds, MAX_RETRY_AFTER))
+
+    async def _wait_for_headroom(self, deadline: float | None) -> None:
+        """Little left of the server's window: wait for the next one (within the
+        call's deadline), before a 429 says so."""
+        wait = self.headroom.hold(bots=for_bots())
+        if wait <= 0:
+            return
+        if deadline is not None:
+            wait = min(wait, max(0.0, deadline - time.monotonic()))
+        _log.debug("rate-limit headers: little left, waiting %.2fs", wait)
+        await anyio.sleep(wait)
 
     async def _wait_out_pause(self, deadline: float | None) -> None:
         """A 429 anywhere in the session pauses every call until Retry-After passes."""
