@@ -213,6 +213,7 @@ PUBLIC_ALL: dict[str, list[str]] = {
         "FakeUser",
         "Fault",
         "FaultPlan",
+        "KongLimit",
         "LoggedRequest",
         "RouteFaults",
         "RunningBot",

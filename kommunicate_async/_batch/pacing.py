@@ -104,7 +104,7 @@ class LocalRateLimit:
                 slot = now - self._burst
             if slot < budget.paused:
                 slot = budget.paused
-            if slot - now <= self._lead:
+            if slot - now <= self._lead + 1e-3:  # (float error must not spin)
                 budget.tat = slot + self._interval
                 return slot, now
             await anyio.sleep(slot - now - self._lead)

@@ -228,6 +228,8 @@ class ApiClient:
                 (route, acting_as)
             ) or self.targets.key_target(route, acting_as)
             outcome: HttpReply | APIConnectionError
+            room = self.headroom
+            room.in_flight += 1  # what the server may not have counted yet
             try:
                 outcome = await self._transport.send(
                     route.method, url, sent_headers, params, body, self._first_attempt
@@ -236,6 +238,8 @@ class ApiClient:
                 outcome = _unanswered(exc, route)
             except ResponseValidationError as exc:  # over the size cap: it was sent
                 raise _oversized(exc, route) from None
+            finally:
+                room.in_flight -= 1
             if _log.isEnabledFor(_DEBUG):
                 _debug(route, outcome, 1, started, acting_as)
             if type(outcome) is HttpReply and _succeeded(outcome):
@@ -445,6 +449,8 @@ class ApiClient:
             )
         started = time.monotonic()
         reply: HttpReply | APIConnectionError
+        room = self.headroom
+        room.in_flight += 1  # counted from the headroom check on, no await between
         try:
             reply = await self._transport.send(
                 route.method,
@@ -458,6 +464,8 @@ class ApiClient:
             reply = _unanswered(exc, route)
         except ResponseValidationError as exc:  # over the size cap: it was sent
             raise _oversized(exc, route) from None
+        finally:
+            room.in_flight -= 1
         if _log.isEnabledFor(_DEBUG):
             _debug(route, reply, exchange.retries + 1, started, exchange.acting_as)
         return reply

@@ -11,8 +11,8 @@ clock, so a per-second or per-minute window ends at the next boundary.
 
 While little is left, a call waits for the window to end: a campaign (any call,
 in fact) keeps a reserve of the window free, a bot's reply or late post
-(`bots_first()`) spends it. Sends started since the last reply count against what
-it reported.
+(`bots_first()`) spends it. Calls on their way count against what the last reply
+reported, and within a window the lowest report stands.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _count(raw: str | None) -> float | None:
 class Headroom:
     """The last reported window of a session (shared by its views)."""
 
-    __slots__ = ("hot", "limit", "remaining", "resets", "started")
+    __slots__ = ("hot", "in_flight", "limit", "remaining", "resets")
 
     def __init__(self) -> None:
         self.remaining: float | None = None
@@ -83,8 +83,9 @@ class Headroom:
         self.limit: float | None = None
         self.resets = 0.0
         """When that window ends (monotonic)."""
-        self.started = 0
-        """Sends started since that reply (while `hot`)."""
+        self.in_flight = 0
+        """Requests on their way (the client counts them around each attempt):
+        counted against what is left, as the server may not have yet."""
         self.hot = False
         """Half the window or more is spent: calls count themselves and may wait."""
 
@@ -109,21 +110,22 @@ class Headroom:
         self._update(remaining, limit, min(window, MAX_HOLD))
 
     def _update(self, remaining: float, limit: float | None, window: float) -> None:
-        self.remaining, self.limit = remaining, limit
-        self.resets = time.monotonic() + window
-        self.started = 0
+        resets = time.monotonic() + window
+        known = self.remaining
+        if known is not None and resets < self.resets + 0.5:  # the same window:
+            remaining = min(remaining, known)  # a slower reply may say more is left
+        self.remaining, self.limit, self.resets = remaining, limit, resets
         self.hot = remaining <= (limit / 2 if limit else 10)
 
     def hold(self, *, bots: bool) -> float:
-        """Seconds to wait before one more call may start (0: start now, counted)."""
+        """Seconds to wait before one more call may start (0: start now)."""
         remaining = self.remaining
         now = time.monotonic()
         if remaining is None or now >= self.resets:  # a new window: not known yet
             self.remaining, self.hot = None, False
             return 0.0
         floor = 0.0 if bots else max(1.0, math.ceil((self.limit or 0) * RESERVE))
-        if remaining - self.started > floor:
-            self.started += 1
+        if remaining - self.in_flight > floor:
             return 0.0
         return self.resets - now
 

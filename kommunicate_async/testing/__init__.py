@@ -9,6 +9,7 @@ from .._public import claim
 from ._bot_server import RunningBot, serve_bot
 from ._bots import BotDelivery
 from ._faults import Fault, FaultPlan, RouteFaults
+from ._kong import KongLimit
 from ._server import FakeKommunicate, LoggedRequest
 from ._state import FakeGroup, FakeMessage, FakeState, FakeUser
 
@@ -21,6 +22,7 @@ __all__ = [
     "FakeUser",
     "Fault",
     "FaultPlan",
+    "KongLimit",
     "LoggedRequest",
     "RouteFaults",
     "RunningBot",
