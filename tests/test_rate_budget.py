@@ -137,7 +137,7 @@ def test_rate_limit_headers_are_read(
 ) -> None:
     wall(1_000_000.75, 50.0)
     room = headroom_module.Headroom()
-    room.observe(CIMultiDict(headers))
+    room.observe(CIMultiDict(headers), 0, 50.0)
     assert (room.remaining, room.limit) == (remaining, limit)
     assert room.resets == pytest.approx(50.0 + resets)
 
@@ -154,35 +154,34 @@ def test_rate_limit_headers_are_read(
 )
 def test_missing_or_unreadable_headers_change_nothing(headers: dict[str, str]) -> None:
     room = headroom_module.Headroom()
-    room.observe(CIMultiDict(headers))
+    room.observe(CIMultiDict(headers), 0, 50.0)
     assert (room.remaining, room.hot) == (None, False)
     assert room.hold(bots=False) == 0.0
 
 
-def test_campaigns_keep_a_reserve_that_bots_spend(
+def test_campaigns_count_what_is_on_its_way_bots_trust_the_report(
     wall: Callable[[float, float], None],
 ) -> None:
     wall(2_000_000.5, 10.0)
     room = headroom_module.Headroom()
-    room.observe(CIMultiDict({"RateLimit-Remaining": "12", "RateLimit-Limit": "100"}))
-    assert room.hot  # under half of the window left: calls count themselves
+    room.sent = 5  # requests 0-4 went; the reply to request 2 says 12 are left
+    room.observe(CIMultiDict({"RateLimit-Remaining": "12", "RateLimit-Limit": "100"}), 2, 10.0)
+    assert room.hot  # under half of the window left: calls may wait
     starts = 0
     while room.hold(bots=False) == 0.0:
-        room.in_flight += 1  # (the client counts each request on its way)
+        room.sent += 1  # (the client numbers each request it starts)
         starts += 1
-    assert starts == 2  # 12 left, 10 (10% of 100) kept for bots
-    assert room.hold(bots=False) == pytest.approx(1.0)  # wait for the next window
-    bot_starts = 0
-    while room.hold(bots=True) == 0.0:
-        room.in_flight += 1
-        bot_starts += 1
-    assert bot_starts == 10
-    room.observe(CIMultiDict({"RateLimit-Remaining": "50", "RateLimit-Limit": "100"}))
-    assert room.remaining == 12  # a slower reply from earlier: the lowest stands
+    assert starts == 10  # 12 left, less requests 3 and 4, not counted in that reply
+    assert room.hold(bots=False) == pytest.approx(1.0)  # until the window ends
+    assert room.hold(bots=True) == 0.0  # a bot trusts the report: 12 left
+    room.observe(CIMultiDict({"RateLimit-Remaining": "0", "RateLimit-Limit": "100"}), 9, 10.0)
+    assert room.hold(bots=True) == pytest.approx(1.0)  # nothing left: bots wait too
+    room.observe(CIMultiDict({"RateLimit-Remaining": "50", "RateLimit-Limit": "100"}), 1, 10.0)
+    assert room.remaining == 0  # a slower reply from earlier: the lowest stands
     wall(2_000_001.6, 11.1)  # the window ended: nothing known, nobody waits
     assert room.hold(bots=False) == 0.0 and not room.hot
-    room.observe(CIMultiDict({"RateLimit-Remaining": "80", "RateLimit-Limit": "100"}))
-    assert not room.hot  # plenty left: the fast path, nothing counted
+    room.observe(CIMultiDict({"RateLimit-Remaining": "80", "RateLimit-Limit": "100"}), 20, 10.0)
+    assert not room.hot  # plenty left: the fast path
 
 
 async def test_a_bot_s_late_posts_take_the_budget_first() -> None:
@@ -231,7 +230,7 @@ async def test_the_fake_limits_per_key_with_kong_s_headers_and_429() -> None:
         assert (headers["RateLimit-Limit"], headers["RateLimit-Remaining"]) == ("3", "2")
         assert headers["RateLimit-Reset"] == "1"
         room = km._client.headroom  # pyright: ignore[reportPrivateUsage]
-        assert (room.remaining, room.limit, room.hot, room.in_flight) == (2, 3, False, 0)
+        assert (room.remaining, room.limit, room.hot) == (2, 3, False)
         fake.kong.headers = False  # a Kong without headers: only the 429 tells
         for text in ("b", "c"):
             await km.request(
@@ -268,3 +267,15 @@ async def test_senders_slow_down_before_a_429() -> None:
     limited = [r for r in fake.requests_to(SEND) if r.fault == "429"]
     assert limited == []  # the headers said "little left": the sends waited
     assert took >= 2.0  # 70 sends at 20 a window: at least three windows
+
+
+def test_a_reply_to_a_request_of_the_last_window_is_not_this_one_s(
+    wall: Callable[[float, float], None],
+) -> None:
+    wall(3_000_000.02, 20.0)  # 20 ms into a clock second
+    room = headroom_module.Headroom()
+    late = CIMultiDict({"X-RateLimit-Remaining-Second": "0"})
+    room.observe(late, 0, 19.95)  # sent 70 ms ago: counted in the last second
+    assert room.remaining is None
+    room.observe(late, 1, 19.99)  # sent 10 ms ago: this second's
+    assert room.remaining == 0

@@ -229,7 +229,8 @@ class ApiClient:
             ) or self.targets.key_target(route, acting_as)
             outcome: HttpReply | APIConnectionError
             room = self.headroom
-            room.in_flight += 1  # what the server may not have counted yet
+            number = room.sent  # which request a reply's rate-limit headers answer
+            room.sent = number + 1
             try:
                 outcome = await self._transport.send(
                     route.method, url, sent_headers, params, body, self._first_attempt
@@ -238,13 +239,11 @@ class ApiClient:
                 outcome = _unanswered(exc, route)
             except ResponseValidationError as exc:  # over the size cap: it was sent
                 raise _oversized(exc, route) from None
-            finally:
-                room.in_flight -= 1
+            if type(outcome) is HttpReply and outcome.headers is not None:
+                room.observe(outcome.headers, number, started)
             if _log.isEnabledFor(_DEBUG):
                 _debug(route, outcome, 1, started, acting_as)
             if type(outcome) is HttpReply and _succeeded(outcome):
-                if outcome.headers is not None:
-                    self.headroom.observe(outcome.headers)
                 return self._decode(route, result_type, outcome, empty)
             total = self._config.timeouts.total
             exchange = Exchange(
@@ -328,9 +327,6 @@ class ApiClient:
                 outcome = await self._exchange(exchange)
             if isinstance(outcome, HttpReply):
                 outcome = await self._follow(exchange, outcome)
-            if isinstance(outcome, HttpReply):
-                if outcome.headers is not None:
-                    self.headroom.observe(outcome.headers)
                 if _succeeded(outcome):
                     return self._decode(route, result_type, outcome, empty)
                 error: KommunicateError = self._reply_error(
@@ -450,7 +446,8 @@ class ApiClient:
         started = time.monotonic()
         reply: HttpReply | APIConnectionError
         room = self.headroom
-        room.in_flight += 1  # counted from the headroom check on, no await between
+        number = room.sent  # numbered from the headroom check on, no await between
+        room.sent = number + 1
         try:
             reply = await self._transport.send(
                 route.method,
@@ -464,8 +461,8 @@ class ApiClient:
             reply = _unanswered(exc, route)
         except ResponseValidationError as exc:  # over the size cap: it was sent
             raise _oversized(exc, route) from None
-        finally:
-            room.in_flight -= 1
+        if type(reply) is HttpReply and reply.headers is not None:
+            room.observe(reply.headers, number, started)
         if _log.isEnabledFor(_DEBUG):
             _debug(route, reply, exchange.retries + 1, started, exchange.acting_as)
         return reply

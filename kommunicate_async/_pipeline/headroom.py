@@ -9,10 +9,11 @@ read tolerantly ("5", "5, 100;w=1", garbage: ignored), and with none nothing
 changes (tests/test_headroom.py). Kong counts in fixed windows aligned to the
 clock, so a per-second or per-minute window ends at the next boundary.
 
-While little is left, a call waits for the window to end: a campaign (any call,
-in fact) keeps a reserve of the window free, a bot's reply or late post
-(`bots_first()`) spends it. Calls on their way count against what the last reply
-reported, and within a window the lowest report stands.
+When nothing is left, a call waits for the window to end instead of earning a
+429. A campaign (any call, in fact) counts the requests it started since the one a
+report answered as spent already; a bot's reply or late post (`bots_first()`)
+trusts the report, so it may take what those would have: bots first here too. Within a window the lowest
+report stands (a slow reply from earlier says more is left than there is).
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ _WINDOWS: Final = (
     (istr("X-RateLimit-Remaining-Second"), istr("X-RateLimit-Limit-Second"), 1),
     (istr("X-RateLimit-Remaining-Minute"), istr("X-RateLimit-Limit-Minute"), 60),
 )
-RESERVE: Final = 0.1
-"""Share of a window's limit that only bots may spend."""
 MAX_HOLD: Final = 60.0
 """The longest a call waits for a window to end (a 429 would say the rest)."""
 
@@ -75,7 +74,7 @@ def _count(raw: str | None) -> float | None:
 class Headroom:
     """The last reported window of a session (shared by its views)."""
 
-    __slots__ = ("hot", "in_flight", "limit", "remaining", "resets")
+    __slots__ = ("hot", "limit", "mark", "remaining", "resets", "sent")
 
     def __init__(self) -> None:
         self.remaining: float | None = None
@@ -83,38 +82,43 @@ class Headroom:
         self.limit: float | None = None
         self.resets = 0.0
         """When that window ends (monotonic)."""
-        self.in_flight = 0
-        """Requests on their way (the client counts them around each attempt):
-        counted against what is left, as the server may not have yet."""
+        self.sent = 0
+        """Requests started so far (the client numbers each attempt)."""
+        self.mark = 0.0
+        """The lowest `remaining + number of the request it answered` this
+        window: `mark - sent` is what is left once the requests started since
+        are counted (the server may not have counted them yet)."""
         self.hot = False
         """Half the window or more is spent: calls count themselves and may wait."""
 
-    def observe(self, headers: Mapping[str, str]) -> None:
-        """Read a reply's rate-limit headers (no-op without them)."""
-        remaining = _count(headers.get(_REMAINING))
-        if remaining is not None:
-            limit = _count(headers.get(_LIMIT))
-            ends = _count(headers.get(_RESET))
-            window = 1.0 if ends is None else ends
-            if ends is not None and headers.get(_WINDOWS[0][0]) == str(int(remaining)):
-                window = min(window, _to_boundary(1))  # the second is the binding one
-        else:
-            for remaining_name, limit_name, seconds in _WINDOWS:
-                remaining = _count(headers.get(remaining_name))
-                if remaining is not None:
-                    limit = _count(headers.get(limit_name))
-                    window = _to_boundary(seconds)
-                    break
-            else:
-                return
-        self._update(remaining, limit, min(window, MAX_HOLD))
+    def observe(
+        self, headers: Mapping[str, str], number: int, started: float
+    ) -> None:
+        """Read the rate-limit headers (no-op without them) of the reply to the
+        request numbered `number` (`sent` before it), started at `started`
+        (monotonic)."""
+        read = _read(headers)
+        if read is None:
+            return
+        remaining, limit, aligned, reset = read
+        if aligned:
+            position = time.time() % aligned
+            if time.monotonic() - started > position:
+                return  # sent before this window began: it counted in the last one
+            reset = aligned - position
+        self._update(remaining, limit, min(reset, MAX_HOLD), number)
 
-    def _update(self, remaining: float, limit: float | None, window: float) -> None:
+    def _update(
+        self, remaining: float, limit: float | None, window: float, number: int
+    ) -> None:
         resets = time.monotonic() + window
+        mark = remaining + number + 1
         known = self.remaining
         if known is not None and resets < self.resets + 0.5:  # the same window:
             remaining = min(remaining, known)  # a slower reply may say more is left
+            mark = min(mark, self.mark)
         self.remaining, self.limit, self.resets = remaining, limit, resets
+        self.mark = mark
         self.hot = remaining <= (limit / 2 if limit else 10)
 
     def hold(self, *, bots: bool) -> float:
@@ -124,12 +128,24 @@ class Headroom:
         if remaining is None or now >= self.resets:  # a new window: not known yet
             self.remaining, self.hot = None, False
             return 0.0
-        floor = 0.0 if bots else max(1.0, math.ceil((self.limit or 0) * RESERVE))
-        if remaining - self.in_flight > floor:
+        if (remaining if bots else self.mark - self.sent) > 0:
             return 0.0
         return self.resets - now
 
 
-def _to_boundary(seconds: int) -> float:
-    """Seconds until the clock's next multiple of `seconds` (Kong's windows)."""
-    return seconds - time.time() % seconds
+def _read(
+    headers: Mapping[str, str],
+) -> tuple[float, float | None, int, float] | None:
+    """(remaining, limit, the clock-aligned window's seconds or 0, seconds to the
+    reset when not aligned), or None without readable headers."""
+    remaining = _count(headers.get(_REMAINING))
+    if remaining is not None:
+        limit = _count(headers.get(_LIMIT))
+        per_second = _count(headers.get(_WINDOWS[0][0]))
+        aligned = 1 if per_second == remaining else 0  # the second is the binding one
+        return remaining, limit, aligned, _count(headers.get(_RESET)) or 1.0
+    for remaining_name, limit_name, seconds in _WINDOWS:
+        remaining = _count(headers.get(remaining_name))
+        if remaining is not None:
+            return remaining, _count(headers.get(limit_name)), seconds, 0.0
+    return None
