@@ -26,7 +26,7 @@ Priority = Literal["campaign", "bots"]
 
 _BLOCK_SECONDS: Final = 0.05
 """A block of slots covers at most this much of the budget's time."""
-_LATE: Final = 0.02
+_LATE: Final = 0.01
 """A slot missed by more than this (and two intervals) is dropped, not used late."""
 _PAUSE_CHECK_MS: Final = 50.0
 """A wait longer than this looks again for a 429 pause set meanwhile."""
@@ -90,7 +90,7 @@ class RedisRateLimit:
         base = f"{PREFIX}{self.name}"
         self._keys = [f"{base}:tat", f"{base}:pause", f"{base}:bots"]
         self._per_block = max(1, min(block, math.floor(rate * _BLOCK_SECONDS)))
-        self._late = max(2 / rate, _LATE)
+        self._late = max(1 / rate, _LATE)
         self._take: Any = redis.register_script(TAKE)
         self._bot_take: Any = redis.register_script(BOT_TAKE)
         self._pause: Any = redis.register_script(PAUSE)
