@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import pytest
 from multidict import CIMultiDict
 
-import kommunicate_async._batch.pacing as pacing
 import kommunicate_async._pipeline.headroom as headroom_module
 from kommunicate_async import OutgoingMessage, RateLimitError
 from kommunicate_async.bots import BotRequest, Reply
@@ -22,6 +21,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 SEND = "POST /rest/ws/message/v2/send"
+PACING = "kommunicate_async._batch.pacing"
+HEADROOM = "kommunicate_async._pipeline.headroom"
 
 
 @pytest.fixture
@@ -34,8 +35,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> tuple[list[float], list[float]]:
         slept.append(round(seconds, 6))
         now[0] += seconds
 
-    monkeypatch.setattr(pacing.time, "monotonic", lambda: now[0])
-    monkeypatch.setattr(pacing.anyio, "sleep", fake_sleep)
+    monkeypatch.setattr(f"{PACING}.time.monotonic", lambda: now[0])
+    monkeypatch.setattr(f"{PACING}.anyio.sleep", fake_sleep)
     return now, slept
 
 
@@ -45,7 +46,8 @@ async def test_bots_never_queue_behind_the_campaign(
     now, slept = clock
     campaign = LocalRateLimit(10, lead=None)  # one send every 0.1 s
     bots = campaign.for_bots()
-    assert isinstance(bots, RateLimiter) and bots.priority == "bots"
+    assert isinstance(bots, RateLimiter)
+    assert bots.priority == "bots"
     for _ in range(3):  # the campaign's sends claim 100.0, 100.1, 100.2 ...
         await campaign.wait()
     assert slept == [0.1, 0.1]  # (each sleep moves the clock)
@@ -99,8 +101,8 @@ def test_bad_settings() -> None:
 @pytest.fixture
 def wall(monkeypatch: pytest.MonkeyPatch) -> Callable[[float, float], None]:
     def set_clocks(wall_time: float, monotonic: float) -> None:
-        monkeypatch.setattr(headroom_module.time, "time", lambda: wall_time)
-        monkeypatch.setattr(headroom_module.time, "monotonic", lambda: monotonic)
+        monkeypatch.setattr(f"{HEADROOM}.time.time", lambda: wall_time)
+        monkeypatch.setattr(f"{HEADROOM}.time.monotonic", lambda: monotonic)
 
     return set_clocks
 
@@ -125,7 +127,12 @@ def wall(monkeypatch: pytest.MonkeyPatch) -> Callable[[float, float], None]:
         ({"RateLimit-Remaining": "3", "RateLimit-Reset": "20"}, 3, None, 20.0),
         ({"RateLimit-Remaining": "3, 100;w=1"}, 3, None, 1.0),  # IETF draft list
         ({"x-ratelimit-remaining-minute": "9"}, 9, None, 19.25),
-        ({"X-RateLimit-Remaining-Second": "0", "X-RateLimit-Limit-Second": "5"}, 0, 5, 0.25),
+        (
+            {"X-RateLimit-Remaining-Second": "0", "X-RateLimit-Limit-Second": "5"},
+            0,
+            5,
+            0.25,
+        ),
     ],
 )
 def test_rate_limit_headers_are_read(
@@ -159,13 +166,19 @@ def test_missing_or_unreadable_headers_change_nothing(headers: dict[str, str]) -
     assert room.hold(bots=False) == 0.0
 
 
+def _state(room: headroom_module.Headroom) -> tuple[float | None, bool]:
+    return room.remaining, room.hot
+
+
 def test_campaigns_count_what_is_on_its_way_bots_trust_the_report(
     wall: Callable[[float, float], None],
 ) -> None:
     wall(2_000_000.5, 10.0)
     room = headroom_module.Headroom()
     room.sent = 5  # requests 0-4 went; the reply to request 2 says 12 are left
-    room.observe(CIMultiDict({"RateLimit-Remaining": "12", "RateLimit-Limit": "100"}), 2, 10.0)
+    room.observe(
+        CIMultiDict({"RateLimit-Remaining": "12", "RateLimit-Limit": "100"}), 2, 10.0
+    )
     assert room.hot  # under half of the window left: calls may wait
     starts = 0
     while room.hold(bots=False) == 0.0:
@@ -174,13 +187,20 @@ def test_campaigns_count_what_is_on_its_way_bots_trust_the_report(
     assert starts == 10  # 12 left, less requests 3 and 4, not counted in that reply
     assert room.hold(bots=False) == pytest.approx(1.0)  # until the window ends
     assert room.hold(bots=True) == 0.0  # a bot trusts the report: 12 left
-    room.observe(CIMultiDict({"RateLimit-Remaining": "0", "RateLimit-Limit": "100"}), 9, 10.0)
+    room.observe(
+        CIMultiDict({"RateLimit-Remaining": "0", "RateLimit-Limit": "100"}), 9, 10.0
+    )
     assert room.hold(bots=True) == pytest.approx(1.0)  # nothing left: bots wait too
-    room.observe(CIMultiDict({"RateLimit-Remaining": "50", "RateLimit-Limit": "100"}), 1, 10.0)
+    room.observe(
+        CIMultiDict({"RateLimit-Remaining": "50", "RateLimit-Limit": "100"}), 1, 10.0
+    )
     assert room.remaining == 0  # a slower reply from earlier: the lowest stands
     wall(2_000_001.6, 11.1)  # the window ended: nothing known, nobody waits
-    assert room.hold(bots=False) == 0.0 and not room.hot
-    room.observe(CIMultiDict({"RateLimit-Remaining": "80", "RateLimit-Limit": "100"}), 20, 10.0)
+    assert room.hold(bots=False) == 0.0
+    assert _state(room) == (None, False)
+    room.observe(
+        CIMultiDict({"RateLimit-Remaining": "80", "RateLimit-Limit": "100"}), 20, 10.0
+    )
     assert not room.hot  # plenty left: the fast path
 
 
@@ -192,7 +212,7 @@ async def test_a_bot_s_late_posts_take_the_budget_first() -> None:
             order.append(("wait", headroom_module.for_bots()))
 
         async def pause(self, seconds: float) -> None:  # pragma: no cover - unused
-            raise AssertionError
+            raise AssertionError(seconds)
 
     async with FakeKommunicate() as fake, fake.session() as km:
         chat = await km.conversations.create(["user-1"])
@@ -215,7 +235,7 @@ async def test_the_fake_limits_per_key_with_kong_s_headers_and_429() -> None:
     async with FakeKommunicate() as fake, fake.session(max_retries=0) as km:
         chat = await km.conversations.create(["u"])
         # Start early in a clock second, so the four sends share one window.
-        while time.time() % 1 > 0.5:  # noqa: ASYNC110 - at most half a second
+        while time.time() % 1 > 0.5:  # at most half a second
             time.sleep(0.01)  # noqa: ASYNC251
         fake.kong = KongLimit(per_second=3)
         raw = await km.request(
@@ -227,7 +247,10 @@ async def test_the_fake_limits_per_key_with_kong_s_headers_and_429() -> None:
         headers = raw.headers
         assert headers["X-RateLimit-Limit-Second"] == "3"
         assert headers["X-RateLimit-Remaining-Second"] == "2"
-        assert (headers["RateLimit-Limit"], headers["RateLimit-Remaining"]) == ("3", "2")
+        assert (headers["RateLimit-Limit"], headers["RateLimit-Remaining"]) == (
+            "3",
+            "2",
+        )
         assert headers["RateLimit-Reset"] == "1"
         room = km._client.headroom  # pyright: ignore[reportPrivateUsage]
         assert (room.remaining, room.limit, room.hot) == (2, 3, False)

@@ -14,6 +14,8 @@ from typing import Literal
 
 import anyio
 
+from .._compat import override
+
 __all__ = ["LocalRateLimit", "Pacer"]
 
 Priority = Literal["campaign", "bots"]
@@ -79,6 +81,7 @@ class LocalRateLimit:
         view._burst, view._lead, view._budget = self._burst, self._lead, self._budget
         return view
 
+    @override
     def __repr__(self) -> str:
         return f"LocalRateLimit(rate={self.rate:g}, {self.priority})"
 
@@ -123,5 +126,3 @@ class Pacer(LocalRateLimit):
 
     def __init__(self, rate: float) -> None:
         super().__init__(rate, lead=None)
-
-

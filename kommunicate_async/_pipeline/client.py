@@ -239,8 +239,7 @@ class ApiClient:
                 outcome = _unanswered(exc, route)
             except ResponseValidationError as exc:  # over the size cap: it was sent
                 raise _oversized(exc, route) from None
-            if type(outcome) is HttpReply and outcome.headers is not None:
-                room.observe(outcome.headers, number, started)
+            _observe(room, outcome, number, started)
             if _log.isEnabledFor(_DEBUG):
                 _debug(route, outcome, 1, started, acting_as)
             if type(outcome) is HttpReply and _succeeded(outcome):
@@ -327,6 +326,7 @@ class ApiClient:
                 outcome = await self._exchange(exchange)
             if isinstance(outcome, HttpReply):
                 outcome = await self._follow(exchange, outcome)
+            if isinstance(outcome, HttpReply):
                 if _succeeded(outcome):
                     return self._decode(route, result_type, outcome, empty)
                 error: KommunicateError = self._reply_error(
@@ -461,8 +461,7 @@ class ApiClient:
             reply = _unanswered(exc, route)
         except ResponseValidationError as exc:  # over the size cap: it was sent
             raise _oversized(exc, route) from None
-        if type(reply) is HttpReply and reply.headers is not None:
-            room.observe(reply.headers, number, started)
+        _observe(room, reply, number, started)
         if _log.isEnabledFor(_DEBUG):
             _debug(route, reply, exchange.retries + 1, started, exchange.acting_as)
         return reply
@@ -678,6 +677,14 @@ def _check_params(params: Mapping[str, str | int]) -> None:
     for name, value in params.items():
         if type(value) is str and not value.isascii():
             check_encodable(value, name)
+
+
+def _observe(
+    room: Headroom, outcome: HttpReply | APIConnectionError, number: int, started: float
+) -> None:
+    """Let the session's `Headroom` read a reply's rate-limit headers."""
+    if type(outcome) is HttpReply and outcome.headers is not None:
+        room.observe(outcome.headers, number, started)
 
 
 def _may_be_empty(result_type: object, empty: bool) -> bool:

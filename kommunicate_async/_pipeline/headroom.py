@@ -12,8 +12,9 @@ clock, so a per-second or per-minute window ends at the next boundary.
 When nothing is left, a call waits for the window to end instead of earning a
 429. A campaign (any call, in fact) counts the requests it started since the one a
 report answered as spent already; a bot's reply or late post (`bots_first()`)
-trusts the report, so it may take what those would have: bots first here too. Within a window the lowest
-report stands (a slow reply from earlier says more is left than there is).
+trusts the report, so it may take what those would have: bots first here too.
+Within a window the lowest report stands (a slow reply from earlier says more is
+left than there is).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Final
 from multidict import istr
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Generator, Mapping
 
 __all__ = ["Headroom", "bots_first", "for_bots"]
 
@@ -45,7 +46,7 @@ _FOR_BOTS: ContextVar[bool] = ContextVar("kommunicate_for_bots", default=False)
 
 
 @contextmanager
-def bots_first() -> Iterator[None]:
+def bots_first() -> Generator[None]:
     """Calls made inside go first: they spend the reserve campaigns keep free."""
     token = _FOR_BOTS.set(True)
     try:
@@ -91,9 +92,7 @@ class Headroom:
         self.hot = False
         """Half the window or more is spent: calls count themselves and may wait."""
 
-    def observe(
-        self, headers: Mapping[str, str], number: int, started: float
-    ) -> None:
+    def observe(self, headers: Mapping[str, str], number: int, started: float) -> None:
         """Read the rate-limit headers (no-op without them) of the reply to the
         request numbered `number` (`sent` before it), started at `started`
         (monotonic)."""

@@ -5,8 +5,8 @@
 `kommunicate_async.scaleout.redis` implements both on Redis (the `redis` extra):
 one send budget per API key and one 429 pause for every worker, campaign and bot of
 an app (bots first), and one checkpoint that a job retried on another machine
-resumes. `LocalRateLimit` is that budget within one process. Another store (PostgreSQL, a shared volume) is
-one class with these few methods.
+resumes. `LocalRateLimit` is that budget within one process. Another store
+(PostgreSQL, a shared volume) is one class with these few methods.
 """
 
 from __future__ import annotations

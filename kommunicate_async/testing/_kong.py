@@ -15,10 +15,12 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass, field
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from ._wire import json_response
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 __all__ = ["KongLimit"]
 
@@ -35,9 +37,11 @@ class KongLimit:
 
     per_second: int
     headers: bool = True
-    limited: dict[str, int] = field(default_factory=dict)
+    limited: dict[str, int] = field(default_factory=dict[str, int])
     _window: int = field(default=0, init=False, repr=False)
-    _counts: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    _counts: dict[str, int] = field(
+        default_factory=dict[str, int], init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         if self.per_second < 1:
@@ -53,7 +57,9 @@ class KongLimit:
         used = self._counts.get(key, 0)
         if used >= self.per_second:
             self.limited[key] = self.limited.get(key, 0) + 1
-            response = json_response({"message": "API rate limit exceeded"}, status=429)
+            response: web.Response = json_response(
+                {"message": "API rate limit exceeded"}, status=429
+            )
             response.headers["Retry-After"] = str(max(1, math.ceil(window + 1 - now)))
             self.stamp(response, 0, now)
             return response, 0
@@ -79,5 +85,7 @@ class KongLimit:
 
 def _credential(request: web.Request) -> str:
     """Who the request counts against: its API key (or token), as a digest."""
-    secret = request.headers.get("Api-Key") or request.headers.get("Authorization", "")
+    secret = (
+        request.headers.get("Api-Key") or request.headers.get("Authorization") or ""
+    )
     return hashlib.sha256(secret.encode()).hexdigest()[:16]

@@ -15,7 +15,6 @@ from aiohttp import web
 from ._bots import BotDriver
 from ._directory import ROLE_AGENT, FakeDirectory, FakeTeam
 from ._faults import Fault, FaultPlan
-from ._kong import KongLimit
 from ._routes import Routes
 from ._state import FakeGroup, FakeMessage, FakeState, FakeUser
 from ._tokens import TokenIssuer
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from .._session import KommunicateSession
+    from ._kong import KongLimit
 
 __all__ = ["FakeKommunicate", "LoggedRequest"]
 

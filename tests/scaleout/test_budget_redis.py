@@ -56,7 +56,7 @@ async def test_the_budget_is_named_by_a_digest_of_the_api_key(redis: Redis) -> N
         ({"priority": "vip"}, "priority"),
     ):
         with pytest.raises(ValueError, match=match):
-            RedisRateLimit(redis, "x", rate=5, **bad)  # type: ignore[arg-type]
+            RedisRateLimit(redis, "x", rate=5, **bad)
 
 
 async def test_campaign_slots_come_in_blocks(redis: Redis, campaign: str) -> None:
@@ -171,6 +171,8 @@ async def test_bots_go_first_and_the_campaign_yields(
     assert max(bot_waits) < 0.05  # the campaign's queue is ~0.6 s long
     starts.sort()
     first = starts[0]
-    windows = [sum(1 for t in starts if s <= t < s + 1.0) for s in starts if s < starts[-1] - 1]
+    windows = [
+        sum(1 for t in starts if s <= t < s + 1.0) for s in starts if s < starts[-1] - 1
+    ]
     assert max(windows) <= rate + rate * 0.1 + 1  # the lead the campaign had
     assert first < starts[-1] - 2

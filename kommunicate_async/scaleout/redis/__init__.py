@@ -31,7 +31,7 @@ without the shared limit or checkpoint.
 from __future__ import annotations
 
 try:
-    import redis.exceptions  # noqa: F401 - the extra's presence
+    import redis.exceptions  # noqa: F401  # pyright: ignore[reportUnusedImport]
 except ImportError as exc:  # pragma: no cover - the extra is not installed
     raise ImportError(
         "kommunicate_async.scaleout.redis needs redis-py: "

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import anyio
 from redis.exceptions import RedisError
 
+from ..._compat import override
 from ..._errors import CoordinationError
 from ._scripts import BOT_TAKE, PAUSE, PAUSE_LEFT, TAKE
 
@@ -111,6 +112,7 @@ class RedisRateLimit:
             priority="bots",
         )
 
+    @override
     def __repr__(self) -> str:
         return f"RedisRateLimit({self.name!r}, rate={self.rate:g}, {self.priority})"
 

@@ -94,9 +94,7 @@ class RedisBatchStore:
         args.append(f"s:{_now_ms()}:{offset}")
         args += (key for key, _ in group)
         try:
-            found: list[bytes | str] = await self._begin(
-                keys=[self._items], args=args
-            )
+            found: list[bytes | str] = await self._begin(keys=[self._items], args=args)
         except RedisError as exc:
             error = failure("the shared checkpoint", exc)
             for _, waiter in group:
