@@ -39,9 +39,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 EXAMPLE = os.path.join(ROOT, "examples", "arq_campaign.py")
 LIMIT = 100  # the fake's Kong limit: requests a second per API key
 RATE = 90.0  # the budget: under it, as sends cross its clock-second windows late
-MESSAGES = 1_400
+MESSAGES = 2_000
 WORKERS = 4
-BOT_REPLIES = 40
+BOT_REPLIES = 80
 SEND = "POST /rest/ws/message/v2/send"
 
 
@@ -79,7 +79,7 @@ async def main():
             request = BotRequest(key=f"5-q{time.time_ns()}", group_id=chat, bot_id="bot")
             await deliverer.post(request, [Reply(f"answer {i}")])
             latencies.append(time.monotonic() - asked)
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.02)
         assert not deliverer.undelivered
     await redis.aclose()
     print(json.dumps(latencies))
@@ -171,7 +171,7 @@ async def test_a_campaign_yields_to_the_bot_within_one_budget(
                 assert await enqueue.wait() == 0
                 with anyio.fail_after(30):  # the campaign is under way
                     while len(fake.requests_to(SEND)) < 3 * BOT_REPLIES:  # noqa: ASYNC110
-                        await asyncio.sleep(0.05)
+                        await asyncio.sleep(0.02)
                 campaign_started = time.time()
                 busy = await _bot(env, bot_chat, BOT_REPLIES)
                 with anyio.fail_after(40):

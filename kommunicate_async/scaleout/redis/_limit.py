@@ -124,10 +124,15 @@ class RedisRateLimit:
             )
             await self._sleep(wait_ms)
             return
-        slot = await self._next_slot()
-        wait_ms = (slot - time.monotonic()) * 1000
-        if wait_ms > 0:
-            await self._sleep(wait_ms)
+        while True:
+            slot = await self._next_slot()
+            wait_ms = (slot - time.monotonic()) * 1000
+            if wait_ms > 0:
+                await self._sleep(wait_ms)
+            if time.monotonic() - slot <= self._late:
+                return
+            # Woken too late (a stalled process): sending now would bunch with the
+            # sends of the slots after it; take a fresh one instead.
 
     async def _next_slot(self) -> float:
         """A slot of this worker's block (a fresh block when none is left)."""
