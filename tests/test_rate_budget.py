@@ -72,6 +72,9 @@ async def test_bots_alone_keep_to_the_rate_and_a_pause_holds_everyone(
     assert now[0] == pytest.approx(102.1)  # after the pause: nobody goes before
     await campaign.wait()
     assert now[0] == pytest.approx(102.2)  # behind the bot
+    await bots.pause(1.0)
+    await campaign.wait()
+    assert now[0] == pytest.approx(103.2)  # a campaign waits a pause out too
 
 
 async def test_a_campaign_reserves_no_further_than_lead_ahead(

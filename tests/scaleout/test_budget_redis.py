@@ -176,3 +176,81 @@ async def test_bots_go_first_and_the_campaign_yields(
     ]
     assert max(windows) <= rate + rate * 0.1 + 1  # the lead the campaign had
     assert first < starts[-1] - 2
+
+
+async def test_a_campaign_far_behind_comes_back_instead_of_reserving(
+    redis: Redis, campaign: str
+) -> None:
+    limit = RedisRateLimit(redis, campaign, rate=1000, lead=0.05)
+    seconds, micros = await redis.time()
+    now_ms = seconds * 1000 + micros / 1000
+    await redis.set(f"kommunicate:{campaign}:tat", f"{now_ms + 200:.3f}")
+    started = time.monotonic()
+    await limit.wait()  # told to come back ~150 ms later, then reserves
+    assert time.monotonic() - started >= 0.18
+
+
+async def test_a_pause_lengthened_during_a_wait_is_waited_out(
+    redis: Redis, campaign: str
+) -> None:
+    one = RedisRateLimit(redis, campaign, rate=1000, block=1)
+    other = RedisRateLimit(redis, campaign, rate=1000, block=1).for_bots()
+    await one.pause(0.1)
+    started = time.monotonic()
+    waiting = asyncio.ensure_future(other.wait())
+    await asyncio.sleep(0.05)
+    await one.pause(0.3)  # another 429 meanwhile
+    await waiting
+    assert time.monotonic() - started >= 0.33
+
+
+async def test_a_slot_woken_too_late_is_not_used(redis: Redis, campaign: str) -> None:
+    limit = RedisRateLimit(redis, campaign, rate=1000, block=4)
+    await limit.wait()  # a block of 4 slots 1 ms apart
+    before = await _calls(redis, "evalsha")
+    waiting = asyncio.ensure_future(limit.wait())
+    await asyncio.sleep(0)  # it takes the next slot and sleeps until it
+    time.sleep(0.1)  # noqa: ASYNC251 - a stalled process
+    await waiting
+    assert await _calls(redis, "evalsha") - before >= 1  # a fresh block instead
+
+
+async def test_the_store_s_other_paths(
+    redis: Redis, redis_server: RedisProcess, campaign: str
+) -> None:
+    store = RedisBatchStore(redis, campaign, ttl=None)
+    await store.open()
+    for i in range(64):  # 64 final states waiting: written at once
+        await store.finish(CheckpointLine(f"f{i}", "failed", i, 1))
+    assert (await store.outcomes()).get("f0") == "failed"
+    assert await redis.ttl(f"kommunicate:{campaign}:items") == -1  # kept
+    waiting = asyncio.ensure_future(store.begin("slow", 1))
+    await asyncio.sleep(0)
+    cancelled = asyncio.ensure_future(store.begin("gone", 2))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await store.finish(CheckpointLine("x", "delivered", 3, 1, "5-x"))
+    await store.flush()  # waits for the begins on their way, then writes
+    assert await waiting == "new"
+    assert (await store.outcomes())["gone"] == "sending"  # marked: reconciled later
+    await store.clock(-5)
+    await store.clock(-1)  # a larger offset than known: kept as it was
+    redis_server.stop()
+    for call in (store.open(), store.clock(-10), store.outcomes()):
+        with pytest.raises(CoordinationError, match="checkpoint"):
+            await call
+    await store.finish(CheckpointLine("y", "delivered", 4, 1, "5-y"))
+    with pytest.raises(CoordinationError, match="checkpoint"):
+        await store.close()
+
+
+async def test_a_sender_cancelled_while_its_block_is_fetched(
+    redis: Redis, campaign: str
+) -> None:
+    limit = RedisRateLimit(redis, campaign, rate=1000)
+    gone = asyncio.ensure_future(limit.wait())
+    await asyncio.sleep(0)  # it waits for the block on its way
+    gone.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    await limit.wait()  # the block arrived all the same: the next sender uses it
