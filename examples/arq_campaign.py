@@ -1,8 +1,9 @@
-"""One campaign over many arq workers: one rate limit, one 429 pause, one checkpoint.
+"""One campaign over many arq workers: one send budget, one 429 pause, one checkpoint.
 
 Each job sends one shard of the same JSONL file (one `OutgoingMessage` per line).
-Every worker takes its jobs from the same Redis, and shares there the campaign's
-rate limit, its 429 pause and its checkpoint: a job retried on another machine (its
+Every worker takes its jobs from the same Redis, and shares there the app's send
+budget (with any other campaign and the app's bots, which go first), its 429 pause
+and the campaign's checkpoint: a job retried on another machine (its
 worker was killed) resumes where it stopped, reconciling what was in flight.
 
     REDIS_URL=redis://localhost:6379/0 python examples/arq_campaign.py worker
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 REDIS = RedisSettings.from_dsn(os.environ.get("REDIS_URL", "redis://localhost:6379/0"))
+API_KEY = os.environ.get("KOMMUNICATE_API_KEY", "")  # names the budget (a digest)
 JOB_TIMEOUT = 30  # seconds; a killed worker's job is retried this + 10 s after it began
 
 
@@ -48,7 +50,8 @@ async def send_shard(
     report = await ctx["km"].messages.send_many(
         read_items(path),
         shard=(k, n),
-        rate_limit=RedisRateLimit(redis, campaign, rate=rate),
+        # One budget per API key (as Kong counts): every campaign and bot of the app.
+        rate_limit=RedisRateLimit(redis, api_key=API_KEY, rate=rate),
         checkpoint=RedisBatchStore(redis, campaign),
         reconcile=True,
         concurrency=16,

@@ -38,6 +38,7 @@ from .._telemetry import active as telemetry
 from .._validate import check_encodable
 from ..models.auth import RefreshTokenBody
 from .call_state import Deadline, Exchange, Pause
+from .headroom import Headroom, for_bots
 from .reply import (
     REPLY_DECODERS,
     NoResult,
@@ -99,6 +100,7 @@ class ApiClient:
         "_pause",
         "_transport",
         "budget",
+        "headroom",
         "targets",
         "tokens",
     )
@@ -116,6 +118,8 @@ class ApiClient:
         self.budget = budget or RetryBudget()
         self._backoff = backoff or Backoff()
         self._pause = Pause()
+        self.headroom = Headroom()
+        """What replies' rate-limit headers say is left (docs/guides/rate-limits.md)."""
         attempt, total = config.timeouts.attempt, config.timeouts.total
         self._first_attempt = attempt if total is None else min(attempt, total)
         self.targets = Targets(config)
@@ -147,6 +151,7 @@ class ApiClient:
         view.tokens = self.tokens
         view.targets = self.targets
         view._pause = self._pause
+        view.headroom = self.headroom
         return view
 
     def deadline(self) -> Deadline:
@@ -226,6 +231,9 @@ class ApiClient:
                 (route, acting_as)
             ) or self.targets.key_target(route, acting_as)
             outcome: HttpReply | APIConnectionError
+            room = self.headroom
+            number = room.sent  # which request a reply's rate-limit headers answer
+            room.sent = number + 1
             try:
                 outcome = await self._transport.send(
                     route.method, url, sent_headers, params, body, self._first_attempt
@@ -234,6 +242,7 @@ class ApiClient:
                 outcome = _unanswered(exc, route)
             except ResponseValidationError as exc:  # over the size cap: it was sent
                 raise _oversized(exc, route) from None
+            _observe(room, outcome, number, started)
             if _log.isEnabledFor(_DEBUG):
                 _debug(route, outcome, 1, started, acting_as)
             if type(outcome) is HttpReply and _succeeded(outcome):
@@ -300,6 +309,7 @@ class ApiClient:
             traced is not None
             or deadline is not None
             or self._pause.until
+            or self.headroom.hot
             or headers is not None
             or (route.host in _USER_HOSTS and acting_as in self.tokens)
         )
@@ -391,6 +401,8 @@ class ApiClient:
         """Wait out a 429 pause, pick host and credentials, make one attempt."""
         if self._pause.until:
             await self._wait_out_pause(exchange.deadline.at)
+        if self.headroom.hot:
+            await self._wait_for_headroom(exchange.deadline.at)
         await self._target(exchange)
         return await self._attempt(exchange)
 
@@ -454,6 +466,9 @@ class ApiClient:
             )
         started = time.monotonic()
         reply: HttpReply | APIConnectionError
+        room = self.headroom
+        number = room.sent  # numbered from the headroom check on, no await between
+        room.sent = number + 1
         try:
             reply = await self._transport.send(
                 route.method,
@@ -467,6 +482,7 @@ class ApiClient:
             reply = _unanswered(exc, route)
         except ResponseValidationError as exc:  # over the size cap: it was sent
             raise _oversized(exc, route) from None
+        _observe(room, reply, number, started)
         if _log.isEnabledFor(_DEBUG):
             _debug(route, reply, exchange.retries + 1, started, exchange.acting_as)
         if exchange.trace is not None:
@@ -640,6 +656,17 @@ class ApiClient:
         if seconds:
             self.pause(min(seconds, MAX_RETRY_AFTER))
 
+    async def _wait_for_headroom(self, deadline: float | None) -> None:
+        """Little left of the server's window: wait for the next one (within the
+        call's deadline), before a 429 says so."""
+        wait = self.headroom.hold(bots=for_bots())
+        if wait <= 0:
+            return
+        if deadline is not None:
+            wait = min(wait, max(0.0, deadline - time.monotonic()))
+        _log.debug("rate-limit headers: little left, waiting %.2fs", wait)
+        await anyio.sleep(wait)
+
     async def _wait_out_pause(self, deadline: float | None) -> None:
         """A 429 anywhere in the session pauses every call until Retry-After passes."""
         now = time.monotonic()
@@ -675,6 +702,14 @@ def _check_params(params: Mapping[str, str | int]) -> None:
     for name, value in params.items():
         if type(value) is str and not value.isascii():
             check_encodable(value, name)
+
+
+def _observe(
+    room: Headroom, outcome: HttpReply | APIConnectionError, number: int, started: float
+) -> None:
+    """Let the session's `Headroom` read a reply's rate-limit headers."""
+    if type(outcome) is HttpReply and outcome.headers is not None:
+        room.observe(outcome.headers, number, started)
 
 
 def _may_be_empty(result_type: object, empty: bool) -> bool:

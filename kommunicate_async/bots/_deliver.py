@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from .._errors import KommunicateError
 from .._message_wire import SEND, send_body
 from .._metadata import MetadataKey
+from .._pipeline.headroom import bots_first
 from ..models.conversation import ConversationStatus
 from ..models.message import SentMessage
 from ..resources.assignees import CHANGE
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from .._session import KommunicateSession
+    from ..scaleout import RateLimiter
     from ._payloads import BotRequest
     from ._reply import Reply
 
@@ -114,6 +116,9 @@ class Deliverer:
         self.rules_handoff: RulesHandoff = rules_handoff
         self.event_sender: EventSender = event_sender
         self.undelivered: deque[Undelivered] = deque(maxlen=10_000)
+        self.rate_limit: RateLimiter | None = None
+        """The app's send budget for late posts (`limiter.for_bots()` of a
+        `LocalRateLimit` or `RedisRateLimit`: bots first); None: unpaced."""
 
     def fail(
         self,
@@ -152,8 +157,11 @@ class Deliverer:
             return
         index = 0
         try:
-            for index, reply in enumerate(replies):
-                await self._post_one(self._km, request, index, reply)
+            with bots_first():  # bots spend the reserve campaigns keep free
+                for index, reply in enumerate(replies):
+                    if self.rate_limit is not None:
+                        await self.rate_limit.wait()
+                    await self._post_one(self._km, request, index, reply)
         except asyncio.CancelledError:
             self.fail(
                 request,

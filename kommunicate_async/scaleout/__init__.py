@@ -3,9 +3,10 @@
 `iter_send(rate_limit=...)` takes a number (this process's own pace) or a
 `RateLimiter`; `checkpoint=` takes a path (the JSONL file) or a `BatchStore`.
 `kommunicate_async.scaleout.redis` implements both on Redis (the `redis` extra):
-one rate limit and one 429 pause for every worker, and one checkpoint that a job
-retried on another machine resumes. Another store (PostgreSQL, a shared volume) is
-one class with these few methods.
+one send budget per API key and one 429 pause for every worker, campaign and bot of
+an app (bots first), and one checkpoint that a job retried on another machine
+resumes. `LocalRateLimit` is that budget within one process. Another store
+(PostgreSQL, a shared volume) is one class with these few methods.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from .._batch.checkpoint import Begin, CheckpointLine, Uncertain
+from .._batch.pacing import LocalRateLimit
 from .._errors import CoordinationError
 from .._public import claim
 
@@ -21,6 +23,7 @@ __all__ = [
     "Begin",
     "CheckpointLine",
     "CoordinationError",
+    "LocalRateLimit",
     "RateLimiter",
     "Uncertain",
 ]
@@ -67,3 +70,4 @@ class BatchStore(Protocol):
 
 
 claim(__name__, globals())  # reprs and tracebacks read the public path
+LocalRateLimit.__module__ = __name__  # defined beside the batch that paces with it

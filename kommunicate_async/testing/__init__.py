@@ -11,6 +11,7 @@ from ._bots import BotDelivery
 from ._faults import Fault, FaultPlan, RouteFaults
 from ._flow import BotTestFlow, VirtualClock
 from ._replicas import BotReplicas, ReplicaDelivery
+from ._kong import KongLimit
 from ._server import FakeKommunicate, LoggedRequest
 from ._state import FakeGroup, FakeMessage, FakeState, FakeUser
 
@@ -25,6 +26,7 @@ __all__ = [
     "FakeUser",
     "Fault",
     "FaultPlan",
+    "KongLimit",
     "LoggedRequest",
     "ReplicaDelivery",
     "RouteFaults",

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from .._session import KommunicateSession
+    from ._kong import KongLimit
 
 __all__ = ["FakeKommunicate", "LoggedRequest"]
 
@@ -117,6 +118,8 @@ class FakeKommunicate(BotDeliveryKit):
         self.routing_agent = routing_agent
         self.state.clock_skew_ms = clock_skew_ms
         self.refuse_uploads = False
+        self.kong: KongLimit | None = None
+        """A Kong-style limit per API key (`KongLimit(100)`), its headers and 429s."""
         """Answer attachment uploads with `{"errorCode": "MALICIOUS_CONTENT"}`."""
         self.commit_delay = commit_delay
         """Seconds a message send takes to be stored (and answered): a slow commit
@@ -270,6 +273,9 @@ class FakeKommunicate(BotDeliveryKit):
         body = await request.read()
         route = f"{request.method} {request.path}"
         fault = self.faults.decide(route, request.query_string.encode() + b"\0" + body)
+        kong, left = (None, 0) if self.kong is None else self.kong.admit(request)
+        if kong is not None:
+            fault = Fault.RATE_LIMIT
         if self._log:
             peer = (
                 request.transport.get_extra_info("peername")
@@ -288,6 +294,8 @@ class FakeKommunicate(BotDeliveryKit):
                     fault.value,
                 )
             )
+        if kong is not None:
+            return kong
         if fault is Fault.DELAY:
             await asyncio.sleep(self.faults.settings(route).delay_seconds)
         elif fault in (Fault.ERROR_500, Fault.ERROR_503):
@@ -315,6 +323,8 @@ class FakeKommunicate(BotDeliveryKit):
         # Kong 3.5+ on services.kommunicate.io tags every reply (Kong docs
         # "Debug requests"); the library quotes it in errors and raw views.
         response.headers["X-Kong-Request-Id"] = secrets.token_hex(16)
+        if self.kong is not None:
+            self.kong.stamp(response, left)
         if fault is Fault.RESET_AFTER:
             return self._reset(request)
         if fault is Fault.TRUNCATE and isinstance(response, web.Response):

