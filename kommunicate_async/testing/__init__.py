@@ -10,8 +10,8 @@ from ._bot_server import RunningBot, serve_bot
 from ._bots import BotDelivery
 from ._faults import Fault, FaultPlan, RouteFaults
 from ._flow import BotTestFlow, VirtualClock
-from ._replicas import BotReplicas, ReplicaDelivery
 from ._kong import KongLimit
+from ._replicas import BotReplicas, ReplicaDelivery
 from ._server import FakeKommunicate, LoggedRequest
 from ._state import FakeGroup, FakeMessage, FakeState, FakeUser
 
