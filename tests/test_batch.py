@@ -144,18 +144,14 @@ def test_report_counts() -> None:
     assert [r.index for r in report.problems] == [1, 2] and not report.ok
 
 
-async def test_pacer_spaces_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_pacer_spaces_starts() -> None:
     clock = [100.0]
     slept: list[float] = []
 
     async def fake_sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr(
-        "kommunicate_async._batch.pacing.time.monotonic", lambda: clock[0]
-    )
-    monkeypatch.setattr("kommunicate_async._batch.pacing.anyio.sleep", fake_sleep)
-    pacer = pacing.Pacer(10)
+    pacer = pacing.Pacer(10, clock=lambda: clock[0], sleep=fake_sleep)
     for _ in range(4):
         await pacer.wait()
     assert slept == pytest.approx([0.1, 0.2, 0.3])

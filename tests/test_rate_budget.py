@@ -5,7 +5,7 @@ Kong-style limit. The Redis side: tests/scaleout/test_budget_redis.py."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from multidict import CIMultiDict
@@ -21,30 +21,37 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 SEND = "POST /rest/ws/message/v2/send"
-PACING = "kommunicate_async._batch.pacing"
 HEADROOM = "kommunicate_async._pipeline.headroom"
 
 
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> tuple[list[float], list[float]]:
+class Clock:
     """A frozen monotonic clock for the limiter; its sleeps recorded, not slept."""
-    now = [100.0]
-    slept: list[float] = []
 
-    async def fake_sleep(seconds: float) -> None:
-        slept.append(round(seconds, 6))
-        now[0] += seconds
+    def __init__(self) -> None:
+        self.now = [100.0]
+        self.slept: list[float] = []
 
-    monkeypatch.setattr(f"{PACING}.time.monotonic", lambda: now[0])
-    monkeypatch.setattr(f"{PACING}.anyio.sleep", fake_sleep)
-    return now, slept
+    def time(self) -> float:
+        return self.now[0]
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 6))
+        self.now[0] += seconds
+
+    def limit(self, rate: float, **options: Any) -> LocalRateLimit:
+        return LocalRateLimit(rate, clock=self.time, sleep=self.sleep, **options)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
 
 
 async def test_bots_never_queue_behind_the_campaign(
-    clock: tuple[list[float], list[float]],
+    clock: Clock,
 ) -> None:
-    now, slept = clock
-    campaign = LocalRateLimit(10, lead=None)  # one send every 0.1 s
+    slept = clock.slept
+    campaign = clock.limit(10, lead=None)  # one send every 0.1 s
     bots = campaign.for_bots()
     assert isinstance(bots, RateLimiter)
     assert bots.priority == "bots"
@@ -59,10 +66,10 @@ async def test_bots_never_queue_behind_the_campaign(
 
 
 async def test_bots_alone_keep_to_the_rate_and_a_pause_holds_everyone(
-    clock: tuple[list[float], list[float]],
+    clock: Clock,
 ) -> None:
-    now, slept = clock
-    campaign = LocalRateLimit(10)
+    now, slept = clock.now, clock.slept
+    campaign = clock.limit(10)
     bots = campaign.for_bots()
     await bots.wait()
     await bots.wait()
@@ -78,10 +85,10 @@ async def test_bots_alone_keep_to_the_rate_and_a_pause_holds_everyone(
 
 
 async def test_a_campaign_reserves_no_further_than_lead_ahead(
-    clock: tuple[list[float], list[float]],
+    clock: Clock,
 ) -> None:
-    now, slept = clock
-    campaign = LocalRateLimit(10, lead=0.15)
+    slept = clock.slept
+    campaign = clock.limit(10, lead=0.15)
     budget = campaign._budget  # pyright: ignore[reportPrivateUsage]
     budget.tat = 101.0  # the next slot is a second away: too far to claim yet
     await campaign.wait()

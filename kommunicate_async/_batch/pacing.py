@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 
 from .._compat import override
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
 
 __all__ = ["LocalRateLimit", "Pacer"]
 
@@ -50,9 +53,20 @@ class LocalRateLimit:
         burst: sends that may start at once after an idle spell (1: none).
         lead: seconds a campaign send may reserve ahead (None: no bound; the
             longest a bot overtakes the campaign's queue otherwise).
+        clock: the monotonic clock, in seconds (a test's virtual one).
+        sleep: how to wait that many seconds (a test's virtual one).
     """
 
-    __slots__ = ("_budget", "_burst", "_interval", "_lead", "priority", "rate")
+    __slots__ = (
+        "_budget",
+        "_burst",
+        "_clock",
+        "_interval",
+        "_lead",
+        "_sleep",
+        "priority",
+        "rate",
+    )
 
     def __init__(
         self,
@@ -61,6 +75,8 @@ class LocalRateLimit:
         burst: int = 1,
         lead: float | None = 0.1,
         priority: Priority = "campaign",
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         if not (rate > 0 and math.isfinite(rate)):
             raise ValueError("rate must be > 0")
@@ -74,10 +90,14 @@ class LocalRateLimit:
         self._burst = (burst - 1) * self._interval
         self._lead = math.inf if lead is None else lead
         self._budget = _Budget()
+        self._clock = clock
+        self._sleep = sleep
 
     def for_bots(self) -> LocalRateLimit:
         """The same budget for a bot's replies and late posts: they go first."""
-        view = LocalRateLimit(self.rate, priority="bots")
+        view = LocalRateLimit(
+            self.rate, priority="bots", clock=self._clock, sleep=self._sleep
+        )
         view._burst, view._lead, view._budget = self._burst, self._lead, self._budget
         return view
 
@@ -89,19 +109,19 @@ class LocalRateLimit:
         """Return when this caller may start its request."""
         budget = self._budget
         if self.priority == "bots":
-            now = time.monotonic()
+            now = self._clock()
             slot = max(budget.bots, now - self._burst, budget.paused)
             budget.bots = slot + self._interval
             budget.tat = max(budget.tat, slot) + self._interval  # the campaign yields
         else:
             slot, now = await self._campaign_slot(budget)
         if slot > now:
-            await anyio.sleep(slot - now)
+            await self._sleep(slot - now)
 
     async def _campaign_slot(self, budget: _Budget) -> tuple[float, float]:
         """A campaign slot at most `lead` ahead (waiting until one is)."""
         while True:
-            now = time.monotonic()
+            now = self._clock()
             slot = budget.tat
             if slot < now - self._burst:
                 slot = now - self._burst
@@ -110,12 +130,12 @@ class LocalRateLimit:
             if slot - now <= self._lead + 1e-3:  # (float error must not spin)
                 budget.tat = slot + self._interval
                 return slot, now
-            await anyio.sleep(slot - now - self._lead)
+            await self._sleep(slot - now - self._lead)
 
     async def pause(self, seconds: float) -> None:
         """Hold every sender of the budget for `seconds` (after a 429)."""
         budget = self._budget
-        budget.paused = max(budget.paused, time.monotonic() + seconds)
+        budget.paused = max(budget.paused, self._clock() + seconds)
 
 
 class Pacer(LocalRateLimit):
@@ -124,5 +144,11 @@ class Pacer(LocalRateLimit):
 
     __slots__ = ()
 
-    def __init__(self, rate: float) -> None:
-        super().__init__(rate, lead=None)
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        super().__init__(rate, lead=None, clock=clock, sleep=sleep)
