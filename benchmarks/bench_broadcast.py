@@ -15,49 +15,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from benchmarks._common import emit, table
 from kommunicate_async import OutgoingMessage
-from kommunicate_async.testing import FakeKommunicate
+from tests.threaded_fake import ThreadedFake
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from kommunicate_async.testing import FakeKommunicate
+
 SENDALL = "POST /rest/ws/message/sendall"
 SEND = "POST /rest/ws/message/v2/send"
 LIST = "GET /rest/ws/message/list"
-
-
-class _FakeThread:
-    """FakeKommunicate on its own loop in a thread."""
-
-    def __init__(self) -> None:
-        self.fake = FakeKommunicate(keep_messages=3, log_limit=None)
-        self._loop = asyncio.new_event_loop()
-        self._stop = asyncio.Event()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        async def serve() -> None:
-            async with self.fake:
-                self._ready.set()
-                await self._stop.wait()
-
-        self._loop.run_until_complete(serve())
-        self._loop.close()
-
-    def __enter__(self) -> FakeKommunicate:
-        self._thread.start()
-        assert self._ready.wait(10)
-        return self.fake
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
 
 
 async def _campaign(
@@ -90,7 +62,7 @@ async def _campaign(
 
 
 async def main(count: int, single_count: int) -> None:
-    with _FakeThread() as fake:
+    with ThreadedFake(keep_messages=3, log_limit=None) as fake:
         for i in range(max(count, single_count)):  # before any request: no race
             fake.state.create_group(
                 name=f"g{i}",

@@ -17,7 +17,10 @@ pytest_plugins = ["kommunicate_async.testing.pytest_plugin"]
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
+    from redis.asyncio import Redis
+
     from kommunicate_async.testing import FakeKommunicate
+    from tests.scaleout.conftest import RedisProcess
 
 
 @pytest.fixture
@@ -53,3 +56,27 @@ async def km(api: MockApi) -> AsyncIterator[KommunicateSession]:  # noqa: ARG001
     )
     async with session:
         yield session
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisProcess]:
+    """A throwaway redis-server of the test's own (skips without redis-server)."""
+    from tests.scaleout.conftest import RedisProcess
+
+    server = RedisProcess()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def redis(redis_server: RedisProcess) -> AsyncIterator[Redis]:
+    """A client of `redis_server` (tests/temporal uses the shared one instead)."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_server.url)
+    try:
+        yield client
+    finally:
+        await client.aclose()

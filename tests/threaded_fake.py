@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 from kommunicate_async.testing import FakeKommunicate
 
@@ -11,8 +12,9 @@ from kommunicate_async.testing import FakeKommunicate
 class ThreadedFake:
     """A FakeKommunicate on its own event loop in a thread (main() runs asyncio.run)."""
 
-    def __init__(self) -> None:
-        self.fake = FakeKommunicate(api_key="cli-test-key")
+    def __init__(self, **options: Any) -> None:
+        """`options` go to `FakeKommunicate` (default key: "cli-test-key")."""
+        self.fake = FakeKommunicate(**{"api_key": "cli-test-key", **options})
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
         self._ready = threading.Event()

@@ -7,12 +7,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from kommunicate_async.testing import FakeKommunicate
-from tests.scaleout.conftest import RedisProcess
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
-
-    from redis.asyncio import Redis
+    from collections.abc import AsyncIterator
 
     from kommunicate_async import KommunicateSession
 
@@ -28,24 +25,3 @@ async def fake() -> AsyncIterator[FakeKommunicate]:
 async def km(fake: FakeKommunicate) -> AsyncIterator[KommunicateSession]:
     async with fake.session(max_retries=0) as session:
         yield session
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisProcess]:
-    """A throwaway redis-server of the test's own (skips without redis-server)."""
-    server = RedisProcess()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def redis(redis_server: RedisProcess) -> AsyncIterator[Redis]:
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(redis_server.url)
-    try:
-        yield client
-    finally:
-        await client.aclose()

@@ -13,26 +13,11 @@ from kommunicate_async.testing import FakeKommunicate, Fault, serve_bot
 from tests.scaleout.conftest import REDIS_SERVER, RedisProcess
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from redis.asyncio import Redis
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="needs redis-server")
 SENDALL = "POST /rest/ws/message/sendall"
 LIST = "GET /rest/ws/message/list"
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    from redis.asyncio import Redis
-
-    server = RedisProcess()
-    client = Redis.from_url(server.url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-        server.stop()
 
 
 async def test_echoes_recorded_in_one_place_prove_items_in_another(

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import Iterator
 
-    from redis.asyncio import Redis
 
 REDIS_SERVER = shutil.which("redis-server")
 
@@ -62,26 +61,6 @@ class RedisProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisProcess]:
-    server = RedisProcess()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def redis(redis_server: RedisProcess) -> AsyncIterator[Redis]:
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(redis_server.url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture
