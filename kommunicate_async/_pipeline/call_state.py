@@ -1,10 +1,11 @@
 """What one call carries between the layers of `client.py`: its deadline, its
-request and where it stands, and the session's 429 pause."""
+request and what crosses attempts (`Exchange`), one attempt's `Target`, and the
+session's 429 pause."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from .tokens import UserCredential
     from .transport import URL, Upload
 
-__all__ = ["Deadline", "Exchange", "Pause"]
+__all__ = ["Deadline", "Exchange", "Pause", "Target"]
 
 
 class Deadline:
@@ -48,13 +49,32 @@ class Pause:
         self.until = 0.0
 
 
+class Target(NamedTuple):
+    """Where one attempt goes and with what: built for each attempt (`_target`),
+    handed to `_attempt`, and not kept: a retry picks its target afresh."""
+
+    url: str | URL
+    headers: Mapping[str, str]
+    cred: UserCredential | None = None
+    """The logged-in user whose JWT `headers` carry (None: the session's own
+    credentials or the call's own headers)."""
+    token: str = ""
+    """That JWT, to replace once if the server rejects it."""
+
+
 class Exchange:
-    """One call's request and where it stands (target, credentials, retries)."""
+    """What one call carries from attempt to attempt.
+
+    The request itself (route, query, body, acting user, the call's own headers)
+    and its `Deadline`, then what earlier attempts decided for later ones: how many
+    retries were made, whether a rejected token was replayed, where a redirect
+    pointed (later attempts go there), and the telemetry record. Per-attempt values
+    (URL, headers, credential) travel as a `Target`, replies as return values.
+    """
 
     __slots__ = (
         "acting_as",
         "body",
-        "cred",
         "deadline",
         "headers",
         "params",
@@ -62,10 +82,7 @@ class Exchange:
         "replayed",
         "retries",
         "route",
-        "sent_headers",
-        "token",
         "trace",
-        "url",
     )
 
     def __init__(
@@ -86,9 +103,9 @@ class Exchange:
         self.retries = 0
         self.replayed = False
         self.redirected: URL | None = None
-        self.cred: UserCredential | None = None
-        self.token = ""
-        self.url: str | URL = ""
-        self.sent_headers: Mapping[str, str] = {}
         self.trace: CallTrace | None = None
         """The call's telemetry record, when OpenTelemetry is on (`_telemetry`)."""
+
+    def query(self) -> Mapping[str, str | int] | None:
+        """The query to send: none once redirected (the Location carries its own)."""
+        return self.params if self.redirected is None else None

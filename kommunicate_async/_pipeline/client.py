@@ -1,11 +1,14 @@
 """The call pipeline: one typed entry point in small layers.
 
-    call()            the success path in one coroutine; anything else goes on to
+    call()            a cached target and one `_attempt`; on success, the decode.
+                      Anything else goes on to
     _retrying()       the retry loop: a pure decision (`plan_retry`) per failure,
-    _exchange()       the 429 pause, then picking host and credentials, then
+    _exchange()       the 429 pause, then `_target` (host and credentials), then
     _follow()         redirects within the origin and one token-refresh replay,
-    _attempt()        around single transport attempts, each within the `Deadline`.
+    _attempt()        the one copy of a transport attempt, within the `Deadline`.
 
+Layers hand each other values: a `Target` in, an outcome (reply or connection
+error) out; the `Exchange` keeps only what crosses attempts.
 A method that makes several requests (a clientGroupId lookup, then the change)
 passes one `Deadline` to each, so the session's total timeout covers them all.
 """
@@ -37,7 +40,7 @@ from .._logging import log
 from .._telemetry import active as telemetry
 from .._validate import check_encodable
 from ..models.auth import RefreshTokenBody
-from .call_state import Deadline, Exchange, Pause
+from .call_state import Deadline, Exchange, Pause, Target
 from .headroom import Headroom, for_bots
 from .reply import (
     REPLY_DECODERS,
@@ -72,8 +75,11 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Mapping
 
     from .._config import SessionConfig
-    from .._telemetry._live import Telemetry
+    from .._telemetry._live import CallTrace, Telemetry
     from .transport import HttpTransport, Upload
+
+    Sent = tuple[HttpReply | APIConnectionError, Target]
+    """An attempt's outcome and the target it went to."""
 
 __all__ = ["ApiClient", "Deadline", "Host", "Route"]
 
@@ -223,36 +229,25 @@ class ApiClient:
                     route, params, body, acting_as, headers, deadline or self.deadline()
                 )
                 return await self._layers(traced, exchange, result_type, limit, empty)
-            # The common case in one coroutine: a cached target, one attempt, one
-            # decode; the call's state is built only if that attempt fails (5k
-            # instructions less per send than building it first, benchmarks/README.md).
+            # The common case: a cached target, one attempt, one decode; the call's
+            # state is built only if that attempt fails (5k instructions less per
+            # send than building it first, benchmarks/README.md).
             started = time.monotonic()
-            url, sent_headers = self.targets.by_key.get(
+            target = self.targets.by_key.get(
                 (route, acting_as)
             ) or self.targets.key_target(route, acting_as)
-            outcome: HttpReply | APIConnectionError
-            room = self.headroom
-            number = room.sent  # which request a reply's rate-limit headers answer
-            room.sent = number + 1
-            try:
-                outcome = await self._transport.send(
-                    route.method, url, sent_headers, params, body, self._first_attempt
-                )
-            except APIConnectionError as exc:
-                outcome = _unanswered(exc, route)
-            except ResponseValidationError as exc:  # over the size cap: it was sent
-                raise _oversized(exc, route) from None
-            _observe(room, outcome, number, started)
-            if _log.isEnabledFor(_DEBUG):
-                _debug(route, outcome, 1, started, acting_as)
+            outcome = await self._attempt(
+                route, target, params, body, self._first_attempt, 1, acting_as, None
+            )
             if type(outcome) is HttpReply and _succeeded(outcome):
                 return self._decode(route, result_type, outcome, empty)
             total = self._config.timeouts.total
             exchange = Exchange(
                 route, params, body, acting_as, None, Deadline(total, started=started)
             )
-            exchange.url, exchange.sent_headers = url, sent_headers
-            return await self._retrying(exchange, result_type, limit, outcome, empty)
+            return await self._retrying(
+                exchange, result_type, limit, empty, (outcome, target)
+            )
         except APIError as exc:  # say which call, about what, and what to do
             self._explain_call(exc, route, params, body, acting_as, headers)
             raise
@@ -327,7 +322,7 @@ class ApiClient:
         """`_retrying` from the start, inside the call's span when traced (no
         coroutine frame of its own: it hands back the one to await)."""
         if traced is None:
-            return self._retrying(exchange, result_type, limit, None, empty)
+            return self._retrying(exchange, result_type, limit, empty, None)
         return traced.call(self._retrying, exchange, result_type, limit, empty)
 
     async def _retrying(
@@ -335,23 +330,26 @@ class ApiClient:
         exchange: Exchange,
         result_type: type[T],
         limit: int,
-        outcome: HttpReply | APIConnectionError | None,
         empty: bool,
+        first: Sent | None,
     ) -> T | None:
-        """Exchanges until a success, or the last error once retrying must stop."""
+        """Exchanges until a success, or the last error once retrying must stop;
+        `first`: the fast path's attempt, already made."""
         route = exchange.route
+        sent = first
         while True:
-            if outcome is None:
-                outcome = await self._exchange(exchange)
+            if sent is None:
+                sent = await self._exchange(exchange)
+            outcome, target = sent
             if isinstance(outcome, HttpReply):
-                outcome = await self._follow(exchange, outcome)
+                outcome, target = await self._follow(exchange, target, outcome)
             if isinstance(outcome, HttpReply):
                 if _succeeded(outcome):
                     return self._decode(route, result_type, outcome, empty)
                 error: KommunicateError = self._reply_error(
                     outcome,
                     route,
-                    by_key=exchange.cred is None and exchange.headers is None,
+                    by_key=target.cred is None and exchange.headers is None,
                 )
             else:
                 error = outcome
@@ -379,7 +377,7 @@ class ApiClient:
                 self._hold_for_429(error, delay)  # within this call's deadline
             else:
                 await anyio.sleep(delay)
-            outcome = None
+            sent = None
 
     def _given_up(
         self, exchange: Exchange, error: KommunicateError
@@ -397,65 +395,71 @@ class ApiClient:
             )
         return error
 
-    async def _exchange(self, exchange: Exchange) -> HttpReply | APIConnectionError:
+    async def _exchange(self, exchange: Exchange) -> Sent:
         """Wait out a 429 pause, pick host and credentials, make one attempt."""
         if self._pause.until:
             await self._wait_out_pause(exchange.deadline.at)
         if self.headroom.hot:
             await self._wait_for_headroom(exchange.deadline.at)
-        await self._target(exchange)
-        return await self._attempt(exchange)
+        target = await self._target(exchange)
+        return await self._attempt_within(exchange, target), target
 
-    async def _target(self, exchange: Exchange) -> None:
-        """The URL and headers: given ones, a logged-in user's JWT, or the Api-Key."""
+    async def _target(self, exchange: Exchange) -> Target:
+        """The URL and headers: given ones, a logged-in user's JWT, or the Api-Key;
+        the redirect's Location once there was one."""
         route, acting_as, targets = exchange.route, exchange.acting_as, self.targets
-        exchange.cred = None
         if exchange.headers is not None:
-            exchange.url = targets.url(targets.base_of(route), route.path)
-            exchange.sent_headers = exchange.headers
+            target = Target(
+                targets.url(targets.base_of(route), route.path), exchange.headers
+            )
         elif (
             route.host in _USER_HOSTS
             and acting_as is not None
             and (cred := self.tokens.get(acting_as))
         ):
-            exchange.cred = cred
-            exchange.token = await self.tokens.fresh_token(cred, exchange.deadline)
-            exchange.url = targets.url(targets.base_of(route), route.path)
-            exchange.sent_headers = targets.user_headers(
-                exchange.token, with_body=route.method != "GET"
+            token = await self.tokens.fresh_token(cred, exchange.deadline)
+            target = Target(
+                targets.url(targets.base_of(route), route.path),
+                targets.user_headers(token, with_body=route.method != "GET"),
+                cred,
+                token,
             )
         else:
-            exchange.url, exchange.sent_headers = targets.key_target(route, acting_as)
-        if exchange.redirected is not None:  # the Location carries its own query
-            exchange.url, exchange.params = exchange.redirected, None
+            target = targets.key_target(route, acting_as)
+        if exchange.redirected is not None:
+            return target._replace(url=exchange.redirected)
+        return target
 
     async def _follow(
-        self, exchange: Exchange, reply: HttpReply
-    ) -> HttpReply | APIConnectionError:
+        self, exchange: Exchange, target: Target, reply: HttpReply
+    ) -> Sent:
         """Follow same-origin redirects and replay once after a rejected token."""
         redirects = 0
         while True:
             if 300 <= reply.status < 400:
                 redirects += 1
                 exchange.redirected = redirect_target(
-                    exchange.route, exchange.url, reply, redirects
+                    exchange.route, target.url, reply, redirects
                 )
-                exchange.url, exchange.params = exchange.redirected, None
-            elif reply.status == 401 and exchange.cred and not exchange.replayed:
+                target = target._replace(url=exchange.redirected)
+            elif reply.status == 401 and target.cred and not exchange.replayed:
                 exchange.replayed = True
                 await self.tokens.replace_rejected(
-                    exchange.cred, exchange.token, exchange.deadline
+                    target.cred, target.token, exchange.deadline
                 )
-                await self._target(exchange)
+                target = await self._target(exchange)
             else:
-                return reply
-            outcome = await self._attempt(exchange)
+                return reply, target
+            outcome = await self._attempt_within(exchange, target)
             if not isinstance(outcome, HttpReply):
-                return outcome
+                return outcome, target
             reply = outcome
 
-    async def _attempt(self, exchange: Exchange) -> HttpReply | APIConnectionError:
-        """One transport attempt within the deadline; a connection error returned."""
+    def _attempt_within(
+        self, exchange: Exchange, target: Target
+    ) -> Awaitable[HttpReply | APIConnectionError]:
+        """`_attempt` with what is left of the call's deadline (no coroutine frame
+        of its own); none left raises `APITimeoutError`."""
         route = exchange.route
         timeout = exchange.deadline.attempt_timeout(self._config.timeouts.attempt)
         if timeout <= 0:
@@ -464,29 +468,50 @@ class ApiClient:
                 f"{exchange.deadline.total:g}s",
                 sent=exchange.retries > 0,
             )
+        return self._attempt(
+            route,
+            target,
+            exchange.query(),
+            exchange.body,
+            timeout,
+            exchange.retries + 1,
+            exchange.acting_as,
+            exchange.trace,
+        )
+
+    async def _attempt(
+        self,
+        route: Route,
+        target: Target,
+        params: Mapping[str, str | int] | None,
+        body: bytes | Upload | None,
+        seconds: float,
+        number: int,
+        acting_as: str | None,
+        trace: CallTrace | None,
+    ) -> HttpReply | APIConnectionError:
+        """One transport attempt of at most `seconds`, the only one: the
+        fast path and the retry loop both come here. A connection error is
+        returned; `number` counts the call's attempts (for the log)."""
         started = time.monotonic()
         reply: HttpReply | APIConnectionError
         room = self.headroom
-        number = room.sent  # numbered from the headroom check on, no await between
-        room.sent = number + 1
+        sequence = room.sent  # which request a reply's rate-limit headers answer
+        room.sent = sequence + 1
         try:
             reply = await self._transport.send(
-                route.method,
-                exchange.url,
-                exchange.sent_headers,
-                exchange.params,
-                exchange.body,
-                timeout,
+                route.method, target.url, target.headers, params, body, seconds
             )
         except APIConnectionError as exc:
             reply = _unanswered(exc, route)
         except ResponseValidationError as exc:  # over the size cap: it was sent
             raise _oversized(exc, route) from None
-        _observe(room, reply, number, started)
+        if type(reply) is HttpReply and reply.headers is not None:
+            room.observe(reply.headers, sequence, started)
         if _log.isEnabledFor(_DEBUG):
-            _debug(route, reply, exchange.retries + 1, started, exchange.acting_as)
-        if exchange.trace is not None:
-            exchange.trace.attempted(reply)
+            _debug(route, reply, number, started, acting_as)
+        if trace is not None:
+            trace.attempted(reply, target.url)
         return reply
 
     def _decode(
@@ -702,14 +727,6 @@ def _check_params(params: Mapping[str, str | int]) -> None:
     for name, value in params.items():
         if type(value) is str and not value.isascii():
             check_encodable(value, name)
-
-
-def _observe(
-    room: Headroom, outcome: HttpReply | APIConnectionError, number: int, started: float
-) -> None:
-    """Let the session's `Headroom` read a reply's rate-limit headers."""
-    if type(outcome) is HttpReply and outcome.headers is not None:
-        room.observe(outcome.headers, number, started)
 
 
 def _may_be_empty(result_type: object, empty: bool) -> bool:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 
 from .._errors import APIError
 from .._version import __version__
+from .call_state import Target
 from .transport import URL, frozen_headers
 
 if TYPE_CHECKING:
@@ -72,8 +73,8 @@ class Targets:
         self._config = config
         self._urls: dict[tuple[str, str], URL] = {}
         self._header_cache: dict[tuple[str | None, bool], Mapping[str, str]] = {}
-        self.by_key: dict[tuple[Route, str | None], tuple[URL, Mapping[str, str]]] = {}
-        """(route, acting user) -> (url, headers) of `Api-Key` calls (the hot path
+        self.by_key: dict[tuple[Route, str | None], Target] = {}
+        """(route, acting user) -> the `Target` of `Api-Key` calls (the hot path
         reads this dict directly)."""
 
     def url(self, base: str, path: str) -> URL:
@@ -85,27 +86,25 @@ class Targets:
             found = self._urls[key] = URL(base + path)
         return found
 
-    def key_target(
-        self, route: Route, acting_as: str | None
-    ) -> tuple[URL, Mapping[str, str]]:
-        """(url, headers) of an `Api-Key` call, cached per route and acting user."""
+    def key_target(self, route: Route, acting_as: str | None) -> Target:
+        """The target of an `Api-Key` call, cached per route and acting user."""
         found = self.by_key.get((route, acting_as))
         if found is None:
             if len(self.by_key) >= _CACHE_LIMIT:
                 self.by_key.clear()
             with_body = route.method != "GET"
             if route.host is Host.APP:
-                found = (
+                found = Target(
                     self.url(self._config.app_url, route.path),
                     self.app_headers(acting_as, with_body=with_body),
                 )
             elif route.host is Host.CHAT and self._config.chat_auth is not None:
-                found = (
+                found = Target(
                     self.url(self._config.chat_url, route.path),
                     self.chat_headers(acting_as, with_body=with_body),
                 )
             else:
-                found = (
+                found = Target(
                     self.url(self._config.base_url, route.path),
                     self.key_headers(acting_as, with_body=with_body),
                 )

@@ -124,7 +124,15 @@ class Instruments:
 class CallTrace:
     """What a traced call's layers report: attempts, the last status, retries."""
 
-    __slots__ = ("attempts", "reasons", "span", "status", "telemetry", "template")
+    __slots__ = (
+        "attempts",
+        "reasons",
+        "span",
+        "status",
+        "telemetry",
+        "template",
+        "url",
+    )
 
     def __init__(self, span: Span, telemetry: Telemetry, template: str) -> None:
         self.span = span
@@ -133,10 +141,13 @@ class CallTrace:
         self.attempts = 0
         self.status: int | None = None
         self.reasons: list[str] = []
+        self.url: object = None
+        """Where the last attempt went."""
 
-    def attempted(self, outcome: object) -> None:
-        """One HTTP attempt ended (a reply, or a connection error)."""
+    def attempted(self, outcome: object, url: object) -> None:
+        """One HTTP attempt to `url` ended (a reply, or a connection error)."""
         self.attempts += 1
+        self.url = url
         self.status = outcome.status if isinstance(outcome, HttpReply) else None
 
     def retrying(self, error: KommunicateError, delay: float) -> None:
@@ -202,7 +213,7 @@ class Telemetry(Flows):
         started = time.perf_counter()
         token = context.attach(trace.set_span_in_context(span))
         try:
-            result = await retrying(exchange, result_type, limit, None, empty)
+            result = await retrying(exchange, result_type, limit, empty, None)
         except BaseException as exc:
             context.detach(token)
             self._ended(exchange, record, started, exc)
@@ -224,22 +235,20 @@ class Telemetry(Flows):
             n.HTTP_METHOD: exchange.route.method,
             n.URL_TEMPLATE: record.template,
         }
-        found = self._where(exchange, record, labels)
+        found = self._where(record, labels)
         if error is not None:
             self._failed(record.span, labels, found, error)
         record.span.set_attributes(found)
         record.span.end()
         self.instruments.duration.record(time.perf_counter() - started, labels)
 
-    def _where(
-        self, exchange: Exchange, record: CallTrace, labels: dict[str, str | int]
-    ) -> dict[str, Any]:
+    def _where(self, record: CallTrace, labels: dict[str, str | int]) -> dict[str, Any]:
         """The span's closing attributes (set in one go: each `set_attributes`
         call costs the SDK a lock and a pass); the metric labels are added to
         `labels`."""
         found: dict[str, Any] = {}
-        if exchange.url:
-            address, port, full = url_parts(exchange.url, self._urls)
+        if record.url:
+            address, port, full = url_parts(record.url, self._urls)
             labels[n.SERVER_ADDRESS] = found[n.SERVER_ADDRESS] = address
             found[n.URL_FULL] = full
             if port is not None:
