@@ -14,7 +14,9 @@
 A directory conftest or a test module configures `fake`/`session` by overriding
 the plugin's `kommunicate_fake_options` / `kommunicate_session_options` (keyword
 arguments for `FakeKommunicate(...)` / `fake.session(...)`); it never defines a
-fixture of one of these names (tests/test_fixture_vocabulary.py checks).
+fixture of one of these names (tests/test_fixture_vocabulary.py checks). Helpers
+that build a session by hand are named for what they build (`session_on(fake)`,
+`mocked_session()`), never `session`.
 """
 
 from __future__ import annotations
