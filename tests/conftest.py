@@ -1,4 +1,23 @@
-"""Shared fixtures: `api` (aioresponses + shim) and `km` (a session wired to it)."""
+"""The fixture vocabulary of the whole suite: each name means one thing everywhere.
+
+| name            | what it is                                                      |
+|-----------------|-----------------------------------------------------------------|
+| `api`           | the mocked hosts (aioresponses + `tests.mockapi.MockApi`)       |
+| `km`            | a `KommunicateSession` on the mocked hosts (`api`)              |
+| `fake`          | the shipped plugin's `kommunicate_fake`: a loopback             |
+|                 | `FakeKommunicate` on the test's own event loop                  |
+| `session`       | the shipped plugin's `kommunicate_session`: a session on `fake` |
+| `threaded_fake` | a `FakeKommunicate` on a thread of its own, `KOMMUNICATE_*` set |
+|                 | (for code that runs `asyncio.run`: the CLI, examples, docs)     |
+| `redis_server`  | a throwaway redis-server; `redis`: a client of it               |
+
+A directory conftest or a test module configures `fake`/`session` by overriding
+the plugin's `kommunicate_fake_options` / `kommunicate_session_options` (keyword
+arguments for `FakeKommunicate(...)` / `fake.session(...)`); it never defines a
+fixture of one of these names (tests/test_fixture_vocabulary.py checks). Helpers
+that build a session by hand are named for what they build (`session_on(fake)`,
+`mocked_session()`), never `session`.
+"""
 
 from __future__ import annotations
 
@@ -24,9 +43,20 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-def fake(  # the CLI tests' fake; tests/integration has its own
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[FakeKommunicate]:
+def fake(kommunicate_fake: FakeKommunicate) -> FakeKommunicate:
+    """The plugin's `kommunicate_fake`, under the suite's short name."""
+    return kommunicate_fake
+
+
+@pytest.fixture
+def session(kommunicate_session: KommunicateSession) -> KommunicateSession:
+    """The plugin's `kommunicate_session` (a session on `fake`), short name."""
+    return kommunicate_session
+
+
+@pytest.fixture
+def threaded_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKommunicate]:
+    """A fake on its own thread, the environment pointing at it (for `asyncio.run`)."""
     with ThreadedFake() as server:
         monkeypatch.setenv("KOMMUNICATE_API_KEY", server.api_key)
         monkeypatch.setenv("KOMMUNICATE_APP_ID", server.app_id)
@@ -45,7 +75,7 @@ def api() -> Iterator[MockApi]:
 @pytest.fixture
 async def km(api: MockApi) -> AsyncIterator[KommunicateSession]:  # noqa: ARG001
     """A session against the mocked hosts (`api` first: mocking must be on)."""
-    session = KommunicateSession(
+    mocked = KommunicateSession(
         API_KEY,
         app_id="app-1",
         base_url=BASE_URL,
@@ -54,8 +84,8 @@ async def km(api: MockApi) -> AsyncIterator[KommunicateSession]:  # noqa: ARG001
         # No real back-off waits in unit tests; the retry maths is tested on its own.
         retries=Retries(backoff_base=0.0),
     )
-    async with session:
-        yield session
+    async with mocked:
+        yield mocked
 
 
 @pytest.fixture

@@ -76,7 +76,7 @@ def test_demo_live_needs_a_key(
     )
 
 
-@pytest.mark.usefixtures("fake")
+@pytest.mark.usefixtures("threaded_fake")
 def test_conversation_commands(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(
         capsys,
@@ -124,7 +124,7 @@ def test_conversation_commands(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_send_and_unread(
-    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate
+    capsys: pytest.CaptureFixture[str], threaded_fake: FakeKommunicate
 ) -> None:
     run(
         capsys,
@@ -141,7 +141,7 @@ def test_send_and_unread(
         capsys, "send", "c", "hello", "--sender", "u1", "--metadata", '{"k":[1]}'
     )
     assert code == 0 and out.startswith("sent 5-")
-    assert fake.messages("c")[0].metadata == {"k": "[1]"}
+    assert threaded_fake.messages("c")[0].metadata == {"k": "[1]"}
     code, out, _ = run(capsys, "unread", "u1", "u2", "ghost")
     assert (code, out) == (0, "u1: 0\nu2: 1\nghost: (unknown user)\n")
     code, out, _ = run(capsys, "unread", "u2", "--json")
@@ -159,7 +159,7 @@ def test_send_and_unread(
 )
 def test_errors_are_one_line_with_meaningful_codes(
     capsys: pytest.CaptureFixture[str],
-    fake: FakeKommunicate,
+    threaded_fake: FakeKommunicate,
     argv: list[str],
     code: int,
     kind: str,
@@ -167,10 +167,10 @@ def test_errors_are_one_line_with_meaningful_codes(
     got, out, err = run(capsys, *argv)
     assert got == code and out == ""
     assert err.startswith(f"kommunicate-async: {kind}: ") and err.count("\n") == 1
-    assert "Traceback" not in err and fake.api_key not in err
+    assert "Traceback" not in err and threaded_fake.api_key not in err
 
 
-@pytest.mark.usefixtures("fake")
+@pytest.mark.usefixtures("threaded_fake")
 def test_wrong_key_and_no_key(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -257,15 +257,15 @@ def test_demo_live_needs_an_agent(
 
 
 def test_demo_live_path_against_a_configured_host(
-    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate
+    capsys: pytest.CaptureFixture[str], threaded_fake: FakeKommunicate
 ) -> None:
     # --live uses KOMMUNICATE_BASE_URL: here the fake stands in for the real service.
     code, out, err = run(
         capsys, "demo", "--live", "--agent", "agent@acme.io", "--customer", "c1"
     )
     assert (code, err) == (0, "")
-    assert f"Running against {fake.url} (live)." in out
-    metadata = fake.conversation(10000001).metadata
+    assert f"Running against {threaded_fake.url} (live)." in out
+    metadata = threaded_fake.conversation(10000001).metadata
     assert metadata["CONVERSATION_STATUS"] == "2"
     assert "KM_TEAM_ID" not in metadata  # no made-up team on a real account
 
@@ -276,7 +276,7 @@ def write_jsonl(path: Path, rows: list[dict[str, object]]) -> str:
 
 
 def test_send_batch(
-    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], threaded_fake: FakeKommunicate, tmp_path: Path
 ) -> None:
     run(capsys, "conversation", "create", "--member", "u1", "--client-id", "c1")
     rows: list[dict[str, object]] = [
@@ -296,11 +296,11 @@ def test_send_batch(
     )
     code, out, _ = run(capsys, "send-batch", source, "--checkpoint", checkpoint)
     assert code == 0 and "0 items in" in out and "25 skipped" in out
-    assert len(fake.messages("c1")) == 25
+    assert len(threaded_fake.messages("c1")) == 25
 
 
 def test_send_batch_reports_problems_with_exit_5(
-    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], threaded_fake: FakeKommunicate, tmp_path: Path
 ) -> None:
     run(capsys, "conversation", "create", "--member", "u1", "--client-id", "c1")
     source = write_jsonl(
@@ -314,10 +314,10 @@ def test_send_batch_reports_problems_with_exit_5(
     assert code == 5
     assert "1 delivered, 1 failed" in out
     assert "line 2: failed: NotFoundError" in out  # 1-based, the file's line number
-    assert [m.text for m in fake.messages("c1")] == ["fine"]
+    assert [m.text for m in threaded_fake.messages("c1")] == ["fine"]
 
 
-@pytest.mark.usefixtures("fake")
+@pytest.mark.usefixtures("threaded_fake")
 def test_send_batch_checks_the_file_before_sending(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -363,7 +363,7 @@ def test_progress_bar_draws_on_a_terminal() -> None:
 @pytest.mark.slow
 def test_send_batch_with_a_revoked_key_stops_and_exits_1(
     capsys: pytest.CaptureFixture[str],
-    fake: FakeKommunicate,
+    threaded_fake: FakeKommunicate,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -379,5 +379,5 @@ def test_send_batch_with_a_revoked_key_stops_and_exits_1(
     assert "BatchStoppedError" in err and "AuthenticationError" in err
     assert "a rerun resumes them" in err
     assert "items in" in out  # the summary of what was done comes first
-    sends = [r for r in fake.requests if r.path == "/rest/ws/message/v2/send"]
+    sends = [r for r in threaded_fake.requests if r.path == "/rest/ws/message/v2/send"]
     assert len(sends) <= 32

@@ -21,15 +21,18 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def test_doctor_without_live_checks_the_configuration_only(
-    fake: FakeKommunicate, capsys: pytest.CaptureFixture[str]
+    threaded_fake: FakeKommunicate, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = len(fake.requests)
+    before = len(threaded_fake.requests)
     code, out, err = run(capsys, "doctor")
     assert (code, err) == (0, "")
-    assert f"API key   set ({len(fake.api_key)} characters, KOMMUNICATE_API_KEY)" in out
-    assert f"base_url  {fake.url}" in out and "proxy     none (direct)" in out
-    assert fake.api_key not in out
-    assert len(fake.requests) == before  # nothing sent
+    assert (
+        f"API key   set ({len(threaded_fake.api_key)} characters, KOMMUNICATE_API_KEY)"
+        in out
+    )
+    assert f"base_url  {threaded_fake.url}" in out and "proxy     none (direct)" in out
+    assert threaded_fake.api_key not in out
+    assert len(threaded_fake.requests) == before  # nothing sent
 
 
 def test_doctor_without_a_key_says_which_variable(
@@ -43,11 +46,11 @@ def test_doctor_without_a_key_says_which_variable(
 
 
 def test_doctor_live_prints_the_table_and_never_a_secret(
-    fake: FakeKommunicate,
+    threaded_fake: FakeKommunicate,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("KOMMUNICATE_APP_URL", fake.url)
+    monkeypatch.setenv("KOMMUNICATE_APP_URL", threaded_fake.url)
     monkeypatch.setenv("KOMMUNICATE_ADMIN_PASSWORD", "admin-pw-secret")
     monkeypatch.setenv("KOMMUNICATE_USER_PASSWORD", "user-pw-secret")
     code, out, err = run(
@@ -55,7 +58,7 @@ def test_doctor_live_prints_the_table_and_never_a_secret(
         "doctor",
         "--live",
         "--app-id",
-        fake.app_id,
+        threaded_fake.app_id,
         "--admin",
         "admin@x.io",
         "--user",
@@ -83,18 +86,18 @@ def test_doctor_live_prints_the_table_and_never_a_secret(
         and "refused: the credentials were refused" in rows
     )
     assert "reachable (HTTP 404" in out  # GET / on each host
-    for secret in (fake.api_key, "admin-pw-secret", "user-pw-secret"):
+    for secret in (threaded_fake.api_key, "admin-pw-secret", "user-pw-secret"):
         assert secret not in out
     # read-only: no message was sent
-    assert fake.requests_to("POST /rest/ws/message/v2/send") == []
+    assert threaded_fake.requests_to("POST /rest/ws/message/v2/send") == []
 
 
 def test_doctor_write_test_sends_one_message_and_json_reports(
-    fake: FakeKommunicate,
+    threaded_fake: FakeKommunicate,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("KOMMUNICATE_APP_URL", fake.url)
+    monkeypatch.setenv("KOMMUNICATE_APP_URL", threaded_fake.url)
     code, out, _ = run(capsys, "conversation", "create", "--member", "user-1", "--json")
     assert code == 0
     conversation = msgspec.json.decode(out.strip().splitlines()[-1])
@@ -108,6 +111,6 @@ def test_doctor_write_test_sends_one_message_and_json_reports(
         families[("chat paths on chat_url", "a user's token (users.login)")]["ok"]
         is None
     )
-    assert [m.text for m in fake.messages(int(group_id))] == [
+    assert [m.text for m in threaded_fake.messages(int(group_id))] == [
         "kommunicate-async doctor: test message"
     ]

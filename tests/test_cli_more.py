@@ -1,5 +1,5 @@
 """CLI: agents list|status, hours [TEAM], csat get, messages info|delete (#22),
-through the real entry point against FakeKommunicate (env set by `fake`)."""
+through the real entry point against FakeKommunicate (env set by `threaded_fake`)."""
 
 from __future__ import annotations
 
@@ -26,10 +26,10 @@ def as_json(text: str) -> Any:
 
 
 def test_agents_list_and_status(
-    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate
+    capsys: pytest.CaptureFixture[str], threaded_fake: FakeKommunicate
 ) -> None:
-    fake.add_agent("ann@acme.io", display_name="Ann")
-    fake.add_agent("bob@acme.io", online=False)
+    threaded_fake.add_agent("ann@acme.io", display_name="Ann")
+    threaded_fake.add_agent("bob@acme.io", online=False)
     code, out, err = run(capsys, "agents", "list")
     assert (code, err) == (0, "")
     assert out.splitlines() == ["ann@acme.io: Ann <->", "bob@acme.io: - <->"]
@@ -41,8 +41,10 @@ def test_agents_list_and_status(
     assert as_json(out) == {"online": ["ann@acme.io"], "away": ["bob@acme.io"]}
 
 
-def test_hours(capsys: pytest.CaptureFixture[str], fake: FakeKommunicate) -> None:
-    fake.add_team(
+def test_hours(
+    capsys: pytest.CaptureFixture[str], threaded_fake: FakeKommunicate
+) -> None:
+    threaded_fake.add_team(
         "Billing",
         team_id=42,
         timezone="Europe/Paris",
@@ -66,13 +68,13 @@ def test_hours(capsys: pytest.CaptureFixture[str], fake: FakeKommunicate) -> Non
 
 
 def test_csat_and_message_info_and_delete(
-    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate
+    capsys: pytest.CaptureFixture[str], threaded_fake: FakeKommunicate
 ) -> None:
     run(capsys, "conversation", "create", "--member", "u1", "--client-id", "c9")
     code, out, _ = run(capsys, "csat", "get", "c9")
     assert (code, out) == (0, "no rating\n")
-    group = fake.conversation("c9")
-    fake.directory.csat[group.id] = {
+    group = threaded_fake.conversation("c9")
+    threaded_fake.directory.csat[group.id] = {
         "groupId": group.id,
         "rating": 5,
         "comments": ["great"],
@@ -82,13 +84,13 @@ def test_csat_and_message_info_and_delete(
     code, out, _ = run(capsys, "csat", "get", "c9")
     assert out == "rating 5: great\n"
     run(capsys, "send", "c9", "hello")
-    key = fake.messages("c9")[0].key
+    key = threaded_fake.messages("c9")[0].key
     code, out, _ = run(capsys, "messages", "info", key)
     assert (code, out) == (0, "u1: delivered\n")
     code, out, _ = run(capsys, "messages", "info", key, "--json")
     assert as_json(out)[0]["userId"] == "u1"
     code, out, _ = run(capsys, "messages", "delete", key, "--for-all", "--json")
     assert (code, as_json(out)) == (0, {"key": key, "deleted": True, "for_all": True})
-    assert fake.messages("c9") == []
+    assert threaded_fake.messages("c9") == []
     code, out, err = run(capsys, "messages", "delete", key)
     assert code != 0 and err.count("\n") == 1

@@ -24,7 +24,7 @@ def jsonl(rows: list[dict[str, object]]) -> bytes:
 
 def test_send_batch_reads_standard_input(
     capsys: pytest.CaptureFixture[str],
-    fake: FakeKommunicate,
+    threaded_fake: FakeKommunicate,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     run(capsys, "conversation", "create", "--member", "u1", "--client-id", "c1")
@@ -34,11 +34,11 @@ def test_send_batch_reads_standard_input(
     lines = [msgspec.json.decode(line) for line in out.splitlines()]
     assert code == 0 and lines[-1]["summary"]["delivered"] == 3
     assert sorted(line["line"] for line in lines[:-1]) == [2, 3, 4]  # 1-based lines
-    assert sorted(m.text for m in fake.messages("c1")) == ["m0", "m1", "m2"]
+    assert sorted(m.text for m in threaded_fake.messages("c1")) == ["m0", "m1", "m2"]
 
 
 def test_shards_split_one_input(
-    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], threaded_fake: FakeKommunicate, tmp_path: Path
 ) -> None:
     run(capsys, "conversation", "create", "--member", "u1", "--client-id", "c1")
     source = tmp_path / "in.jsonl"
@@ -53,7 +53,7 @@ def test_shards_split_one_input(
         assert code == 0
         sent.append(as_json(out)["summary"]["delivered"])
     assert sum(sent) == 20 and all(sent)
-    assert sorted(m.text for m in fake.messages("c1")) == sorted(
+    assert sorted(m.text for m in threaded_fake.messages("c1")) == sorted(
         f"m{i}" for i in range(20)
     )
     with pytest.raises(SystemExit):
@@ -61,7 +61,7 @@ def test_shards_split_one_input(
     assert "--shard is K/N" in capsys.readouterr().err
 
 
-@pytest.mark.usefixtures("fake")
+@pytest.mark.usefixtures("threaded_fake")
 def test_messages_list_and_users_get(capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "conversation", "create", "--member", "u1", "--client-id", "c1")
     for text in ("one", "two", "three"):

@@ -39,17 +39,17 @@ def test_rich_lint_reports_each_file(
 
 def test_send_rich_sends_the_checked_template(
     capsys: pytest.CaptureFixture[str],
-    fake: FakeKommunicate,
+    threaded_fake: FakeKommunicate,
     tmp_path: Path,
 ) -> None:
     template = tmp_path / "replies.json"
     template.write_bytes(raw("rich/suggested-replies.current.json"))
-    group = fake.state.create_group(
+    group = threaded_fake.state.create_group(
         name="c", members=["u"], client_group_id="c-1", metadata={}, admin_id="bot"
     )
     code, out, err = run(capsys, "send", "c-1", "--rich", str(template))
     assert (code, err) == (0, ""), out
-    (stored,) = fake.messages(group.id)
+    (stored,) = threaded_fake.messages(group.id)
     assert (
         stored.text == "The oval shaped buttons below are examples of suggested replies"
     )
@@ -59,12 +59,12 @@ def test_send_rich_sends_the_checked_template(
         "message": "Message for Example 1.",
     }
     code, out, err = run(capsys, "send", "c-1", "Other text", "--rich", str(template))
-    assert code == 0 and fake.messages(group.id)[-1].text == "Other text"
+    assert code == 0 and threaded_fake.messages(group.id)[-1].text == "Other text"
 
 
 def test_send_rich_refuses_a_broken_template_without_sending(
     capsys: pytest.CaptureFixture[str],
-    fake: FakeKommunicate,
+    threaded_fake: FakeKommunicate,
     tmp_path: Path,
 ) -> None:
     template = tmp_path / "broken.json"
@@ -75,4 +75,4 @@ def test_send_rich_refuses_a_broken_template_without_sending(
     assert code == 2 and "not valid JSON" in err
     code, _, err = run(capsys, "send", "c-1")
     assert code == 2 and "give the text, or --rich FILE" in err
-    assert fake.requests_to("POST /rest/ws/message/v2/send") == []
+    assert threaded_fake.requests_to("POST /rest/ws/message/v2/send") == []

@@ -27,18 +27,20 @@ def run_example(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str
 
 
 @pytest.mark.slow
-def test_quick_start(fake: FakeKommunicate) -> None:
+def test_quick_start(threaded_fake: FakeKommunicate) -> None:
     done = run_example(str(ROOT / "examples" / "quick_start.py"))
     assert done.returncode == 0, done.stderr
     group_id, key, outcome, unread = done.stdout.split()
     assert (outcome, unread) == ("UPDATED", "1")
-    assert fake.messages(int(group_id))[0].key == key
+    assert threaded_fake.messages(int(group_id))[0].key == key
 
 
 @pytest.mark.slow
-def test_bulk_send_csv_then_resume(fake: FakeKommunicate, tmp_path: Path) -> None:
+def test_bulk_send_csv_then_resume(
+    threaded_fake: FakeKommunicate, tmp_path: Path
+) -> None:
     for cid in ("c1", "c2"):
-        fake.state.create_group(
+        threaded_fake.state.create_group(
             name=cid, members=["u"], client_group_id=cid, metadata={}, admin_id="bot"
         )
     campaign = tmp_path / "campaign.csv"
@@ -51,26 +53,26 @@ def test_bulk_send_csv_then_resume(fake: FakeKommunicate, tmp_path: Path) -> Non
     assert "item 11: failed: " in first.stdout
     again = run_example(script, str(campaign))
     assert "0 delivered, 1 failed, 0 ambiguous, 10 skipped" in again.stdout
-    assert len(fake.messages("c1")) + len(fake.messages("c2")) == 10
+    assert len(threaded_fake.messages("c1")) + len(threaded_fake.messages("c2")) == 10
 
 
 @pytest.mark.slow
-def test_bulk_send_jsonl(fake: FakeKommunicate, tmp_path: Path) -> None:
-    fake.state.create_group(
+def test_bulk_send_jsonl(threaded_fake: FakeKommunicate, tmp_path: Path) -> None:
+    threaded_fake.state.create_group(
         name="c", members=["u"], client_group_id="c", metadata={}, admin_id="bot"
     )
     campaign = tmp_path / "campaign.jsonl"
     campaign.write_text('{"conversation": "c", "text": "hi", "metadata": {"n": 1}}\n')
     done = run_example(str(ROOT / "examples" / "bulk_send.py"), str(campaign))
     assert done.returncode == 0, done.stderr
-    assert fake.messages("c")[0].metadata["n"] == "1"
+    assert threaded_fake.messages("c")[0].metadata["n"] == "1"
 
 
-async def test_fastapi_app_shares_one_session(fake: FakeKommunicate) -> None:
-    fake.state.create_group(
+async def test_fastapi_app_shares_one_session(threaded_fake: FakeKommunicate) -> None:
+    threaded_fake.state.create_group(
         name="c", members=["u"], client_group_id="c1", metadata={}, admin_id="bot"
     )
-    km = fake.session()
+    km = threaded_fake.session()
     api = fastapi_app.create_app(km)
     async with serve_asgi(api) as root:
         base = root
@@ -89,5 +91,7 @@ async def test_fastapi_app_shares_one_session(fake: FakeKommunicate) -> None:
             async with http.get(f"{base}/users/u/unread") as unread:
                 assert (await unread.json()) == {"unread": 5}
     assert list(statuses) == [200] * 5
-    assert sorted(m.text for m in fake.messages("c1")) == [f"n{i}" for i in range(5)]
+    assert sorted(m.text for m in threaded_fake.messages("c1")) == [
+        f"n{i}" for i in range(5)
+    ]
     assert km.closed  # the app's lifespan closed its one session

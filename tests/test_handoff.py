@@ -26,8 +26,6 @@ from kommunicate_async.models.assignee import AssignOutcome
 from kommunicate_async.testing import FakeKommunicate, FaultPlan, RouteFaults
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from kommunicate_async import KommunicateSession
 
 MONDAY_NOON = datetime(2026, 1, 5, 12, tzinfo=UTC)
@@ -182,22 +180,16 @@ CASES = [
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeKommunicate]:
-    async with FakeKommunicate() as server:
-        yield server
-
-
-@pytest.fixture
-async def km(fake: FakeKommunicate) -> AsyncIterator[KommunicateSession]:
-    async with fake.session(max_retries=0) as session:
-        yield session
+def kommunicate_session_options() -> dict[str, Any]:
+    """`session` (the root's, on `fake`) makes no retries here."""
+    return {"max_retries": 0}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 async def test_branch_table(
     case: Case,
     fake: FakeKommunicate,
-    km: KommunicateSession,
+    session: KommunicateSession,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     for agent in case.online:
@@ -212,10 +204,10 @@ async def test_branch_table(
             hours=case.hours,
             message="Closed on weekends",
         )
-    chat = await km.conversations.create(["user-1", "bot"])
+    chat = await session.conversations.create(["user-1", "bot"])
     policy = HandoffPolicy(**case.policy, clock=lambda: case.at)
     with caplog.at_level(logging.INFO, "kommunicate_async.handoff"):
-        decision = await policy.apply(km, chat)
+        decision = await policy.apply(session, chat)
     assert (decision.step, decision.agent) == (case.step, case.agent)
     assert decision.reason == case.reason
     assert [s.value for s, _ in decision.skipped][: len(case.skipped)] == case.skipped
@@ -230,11 +222,13 @@ async def test_branch_table(
         assert decision.outcome is AssignOutcome.UPDATED
 
 
-async def test_decide_only_reads(fake: FakeKommunicate, km: KommunicateSession) -> None:
+async def test_decide_only_reads(
+    fake: FakeKommunicate, session: KommunicateSession
+) -> None:
     fake.add_agent("ann")
-    chat = await km.conversations.create(["user-1"])
+    chat = await session.conversations.create(["user-1"])
     before = len(fake.requests)
-    decision = await HandoffPolicy(preferred_agent="ann").decide(km, chat)
+    decision = await HandoffPolicy(preferred_agent="ann").decide(session, chat)
     assert decision == HandoffDecision(
         HandoffStep.PREFERRED_AGENT,
         "preferred agent ann is online",
@@ -245,7 +239,7 @@ async def test_decide_only_reads(fake: FakeKommunicate, km: KommunicateSession) 
     assert fake.conversation(chat.id).metadata.get("CONVERSATION_ASSIGNEE") is None
 
 
-async def test_unknown_availability_still_hands_off(km: KommunicateSession) -> None:
+async def test_unknown_availability_still_hands_off() -> None:
     """A failing availability read skips the agent steps, never the handoff."""
     async with FakeKommunicate(
         faults=FaultPlan(
@@ -260,19 +254,18 @@ async def test_unknown_availability_still_hands_off(km: KommunicateSession) -> N
     assert decision.step is HandoffStep.TEAM
     assert decision.reason == "team 7 routes it (availability unknown)"
     assert (HandoffStep.PREFERRED_AGENT, "availability unknown") in decision.skipped
-    assert km is not None
 
 
 async def test_busy_loop_is_bounded(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
     fake.add_agent("ann")
     fake.state.busy_agents.add("ann")
-    chat = await km.conversations.create(["user-1"])
+    chat = await session.conversations.create(["user-1"])
     sticky = HandoffDecision(HandoffStep.PREFERRED_AGENT, "forced", agent="ann")
     policy = HandoffPolicy(preferred_agent="ann")
     with pytest.raises(InvalidRequestError):
-        await _always_busy(policy).apply(km, chat, sticky, max_busy=1)
+        await _always_busy(policy).apply(session, chat, sticky, max_busy=1)
 
 
 def _always_busy(policy: HandoffPolicy) -> HandoffPolicy:

@@ -154,9 +154,9 @@ async def test_bad_requests_are_refused_before_sending(
 
 
 async def test_raw_returns_status_headers_and_the_fakes_request_id(
-    fake: FakeKommunicate,
+    threaded_fake: FakeKommunicate,
 ) -> None:
-    async with fake.session() as km:
+    async with threaded_fake.session() as km:
         chat = await km.conversations.create(["user-1"])
         raw = await km.request(
             "GET",

@@ -10,6 +10,12 @@ or auto mode) or anyio's (a test marked `@pytest.mark.anyio`, asyncio backend):
         on 127.0.0.1 (aiohttp; `adapter="asgi"` for its ASGI app) until the test
         ends, and returns its `RunningBot` (bot_url, webhook_url, token_url).
 
+Options (override either in a conftest.py or a test module to change the pair):
+    kommunicate_fake_options: keyword arguments for `FakeKommunicate(...)`
+        (default `{}`), e.g. `{"routing_agent": "agent@acme.io"}`.
+    kommunicate_session_options: keyword arguments for `fake.session(...)`
+        (default `{}`), e.g. `{"max_retries": 0}`.
+
 Each public fixture is a plain fixture that picks the async twin for the test's
 runner: pytest-asyncio runs only fixtures marked for it, anyio only fixtures of
 tests that use `anyio_backend`, and a fixture set up on one loop is unusable on the
@@ -40,7 +46,13 @@ if TYPE_CHECKING:
 
     ServeBot = Callable[..., Awaitable[RunningBot]]
 
-__all__ = ["kommunicate_bot_server", "kommunicate_fake", "kommunicate_session"]
+__all__ = [
+    "kommunicate_bot_server",
+    "kommunicate_fake",
+    "kommunicate_fake_options",
+    "kommunicate_session",
+    "kommunicate_session_options",
+]
 
 
 def _twin(request: pytest.FixtureRequest, name: str) -> Any:
@@ -55,6 +67,18 @@ def _twin(request: pytest.FixtureRequest, name: str) -> Any:
             "or an anyio test (@pytest.mark.anyio)"
         )
     return request.getfixturevalue(f"_{name}_{'anyio' if uses_anyio else 'asyncio'}")
+
+
+@pytest.fixture
+def kommunicate_fake_options() -> dict[str, Any]:
+    """Keyword arguments for `FakeKommunicate(...)`: override to configure the fake."""
+    return {}
+
+
+@pytest.fixture
+def kommunicate_session_options() -> dict[str, Any]:
+    """Keyword arguments for `fake.session(...)`: override to configure the session."""
+    return {}
 
 
 @pytest.fixture
@@ -81,13 +105,15 @@ def kommunicate_bot_server(request: pytest.FixtureRequest) -> ServeBot:
 # -- the async twins ------------------------------------------------------------------
 
 
-async def _fake() -> AsyncIterator[FakeKommunicate]:
-    async with FakeKommunicate() as fake:
+async def _fake(options: dict[str, Any]) -> AsyncIterator[FakeKommunicate]:
+    async with FakeKommunicate(**options) as fake:
         yield fake
 
 
-async def _session(fake: FakeKommunicate) -> AsyncIterator[KommunicateSession]:
-    async with fake.session() as km:
+async def _session(
+    fake: FakeKommunicate, options: dict[str, Any]
+) -> AsyncIterator[KommunicateSession]:
+    async with fake.session(**options) as km:
         yield km
 
 
@@ -105,8 +131,9 @@ async def _bot_server() -> AsyncIterator[ServeBot]:
 @pytest.fixture
 async def _kommunicate_fake_anyio(
     anyio_backend: object,  # noqa: ARG001 (asks anyio to run this fixture)
+    kommunicate_fake_options: dict[str, Any],
 ) -> AsyncIterator[FakeKommunicate]:
-    async for fake in _fake():
+    async for fake in _fake(kommunicate_fake_options):
         yield fake
 
 
@@ -114,8 +141,9 @@ async def _kommunicate_fake_anyio(
 async def _kommunicate_session_anyio(
     anyio_backend: object,  # noqa: ARG001
     kommunicate_fake: FakeKommunicate,
+    kommunicate_session_options: dict[str, Any],
 ) -> AsyncIterator[KommunicateSession]:
-    async for km in _session(kommunicate_fake):
+    async for km in _session(kommunicate_fake, kommunicate_session_options):
         yield km
 
 
@@ -130,15 +158,18 @@ async def _kommunicate_bot_server_anyio(
 if pytest_asyncio is not None:
 
     @pytest_asyncio.fixture
-    async def _kommunicate_fake_asyncio() -> AsyncIterator[FakeKommunicate]:
-        async for fake in _fake():
+    async def _kommunicate_fake_asyncio(
+        kommunicate_fake_options: dict[str, Any],
+    ) -> AsyncIterator[FakeKommunicate]:
+        async for fake in _fake(kommunicate_fake_options):
             yield fake
 
     @pytest_asyncio.fixture
     async def _kommunicate_session_asyncio(
         kommunicate_fake: FakeKommunicate,
+        kommunicate_session_options: dict[str, Any],
     ) -> AsyncIterator[KommunicateSession]:
-        async for km in _session(kommunicate_fake):
+        async for km in _session(kommunicate_fake, kommunicate_session_options):
             yield km
 
     @pytest_asyncio.fixture

@@ -1,27 +1,19 @@
-"""Loopback fixtures for bot tests: a FakeKommunicate whose rules pick an agent."""
+"""Bot tests: the root's `fake` and `session`, configured here: the fake's rules
+hand a conversation to agent@acme.io, the session makes no retries."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pytest
 
-from kommunicate_async.testing import FakeKommunicate
 
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
-    from kommunicate_async import KommunicateSession
+@pytest.fixture
+def kommunicate_fake_options() -> dict[str, Any]:
+    """A handoff to "the rules" lands on agent@acme.io."""
+    return {"routing_agent": "agent@acme.io"}
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeKommunicate]:
-    """The fake; a handoff to "the rules" lands on agent@acme.io."""
-    async with FakeKommunicate(routing_agent="agent@acme.io") as server:
-        yield server
-
-
-@pytest.fixture
-async def km(fake: FakeKommunicate) -> AsyncIterator[KommunicateSession]:
-    async with fake.session(max_retries=0) as session:
-        yield session
+def kommunicate_session_options() -> dict[str, Any]:
+    return {"max_retries": 0}

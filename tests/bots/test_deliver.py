@@ -16,12 +16,12 @@ if TYPE_CHECKING:
 
 
 async def test_late_replies_become_messages_and_actions(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    chat = await km.conversations.create(["user-1"])
+    chat = await session.conversations.create(["user-1"])
     fake.state.ensure_user("agent@acme.io")
     request = BotRequest(key="5-req", group_id=chat.id, bot_id="helper-bot")
-    deliverer = Deliverer(km)
+    deliverer = Deliverer(session)
     await deliverer.post(
         request,
         [
@@ -46,10 +46,10 @@ async def test_late_replies_become_messages_and_actions(
 
 
 async def test_failures_are_recorded_never_dropped(
-    km: KommunicateSession, caplog: pytest.LogCaptureFixture
+    session: KommunicateSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     request = BotRequest(key="5-gone", group_id=999_999, bot_id="bot")
-    deliverer = Deliverer(km)
+    deliverer = Deliverer(session)
     await deliverer.post(request, [Reply("hello")])
     (failure,) = deliverer.undelivered
     assert (failure.key, failure.group_id) == ("5-gone", 999_999)
@@ -62,11 +62,11 @@ async def test_failures_are_recorded_never_dropped(
 
 
 async def test_context_send_posts_now(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    chat = await km.conversations.create(["user-1"])
+    chat = await session.conversations.create(["user-1"])
     ctx = BotContext(
-        km, BotRequest(key="5-r", group_id=chat.id, bot_id="bot"), deadline=0.0
+        session, BotRequest(key="5-r", group_id=chat.id, bot_id="bot"), deadline=0.0
     )
     assert ctx.time_left() == 0.0
     await ctx.send("Looking that up…")

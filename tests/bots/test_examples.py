@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 HEADER = ("X-Bot-Token", "example-secret")
 
 
-async def test_echo_bot(fake: FakeKommunicate, km: KommunicateSession) -> None:
-    chat = await km.conversations.create(["user-1"])
-    async with serve_bot(echo_bot.build(km, HEADER[1])) as server:
+async def test_echo_bot(fake: FakeKommunicate, session: KommunicateSession) -> None:
+    chat = await session.conversations.create(["user-1"])
+    async with serve_bot(echo_bot.build(session, HEADER[1])) as server:
         hello = await fake.deliver_bot_message(
             server.bot_url,
             "",
@@ -106,7 +106,7 @@ async def test_fastapi_mount(
     assert api.state.inbox == ["a note"]
 
 
-async def test_handoff_bot(fake: FakeKommunicate, km: KommunicateSession) -> None:
+async def test_handoff_bot(fake: FakeKommunicate, session: KommunicateSession) -> None:
     """examples/handoff_bot.py: the policy picks an online agent, else says so."""
     from examples import handoff_bot
     from kommunicate_async.handoff import HandoffPolicy
@@ -119,8 +119,8 @@ async def test_handoff_bot(fake: FakeKommunicate, km: KommunicateSession) -> Non
         team_agents=["sam@acme.io"],
         offline_message="Nobody is here; we will e-mail you.",
     )
-    chat = await km.conversations.create(["user-1", "bot"])
-    async with serve_bot(handoff_bot.build(km, HEADER[1], policy)) as server:
+    chat = await session.conversations.create(["user-1", "bot"])
+    async with serve_bot(handoff_bot.build(session, HEADER[1], policy)) as server:
         answer = await fake.deliver_bot_message(
             server.bot_url, "hi", group_id=chat.id, bot_id="bot", header=HEADER
         )
@@ -134,7 +134,7 @@ async def test_handoff_bot(fake: FakeKommunicate, km: KommunicateSession) -> Non
             == "sam@acme.io"
         )
         fake.directory.set_online("sam@acme.io", False)
-        later = await km.conversations.create(["user-2", "bot"])
+        later = await session.conversations.create(["user-2", "bot"])
         offline = await fake.deliver_bot_message(
             server.bot_url, "human", group_id=later.id, bot_id="bot", header=HEADER
         )

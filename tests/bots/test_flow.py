@@ -38,10 +38,10 @@ def support_bot(km: KommunicateSession) -> BotApp:
 
 
 async def test_a_scripted_conversation_with_a_slow_handler_does_not_sleep(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
     started = time.monotonic()
-    async with BotTestFlow(support_bot(km), fake, header=HEADER) as flow:
+    async with BotTestFlow(support_bot(session), fake, header=HEADER) as flow:
         assert await flow.send("hi") == [{"message": "You said: hi"}]
         flow.expect_reply("You said: hi")
         assert await flow.send("slow") == []  # the interim: nothing, at 25 s

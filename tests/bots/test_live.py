@@ -74,10 +74,10 @@ async def running(bot: BotApp, adapter: str) -> Any:
 
 
 async def test_message_in_reply_out_with_a_real_payload_array(
-    fake: FakeKommunicate, km: KommunicateSession, adapter: str
+    fake: FakeKommunicate, session: KommunicateSession, adapter: str
 ) -> None:
-    bot, _ = make_bot(km)
-    chat = await km.conversations.create(["user-1"])
+    bot, _ = make_bot(session)
+    chat = await session.conversations.create(["user-1"])
     async with await running(bot, adapter) as server:
         plain = await fake.deliver_bot_message(
             server.bot_url, "hello", group_id=chat.id, bot_id="bot", header=HEADER
@@ -117,10 +117,10 @@ async def test_message_in_reply_out_with_a_real_payload_array(
 
 
 async def test_handoff_and_resolve(
-    fake: FakeKommunicate, km: KommunicateSession, adapter: str
+    fake: FakeKommunicate, session: KommunicateSession, adapter: str
 ) -> None:
-    bot, _ = make_bot(km)
-    chat = await km.conversations.create(["user-1"])
+    bot, _ = make_bot(session)
+    chat = await session.conversations.create(["user-1"])
     async with await running(bot, adapter) as server:
         handoff = await fake.deliver_bot_message(
             server.bot_url, "human", group_id=chat.id, bot_id="bot", header=HEADER
@@ -140,10 +140,10 @@ async def test_handoff_and_resolve(
 
 @pytest.mark.slow
 async def test_slow_handler_is_answered_exactly_once_despite_redeliveries(
-    fake: FakeKommunicate, km: KommunicateSession, adapter: str
+    fake: FakeKommunicate, session: KommunicateSession, adapter: str
 ) -> None:
-    bot, calls = make_bot(km, reply_deadline=0.2)
-    chat = await km.conversations.create(["user-1"])
+    bot, calls = make_bot(session, reply_deadline=0.2)
+    chat = await session.conversations.create(["user-1"])
     async with await running(bot, adapter) as server:
         first = await fake.deliver_bot_message(
             server.bot_url, "slow", group_id=chat.id, bot_id="bot", header=HEADER
@@ -167,10 +167,10 @@ async def test_slow_handler_is_answered_exactly_once_despite_redeliveries(
 
 
 async def test_a_lost_answer_is_repeated_byte_for_byte(
-    fake: FakeKommunicate, km: KommunicateSession, adapter: str
+    fake: FakeKommunicate, session: KommunicateSession, adapter: str
 ) -> None:
-    bot, calls = make_bot(km)
-    chat = await km.conversations.create(["user-1"])
+    bot, calls = make_bot(session)
+    chat = await session.conversations.create(["user-1"])
     async with await running(bot, adapter) as server:
         lost = await fake.deliver_bot_message(
             server.bot_url,
@@ -191,13 +191,13 @@ async def test_a_lost_answer_is_repeated_byte_for_byte(
 
 async def test_bad_auth_is_401_and_bad_body_400_with_no_handler_called(
     fake: FakeKommunicate,
-    km: KommunicateSession,
+    session: KommunicateSession,
     adapter: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    bot, calls = make_bot(km)
-    chat = await km.conversations.create(["user-1"])
+    bot, calls = make_bot(session)
+    chat = await session.conversations.create(["user-1"])
     async with await running(bot, adapter) as server:
         wrong = await fake.deliver_bot_message(
             server.bot_url,
@@ -233,17 +233,17 @@ async def test_bad_auth_is_401_and_bad_body_400_with_no_handler_called(
 
 
 async def test_webhook_events_once_without_echoes(
-    fake: FakeKommunicate, km: KommunicateSession, adapter: str
+    fake: FakeKommunicate, session: KommunicateSession, adapter: str
 ) -> None:
-    bot, _ = make_bot(km)
+    bot, _ = make_bot(session)
     seen: list[tuple[str, str]] = []
 
     @bot.on_webhook
     async def record(message: WebhookMessage, ctx: WebhookContext) -> None:
-        assert ctx.km is km
+        assert ctx.km is session
         seen.append((message.sender, message.text))
 
-    chat = await km.conversations.create(["user-1"])
+    chat = await session.conversations.create(["user-1"])
     async with await running(bot, adapter) as server:
         url = server.webhook_url
         first = await fake.deliver_webhook(
@@ -271,9 +271,9 @@ async def test_webhook_events_once_without_echoes(
 
 
 async def test_access_token_url(
-    fake: FakeKommunicate, km: KommunicateSession, adapter: str
+    fake: FakeKommunicate, session: KommunicateSession, adapter: str
 ) -> None:
-    bot, _ = make_bot(km)
+    bot, _ = make_bot(session)
 
     @bot.on_token_check
     async def check(user_id: str, token: str) -> bool:
@@ -289,9 +289,9 @@ async def test_access_token_url(
 
 
 async def test_asgi_refuses_other_methods_paths_and_huge_bodies(
-    km: KommunicateSession,
+    session: KommunicateSession,
 ) -> None:
-    bot, calls = make_bot(km)
+    bot, calls = make_bot(session)
     async with (
         serve_bot(bot, adapter="asgi") as server,
         aiohttp.ClientSession() as http,
@@ -308,8 +308,8 @@ async def test_asgi_refuses_other_methods_paths_and_huge_bodies(
     assert calls == []
 
 
-async def test_aiohttp_refuses_huge_bodies(km: KommunicateSession) -> None:
-    bot, calls = make_bot(km)
+async def test_aiohttp_refuses_huge_bodies(session: KommunicateSession) -> None:
+    bot, calls = make_bot(session)
     async with serve_bot(bot) as server, aiohttp.ClientSession() as http:
         huge = b'{"key":"k","groupId":1,"message":"' + b"x" * (2 * 1024 * 1024) + b'"}'
         async with http.post(

@@ -59,12 +59,12 @@ async def late(
 
 
 async def test_a_late_handoff_to_the_rules_is_the_widgets_assignee_change(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
     """UNCERTAIN (docs/wire.md#bots): `switchAssignee=true&takeOverFromBot=true` with
     no assignee, as the web widget's "talk to a human" button sent it."""
     bot, group_id, key = await late(
-        fake, km, Reply.handoff(message="A person will help.")
+        fake, session, Reply.handoff(message="A person will help.")
     )
     (message,) = [r for r in fake.requests_to(SEND) if b"A person" in r.body]
     assert msgspec.json.decode(message.body) == {
@@ -80,7 +80,7 @@ async def test_a_late_handoff_to_the_rules_is_the_widgets_assignee_change(
         "takeOverFromBot": "true",
     }
     assert change.body == b""
-    assert change.headers["Of-User-Id"] == km.on_behalf_of
+    assert change.headers["Of-User-Id"] == session.on_behalf_of
     assert fake.conversation(group_id).metadata["CONVERSATION_ASSIGNEE"] == (
         "agent@acme.io"  # the fake's routing rules
     )
@@ -88,25 +88,28 @@ async def test_a_late_handoff_to_the_rules_is_the_widgets_assignee_change(
 
 
 async def test_a_late_handoff_to_the_rules_may_be_reported_instead(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
     bot, group_id, _ = await late(
-        fake, km, Reply.handoff(message="A person will help."), rules_handoff="report"
+        fake,
+        session,
+        Reply.handoff(message="A person will help."),
+        rules_handoff="report",
     )
     assert fake.requests_to(CHANGE) == []
     assert [m.text for m in fake.messages(group_id)] == ["help"]  # nothing half-done
     (failure,) = bot.undelivered
     assert "routing rules" in failure.reason and failure.text == "A person will help."
     with pytest.raises(ConfigurationError, match="rules_handoff"):
-        BotApp(km, rules_handoff="maybe")  # type: ignore[arg-type]
+        BotApp(session, rules_handoff="maybe")  # type: ignore[arg-type]
 
 
 async def test_a_late_handoff_to_a_named_agent_is_the_assignee_change(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
     fake.state.ensure_user("ann@acme.io")
     bot, group_id, _ = await late(
-        fake, km, Reply.handoff("ann@acme.io", message="Ann.")
+        fake, session, Reply.handoff("ann@acme.io", message="Ann.")
     )
     (change,) = fake.requests_to(CHANGE)
     assert change.query == {
@@ -121,7 +124,7 @@ async def test_a_late_handoff_to_a_named_agent_is_the_assignee_change(
 
 @pytest.mark.parametrize("event_sender", ["user", "bot"])
 async def test_a_late_bot_event_is_the_widgets_hidden_message(
-    fake: FakeKommunicate, km: KommunicateSession, event_sender: str
+    fake: FakeKommunicate, session: KommunicateSession, event_sender: str
 ) -> None:
     """Assign the bot, then send `Event:<name>` with `KM_TRIGGER_EVENT`, as the web
     widget does (fixture: bot-extra/client_trigger_bot_event_hidden_message.json).
@@ -129,7 +132,7 @@ async def test_a_late_bot_event_is_the_widgets_hidden_message(
     fake.state.ensure_user("sales-bot")
     bot, group_id, _ = await late(
         fake,
-        km,
+        session,
         Reply.to_bot("sales-bot", event="PRICING", message="Over to sales."),
         event_sender=event_sender,
     )

@@ -176,10 +176,10 @@ async def test_a_string_interim_is_one_message_over_http(adapter: Any) -> None:
 
 
 async def test_a_redelivery_during_the_late_post_gets_empty_at_once(
-    fake: FakeKommunicate, km: KommunicateSession, adapter: Any
+    fake: FakeKommunicate, session: KommunicateSession, adapter: Any
 ) -> None:
-    bot = BotApp(km, bot_header=HEADER, reply_deadline=0.05, interim="One moment")
-    chat = await km.conversations.create(["user-1"])
+    bot = BotApp(session, bot_header=HEADER, reply_deadline=0.05, interim="One moment")
+    chat = await session.conversations.create(["user-1"])
 
     @bot.on_message
     async def answer(request: BotRequest, ctx: BotContext) -> str:
@@ -203,12 +203,12 @@ async def test_a_redelivery_during_the_late_post_gets_empty_at_once(
 
 
 async def test_shutdown_with_posts_in_flight_loses_nothing_silently(
-    fake: FakeKommunicate, km: KommunicateSession, caplog: pytest.LogCaptureFixture
+    fake: FakeKommunicate, session: KommunicateSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     """100 late answers, posts slowed down, a short grace: each one is either in the
     conversation or in `undelivered` (with its text) and logged."""
-    bot = BotApp(km, bot_header=HEADER, reply_deadline=0.01)
-    chat = await km.conversations.create(["user-1"])
+    bot = BotApp(session, bot_header=HEADER, reply_deadline=0.01)
+    chat = await session.conversations.create(["user-1"])
 
     @bot.on_message
     async def answer(request: BotRequest, ctx: BotContext) -> str:

@@ -52,12 +52,12 @@ async def test_taken_over_while_waiting_for_its_turn_is_a_503(
 async def test_a_late_run_taken_over_posts_nothing(
     redis: Redis,
     fake: FakeKommunicate,
-    km: KommunicateSession,
+    session: KommunicateSession,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    chat = await km.conversations.create(["user-1"])
+    chat = await session.conversations.create(["user-1"])
     log: list[str] = []
-    a = Replica(redis, log, km=km, lease=0.3)
+    a = Replica(redis, log, km=session, lease=0.3)
     a.app.reply_deadline = 0.05
     a.gate = asyncio.Event()
     assert await a.ask("3-1", "m1", group=chat.id) == (200, b"[]")  # the interim

@@ -222,10 +222,10 @@ def test_bad_settings_are_refused(redis: Redis, options: dict[str, float]) -> No
 async def test_a_dead_replicas_late_run_is_finished_by_a_live_one(
     redis: Redis,
     fake: FakeKommunicate,
-    km: KommunicateSession,
+    session: KommunicateSession,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    chat = await km.conversations.create(["user-1"])
+    chat = await session.conversations.create(["user-1"])
     dead = RedisReplyStore(redis, "test-bot", lease=0.3)
     begun = await dead.begin("9-1", chat.id, serialize=True)
     assert begun.token is not None
@@ -237,7 +237,7 @@ async def test_a_dead_replicas_late_run_is_finished_by_a_live_one(
     raw: Any = redis  # redis-py types its results sync-or-async
     await raw.hset("kommunicate:bot:test-bot:late", "9-x", b"not a request")
     log: list[str] = []
-    live = Replica(redis, log, km=km, lease=0.3)
+    live = Replica(redis, log, km=session, lease=0.3)
     assert await live.ask("9-0", "warm-up", group=chat.id + 1) == (
         200,
         b'[{"message":"answer to warm-up"}]',
@@ -259,12 +259,12 @@ async def test_a_dead_replicas_late_run_is_finished_by_a_live_one(
 
 
 async def test_an_interim_to_the_latest_request_turns_the_answer_into_a_post(
-    redis: Redis, fake: FakeKommunicate, km: KommunicateSession
+    redis: Redis, fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    chat = await km.conversations.create(["user-1"])
+    chat = await session.conversations.create(["user-1"])
     log: list[str] = []
-    a = Replica(redis, log, km=km, delay=0.3)
-    b = Replica(redis, log, km=km)
+    a = Replica(redis, log, km=session, delay=0.3)
+    b = Replica(redis, log, km=session)
     b.app.reply_deadline = 0.1
     first = asyncio.create_task(a.ask("9-2", "m1", group=chat.id))
     await asyncio.sleep(0.05)

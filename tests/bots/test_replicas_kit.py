@@ -29,9 +29,9 @@ def replica(name: str) -> BotApp:
 
 
 async def test_policies_failover_and_errors(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    chat = await km.conversations.create(["user-1"])
+    chat = await session.conversations.create(["user-1"])
     dead = f"http://127.0.0.1:{free_port()}/bot"
     async with serve_bot(replica("a")) as a, serve_bot(replica("b")) as b:
         urls = [a.bot_url, dead, b.bot_url]

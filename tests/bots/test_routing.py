@@ -253,10 +253,10 @@ async def test_state_update_retries_then_gives_up() -> None:
 
 
 async def test_request_user_is_fetched_once_per_conversation(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    await km.users.create("user-1", display_name="Ada")
-    bot = app(km)
+    await session.users.create("user-1", display_name="Ada")
+    bot = app(session)
     seen: list[str | None] = []
 
     async def enrich(request: BotRequest, ctx: BotContext, call_next: CallNext) -> Any:

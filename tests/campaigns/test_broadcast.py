@@ -39,7 +39,7 @@ SEND = "POST /rest/ws/message/v2/send"
 LIST = "GET /rest/ws/message/list"
 
 
-def session(fake: FakeKommunicate) -> KommunicateSession:
+def session_on(fake: FakeKommunicate) -> KommunicateSession:
     return fake.session(
         timeout=Timeouts(connect=2, attempt=5, total=20),
         retries=Retries(backoff_base=0.01),
@@ -70,7 +70,7 @@ def keys_stored(fake: FakeKommunicate, ids: list[int | str]) -> Counter[int | st
 async def test_same_text_goes_in_requests_of_50_with_one_result_per_item(
     tmp_path: Path,
 ) -> None:
-    async with FakeKommunicate() as fake, session(fake) as km:
+    async with FakeKommunicate() as fake, session_on(fake) as km:
         ids = await chats(km, 120)
         items = [OutgoingMessage(c, "Sale today", metadata={"camp": 7}) for c in ids]
         checkpoint = tmp_path / "campaign.checkpoint.jsonl"
@@ -114,7 +114,7 @@ async def test_same_text_goes_in_requests_of_50_with_one_result_per_item(
 
 
 async def test_named_conversations_go_as_client_group_ids() -> None:
-    async with FakeKommunicate(bare=False) as fake, session(fake) as km:
+    async with FakeKommunicate(bare=False) as fake, session_on(fake) as km:
         ids = await chats(km, 4, named=True)
         report = await km.messages.send_many(
             [OutgoingMessage(c, "hi") for c in ids], broadcast_chunk=2
@@ -128,7 +128,7 @@ async def test_named_conversations_go_as_client_group_ids() -> None:
 
 
 async def test_broadcast_off_and_items_that_cannot_share_go_alone() -> None:
-    async with FakeKommunicate() as fake, session(fake) as km:
+    async with FakeKommunicate() as fake, session_on(fake) as km:
         ids = await chats(km, 6)
         report = await km.messages.send_many(
             [OutgoingMessage(c, "same") for c in ids], broadcast=False
@@ -148,7 +148,7 @@ async def test_broadcast_off_and_items_that_cannot_share_go_alone() -> None:
 @pytest.mark.parametrize("bad", [1, 51, "50", 2.0])
 def test_broadcast_chunk_is_checked(bad: object) -> None:
     async def scenario() -> None:
-        async with FakeKommunicate() as fake, session(fake) as km:
+        async with FakeKommunicate() as fake, session_on(fake) as km:
             with pytest.raises(InvalidRequestError, match="broadcast_chunk"):
                 km.messages.iter_send([], broadcast_chunk=bad)  # type: ignore[arg-type]
             with pytest.raises(InvalidRequestError, match="broadcast must be"):
@@ -164,7 +164,7 @@ def test_broadcast_chunk_is_checked(bad: object) -> None:
 async def test_a_refused_endpoint_falls_back_to_single_sends_once_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async with FakeKommunicate() as fake, session(fake) as km:
+    async with FakeKommunicate() as fake, session_on(fake) as km:
         fake.refuse_sendall = True
         ids = await chats(km, 30)
         with caplog.at_level(logging.WARNING, logger="kommunicate_async"):
@@ -182,7 +182,7 @@ async def test_a_refused_endpoint_falls_back_to_single_sends_once_with_a_warning
 
 
 async def test_a_refused_request_sends_its_items_alone_and_keeps_broadcasting() -> None:
-    async with FakeKommunicate() as fake, session(fake) as km:
+    async with FakeKommunicate() as fake, session_on(fake) as km:
         ids = await chats(km, 6)
         items = [OutgoingMessage(c, "hello") for c in ids]
         items.insert(3, OutgoingMessage(999, "hello"))  # no such group: refused
@@ -196,7 +196,7 @@ async def test_a_refused_request_sends_its_items_alone_and_keeps_broadcasting() 
 async def test_ambiguous_requests_are_settled_by_history_without_duplicates() -> None:
     plan = FaultPlan(seed=3, routes={SENDALL: RouteFaults(reset_after=0.3)})
     plan.script(SENDALL, Fault.RESET_AFTER, Fault.NONE, Fault.RESET_AFTER)
-    async with FakeKommunicate(faults=plan) as fake, session(fake) as km:
+    async with FakeKommunicate(faults=plan) as fake, session_on(fake) as km:
         ids = await chats(km, 100)
         report = await km.messages.send_many(
             [OutgoingMessage(c, "promo") for c in ids],
@@ -213,7 +213,7 @@ async def test_ambiguous_requests_are_settled_by_history_without_duplicates() ->
 async def test_without_reconcile_an_ambiguous_request_leaves_its_items_ambiguous() -> (
     None
 ):
-    async with FakeKommunicate() as fake, session(fake) as km:
+    async with FakeKommunicate() as fake, session_on(fake) as km:
         ids = await chats(km, 5)
         fake.faults.script(SENDALL, Fault.RESET_AFTER)
         report = await km.messages.send_many([OutgoingMessage(c, "p") for c in ids])
@@ -223,7 +223,7 @@ async def test_without_reconcile_an_ambiguous_request_leaves_its_items_ambiguous
 
 
 async def test_a_request_proven_absent_is_sent_again_in_one_request() -> None:
-    async with FakeKommunicate() as fake, session(fake) as km:
+    async with FakeKommunicate() as fake, session_on(fake) as km:
         ids = await chats(km, 5)
         fake.faults.script(SENDALL, Fault.RESET_BEFORE)  # never processed
         report = await km.messages.send_many(
@@ -244,7 +244,7 @@ async def test_echoes_prove_ambiguous_items_without_reading(tmp_path: Path) -> N
     async with (
         serve_bot(bot) as served,
         FakeKommunicate(faults=plan) as fake,
-        session(fake) as km,
+        session_on(fake) as km,
     ):
         fake.webhook_url, fake.webhook_token = served.webhook_url, "hook-secret"
         ids = await chats(km, 60, named=True)
@@ -265,7 +265,7 @@ async def test_echoes_prove_ambiguous_items_without_reading(tmp_path: Path) -> N
 
 async def test_a_rerun_recognises_an_earlier_runs_broadcast(tmp_path: Path) -> None:
     checkpoint = tmp_path / "cp.jsonl"
-    async with FakeKommunicate() as fake, session(fake) as km:
+    async with FakeKommunicate() as fake, session_on(fake) as km:
         ids = await chats(km, 20)
         items = [OutgoingMessage(c, "resume me") for c in ids]
         await km.messages.send_many(items, checkpoint=checkpoint)

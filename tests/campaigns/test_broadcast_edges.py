@@ -32,7 +32,7 @@ SENDALL = "POST /rest/ws/message/sendall"
 SEND = "POST /rest/ws/message/v2/send"
 
 
-def session(fake: FakeKommunicate) -> KommunicateSession:
+def session_on(fake: FakeKommunicate) -> KommunicateSession:
     return fake.session(
         timeout=Timeouts(connect=2, attempt=5, total=20),
         retries=Retries(backoff_base=0.01),
@@ -46,7 +46,7 @@ async def groups(km: KommunicateSession, n: int) -> list[int]:
 async def test_a_429_pauses_the_limiter_and_the_request_is_sent_again() -> None:
     plan = FaultPlan(routes={SENDALL: RouteFaults(retry_after=0.01)})
     plan.script(SENDALL, Fault.RATE_LIMIT)
-    async with FakeKommunicate(faults=plan) as fake, session(fake) as km:
+    async with FakeKommunicate(faults=plan) as fake, session_on(fake) as km:
         ids = await groups(km, 4)
         report = await km.messages.send_many(
             [OutgoingMessage(c, "x") for c in ids], rate_limit=1000
@@ -57,7 +57,7 @@ async def test_a_429_pauses_the_limiter_and_the_request_is_sent_again() -> None:
 
 
 async def test_retries_used_up_leave_the_items_failed_with_their_request_key() -> None:
-    async with FakeKommunicate() as fake, session(fake) as km:
+    async with FakeKommunicate() as fake, session_on(fake) as km:
         ids = await groups(km, 3)
         fake.faults.script(SENDALL, Fault.ERROR_503, Fault.ERROR_503)
         report = await km.messages.send_many(
@@ -89,7 +89,7 @@ class FailingLimiter:
 async def test_a_limiter_gone_mid_campaign_stops_it_and_every_item_has_a_result() -> (
     None
 ):
-    async with FakeKommunicate() as fake, session(fake) as km:
+    async with FakeKommunicate() as fake, session_on(fake) as km:
         ids = await groups(km, 12)
         items = [OutgoingMessage(c, "x") for c in ids]
         items += [OutgoingMessage(c, "y") for c in ids]  # a second message: its bucket
@@ -147,7 +147,7 @@ class MemoryStore:
 
 async def test_a_bucket_skips_what_a_store_has_delivered_and_resumes_the_rest() -> None:
     store = MemoryStore(answers={2: "delivered", 3: Uncertain(0, None)})
-    async with FakeKommunicate() as fake, session(fake) as km:
+    async with FakeKommunicate() as fake, session_on(fake) as km:
         ids = await groups(km, 6)
         report = await km.messages.send_many(
             [OutgoingMessage(c, "x") for c in ids], checkpoint=store, reconcile=True
@@ -162,7 +162,7 @@ async def test_a_store_that_fails_mid_bucket_stops_with_nothing_unsent_unmarked(
     None
 ):
     store = MemoryStore(fail_begin_at=3)
-    async with FakeKommunicate() as fake, session(fake) as km:
+    async with FakeKommunicate() as fake, session_on(fake) as km:
         ids = await groups(km, 6)
         with pytest.raises(BatchStoppedError) as stopped:
             await km.messages.send_many(
@@ -176,7 +176,7 @@ async def test_a_store_that_fails_mid_bucket_stops_with_nothing_unsent_unmarked(
 
 async def test_a_store_that_cannot_finish_stops_after_the_results() -> None:
     store = MemoryStore()
-    async with FakeKommunicate() as fake, session(fake) as km:
+    async with FakeKommunicate() as fake, session_on(fake) as km:
         ids = await groups(km, 4)
         store.fail_finish = True
         with pytest.raises(BatchStoppedError) as stopped:
@@ -190,7 +190,7 @@ async def test_a_store_that_cannot_finish_stops_after_the_results() -> None:
 
 @pytest.mark.parametrize("messages", [6, 12])
 async def test_interleaved_messages_all_arrive_once(messages: int) -> None:
-    async with FakeKommunicate() as fake, session(fake) as km:
+    async with FakeKommunicate() as fake, session_on(fake) as km:
         ids = await groups(km, 4)
         texts = [f"text {t}" for t in range(messages)]
         items = [OutgoingMessage(c, t) for c in ids for t in texts]  # interleaved
@@ -239,7 +239,7 @@ async def test_the_fake_checks_a_sendall_body(
 
 
 async def test_the_fake_counts_echoes_it_could_not_deliver() -> None:
-    async with FakeKommunicate() as fake, session(fake) as km:
+    async with FakeKommunicate() as fake, session_on(fake) as km:
         fake.webhook_url = "http://127.0.0.1:9/nobody"
         (gid,) = await groups(km, 1)
         await km.messages.send(gid, "hello")
@@ -276,7 +276,7 @@ async def test_a_spent_budget_leaves_the_targets_ambiguous_unread(
     monkeypatch.setattr(
         "kommunicate_async._pipeline.retry.RetryBudget.try_spend", lambda _self: False
     )
-    async with FakeKommunicate() as fake, session(fake) as km:
+    async with FakeKommunicate() as fake, session_on(fake) as km:
         ids = await groups(km, 4)
         fake.faults.script(SENDALL, Fault.RESET_AFTER)
         report = await km.messages.send_many(

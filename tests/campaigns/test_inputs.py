@@ -81,7 +81,7 @@ async def test_a_checkpoint_or_empty_file_is_accepted(
 
 
 def test_the_cli_refuses_a_checkpoint_that_is_its_input(
-    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], threaded_fake: FakeKommunicate, tmp_path: Path
 ) -> None:
     source = tmp_path / "campaign.jsonl"
     source.write_bytes(b'{"conversation": "c1", "text": "hi"}\n')
@@ -93,11 +93,11 @@ def test_the_cli_refuses_a_checkpoint_that_is_its_input(
         assert (code, out) == (2, "")
         assert "is the input file itself: nothing was sent" in err
     assert source.read_bytes() == before
-    assert fake.requests_to("POST /rest/ws/message/v2/send") == []
+    assert threaded_fake.requests_to("POST /rest/ws/message/v2/send") == []
 
 
 def test_the_cli_refuses_a_checkpoint_that_is_another_input(
-    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], threaded_fake: FakeKommunicate, tmp_path: Path
 ) -> None:
     other = tmp_path / "other.csv"
     other.write_text("conversation,text\nc1,hello\n")
@@ -106,12 +106,12 @@ def test_the_cli_refuses_a_checkpoint_that_is_another_input(
     code, out, err = run(capsys, "send-batch", str(source), "--checkpoint", str(other))
     assert code == 3 and "CheckpointError" in err and "not a checkpoint file" in err
     assert other.read_text() == "conversation,text\nc1,hello\n"
-    assert fake.requests_to("POST /rest/ws/message/v2/send") == []
+    assert threaded_fake.requests_to("POST /rest/ws/message/v2/send") == []
     assert "0 items" not in out
 
 
 def test_send_batch_reads_csv_by_extension(
-    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], threaded_fake: FakeKommunicate, tmp_path: Path
 ) -> None:
     run(capsys, "conversation", "create", "--member", "u1", "--client-id", "c1")
     source = tmp_path / "campaign.csv"
@@ -135,21 +135,23 @@ def test_send_batch_reads_csv_by_extension(
         (2, "delivered"),
         (4, "delivered"),  # the 1-based line each row starts on
     ]
-    stored = {m.text: m for m in fake.messages("c1")}
+    stored = {m.text: m for m in threaded_fake.messages("c1")}
     assert stored["Hello, Ann"].metadata == {"tier": "gold", "kmDedupeKey": "k-1"}
     assert stored["two\nlines"].sender == "bot"
 
 
 def test_send_batch_format_flag_reads_csv_from_any_name(
-    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], threaded_fake: FakeKommunicate, tmp_path: Path
 ) -> None:
     run(capsys, "conversation", "create", "--member", "u1", "--client-id", "c1")
-    group_id = fake.conversation("c1").id
+    group_id = threaded_fake.conversation("c1").id
     source = tmp_path / "campaign.txt"
     source.write_text(f"text,conversation\nhi,{group_id}\n")
     code, _, err = run(capsys, "send-batch", str(source), "--format", "csv")
     assert (code, err) == (0, "")
-    assert [m.text for m in fake.messages(group_id)] == ["hi"]  # digits: a groupId
+    assert [m.text for m in threaded_fake.messages(group_id)] == [
+        "hi"
+    ]  # digits: a groupId
 
 
 @pytest.mark.parametrize(
@@ -165,7 +167,7 @@ def test_send_batch_format_flag_reads_csv_from_any_name(
 )
 def test_a_bad_csv_row_names_its_line_and_nothing_is_sent(
     capsys: pytest.CaptureFixture[str],
-    fake: FakeKommunicate,
+    threaded_fake: FakeKommunicate,
     tmp_path: Path,
     content: str,
     where: str,
@@ -176,11 +178,11 @@ def test_a_bad_csv_row_names_its_line_and_nothing_is_sent(
     code, out, err = run(capsys, "send-batch", str(source))
     assert (code, out) == (2, "")
     assert f"in.csv{where}" in err and why in err
-    assert fake.requests_to("POST /rest/ws/message/v2/send") == []
+    assert threaded_fake.requests_to("POST /rest/ws/message/v2/send") == []
 
 
 def test_a_csv_given_as_jsonl_says_what_to_do(
-    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], threaded_fake: FakeKommunicate, tmp_path: Path
 ) -> None:
     source = tmp_path / "campaign.data"
     source.write_text("conversation,text\nc1,hello\n")
@@ -188,17 +190,17 @@ def test_a_csv_given_as_jsonl_says_what_to_do(
     assert code == 2
     assert "campaign.data:1:" in err and "--format csv" in err
     assert "invalid character" not in err.split("(is it")[1]
-    assert fake.requests_to("POST /rest/ws/message/v2/send") == []
+    assert threaded_fake.requests_to("POST /rest/ws/message/v2/send") == []
 
 
 def test_a_non_utf8_csv_is_refused(
-    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], threaded_fake: FakeKommunicate, tmp_path: Path
 ) -> None:
     source = tmp_path / "in.csv"
     source.write_bytes(b"conversation,text\nc1,\xff\xfe\n")
     code, _, err = run(capsys, "send-batch", str(source))
     assert code == 2 and "not UTF-8" in err
-    assert fake.requests_to("POST /rest/ws/message/v2/send") == []
+    assert threaded_fake.requests_to("POST /rest/ws/message/v2/send") == []
 
 
 def test_input_format_by_extension_or_flag() -> None:
@@ -221,10 +223,10 @@ def test_csv_items_are_read_lazily_after_the_check(tmp_path: Path) -> None:
 
 
 def test_send_batch_broadcasts_unless_told_not_to(
-    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], threaded_fake: FakeKommunicate, tmp_path: Path
 ) -> None:
     for i in range(5):
-        fake.state.create_group(
+        threaded_fake.state.create_group(
             name=f"g{i}",
             members=[f"u{i}"],
             client_group_id=f"c{i}",
@@ -236,12 +238,12 @@ def test_send_batch_broadcasts_unless_told_not_to(
     assert main(["send-batch", str(source), "--broadcast-chunk", "2"]) == 0
     sizes = [
         len(msgspec.json.decode(r.body)["clientGroupIds"])
-        for r in fake.requests_to("POST /rest/ws/message/sendall")
+        for r in threaded_fake.requests_to("POST /rest/ws/message/sendall")
     ]
     assert sizes == [2, 2]  # c0 alone (the first of its message), then two requests
     assert main(["send-batch", str(source), "--no-broadcast", "--format", "csv"]) == 0
-    assert len(fake.requests_to("POST /rest/ws/message/sendall")) == 2
-    assert len(fake.requests_to("POST /rest/ws/message/v2/send")) == 1 + 5
+    assert len(threaded_fake.requests_to("POST /rest/ws/message/sendall")) == 2
+    assert len(threaded_fake.requests_to("POST /rest/ws/message/v2/send")) == 1 + 5
     code = main(["send-batch", str(source), "--broadcast-chunk", "51"])
     assert code == 2 and "--broadcast-chunk must be an int from 2 to 50" in (
         capsys.readouterr().err

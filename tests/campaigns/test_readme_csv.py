@@ -18,14 +18,14 @@ README = README_PATH.read_text()
 
 
 def test_send_batch_reads_the_readmes_csv_example(
-    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], threaded_fake: FakeKommunicate, tmp_path: Path
 ) -> None:
     block = re.search(r"```csv\n(.*?)```", README, re.S)
     assert block is not None
     source = tmp_path / "campaign.csv"
     source.write_text(block.group(1))
     for ref in ("order-991", "order-992"):
-        fake.state.create_group(
+        threaded_fake.state.create_group(
             name=ref, members=["u"], client_group_id=ref, metadata={}, admin_id="bot"
         )
     checkpoint = tmp_path / "campaign.checkpoint.jsonl"
@@ -35,10 +35,10 @@ def test_send_batch_reads_the_readmes_csv_example(
     argv[1], argv[3] = str(source), str(checkpoint)
     assert main(argv) == 0
     assert "2 delivered, 0 failed" in capsys.readouterr().out
-    (first,) = fake.messages("order-991")
+    (first,) = threaded_fake.messages("order-991")
     assert first.text == "Hello Ann, your order shipped"
     assert first.metadata["order"] == "991"
-    assert [m.text for m in fake.messages("order-992")] == [
+    assert [m.text for m in threaded_fake.messages("order-992")] == [
         "Hello Bob, your order shipped"
     ]
     # the bulk-send snippet (moved to its guide) names its checkpoint apart from

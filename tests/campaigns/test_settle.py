@@ -87,7 +87,7 @@ async def test_items_left_in_flight_need_the_input(tmp_path: Path) -> None:
             await km.messages.settle(tmp_path / "missing.jsonl")
 
 
-@pytest.mark.usefixtures("fake")
+@pytest.mark.usefixtures("threaded_fake")
 def test_the_cli_settles_and_exits_5_while_items_stay_in_flight(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

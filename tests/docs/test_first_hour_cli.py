@@ -93,7 +93,7 @@ def test_a_closed_pipe_ends_quietly_with_141() -> None:
     assert EXIT_BROKEN_PIPE == 128 + signal.SIGPIPE
 
 
-@pytest.mark.usefixtures("fake")
+@pytest.mark.usefixtures("threaded_fake")
 def test_messages_list_prints_local_times(capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "conversation", "create", "--member", "u1", "--client-id", "c1")
     run(capsys, "send", "c1", "hello", "--sender", "u1")
@@ -117,7 +117,7 @@ def _batch_input(tmp_path: Path, count: int) -> Path:
 
 
 def test_a_rerun_counts_items_reconcile_found_already_sent(
-    capsys: pytest.CaptureFixture[str], fake: FakeKommunicate, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], threaded_fake: FakeKommunicate, tmp_path: Path
 ) -> None:
     run(capsys, "conversation", "create", "--member", "u1", "--client-id", "c1")
     source, checkpoint = _batch_input(tmp_path, 3), tmp_path / "cp.jsonl"
@@ -138,7 +138,7 @@ def test_a_rerun_counts_items_reconcile_found_already_sent(
         "2 delivered (2 found already sent by --reconcile, not sent again), "
         "0 failed, 0 ambiguous, 1 skipped, 0 attempts"
     )
-    assert len(fake.messages("c1")) == 3  # nothing sent twice
+    assert len(threaded_fake.messages("c1")) == 3  # nothing sent twice
     checkpoint.write_bytes(
         b"".join(line for i, line in enumerate(lines) if i not in outcomes[1:])
     )
@@ -150,7 +150,7 @@ def test_a_rerun_counts_items_reconcile_found_already_sent(
 
 def test_an_interrupt_says_what_was_delivered_before_it(
     capsys: pytest.CaptureFixture[str],
-    fake: FakeKommunicate,
+    threaded_fake: FakeKommunicate,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -163,7 +163,7 @@ def test_an_interrupt_says_what_was_delivered_before_it(
     def ctrl_c_after_three(self: _output.Printer, data: object) -> None:
         printed(self, data)
         if isinstance(data, dict) and data.get("index") is not None:
-            if len(fake.messages("c1")) >= 3:
+            if len(threaded_fake.messages("c1")) >= 3:
                 raise KeyboardInterrupt
 
     monkeypatch.setattr(_output.Printer, "document", ctrl_c_after_three)

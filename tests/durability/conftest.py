@@ -1,4 +1,4 @@
-"""A loopback FakeKommunicate and helpers for the batch durability scenarios."""
+"""Helpers for the batch durability scenarios (on the root's loopback `fake`)."""
 
 from __future__ import annotations
 
@@ -6,30 +6,23 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 import msgspec
-import pytest
 
 from kommunicate_async import KommunicateSession, Retries, Timeouts
-from kommunicate_async.testing import FakeKommunicate
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
     from pathlib import Path
 
     from kommunicate_async._batch.checkpoint import CheckpointLine
+    from kommunicate_async.testing import FakeKommunicate
 
 SEND = "POST /rest/ws/message/v2/send"
 LIST = "GET /rest/ws/message/list"
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeKommunicate]:
-    async with FakeKommunicate() as server:
-        yield server
-
-
-def session(
+def session_on(
     fake: FakeKommunicate, *, attempt: float = 5, total: float = 20, **kw: object
 ) -> KommunicateSession:
+    """A session on `fake` with bounded timeouts and short back-offs."""
     return fake.session(
         timeout=Timeouts(connect=2, attempt=attempt, total=total),
         retries=Retries(backoff_base=0.01),

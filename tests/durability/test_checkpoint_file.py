@@ -20,7 +20,7 @@ from kommunicate_async import (
     OutgoingMessage,
 )
 from kommunicate_async._batch.checkpoint import Checkpoint, CheckpointLine
-from tests.durability.conftest import SEND, session, stored, write_lines
+from tests.durability.conftest import SEND, session_on, stored, write_lines
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -68,7 +68,7 @@ async def test_two_processes_on_one_file_never_both_send(
         assert (
             await asyncio.wait_for(holder.stdout.readline(), 20)
         ).strip() == b"holding"
-        async with session(fake) as km:
+        async with session_on(fake) as km:
             cid = (await km.conversations.create(["u"])).id
             items = [OutgoingMessage(cid, f"m{i}") for i in range(300)]
             with pytest.raises(CheckpointError, match=rf"process {holder.pid} on "):
@@ -84,7 +84,7 @@ async def test_a_torn_last_line_is_reconciled_not_lost(
 ) -> None:
     # Before: the torn line's item was taken as unsent, and the next line was glued
     # onto it (lost too).
-    async with session(fake) as km:
+    async with session_on(fake) as km:
         cid = (await km.conversations.create(["u"])).id
         fake.state.send(fake.conversation(cid), "bot", "a", {"kmDedupeKey": "ka"})
         path = tmp_path / "cp.jsonl"
@@ -113,7 +113,7 @@ async def test_a_torn_outcome_line_resumes_from_its_sending_line(
     the outcome of an item whose complete `sending` line precedes it, already in
     flight: reconciled, never assumed either way."""
     path = tmp_path / "cp.jsonl"
-    async with session(fake) as km:
+    async with session_on(fake) as km:
         cid = (await km.conversations.create(["u"])).id
         group = fake.conversation(cid)
         fake.state.send(group, "bot", "a", {"kmDedupeKey": "k0"})  # k0 landed
@@ -154,7 +154,7 @@ async def test_a_failed_write_leaves_no_partial_line_and_a_rerun_resumes(
 
     path = tmp_path / "cp.jsonl"
     monkeypatch.setattr("kommunicate_async._batch.checkpoint.os.write", filling)
-    async with session(fake) as km:
+    async with session_on(fake) as km:
         cid = (await km.conversations.create(["u"])).id
         items = [OutgoingMessage(cid, f"m{i}") for i in range(40)]
         with pytest.raises(BatchStoppedError):
@@ -191,7 +191,7 @@ async def test_a_full_disk_stops_the_batch_and_loses_no_result(
 
     monkeypatch.setattr("kommunicate_async._batch.checkpoint.os.write", filling)
     results = []
-    async with session(fake) as km:
+    async with session_on(fake) as km:
         cid = (await km.conversations.create(["u"])).id
         items = [OutgoingMessage(cid, f"m{i}") for i in range(200)]
         with pytest.raises(BatchStoppedError) as caught:
@@ -218,7 +218,7 @@ async def test_short_writes_are_finished(
 
     monkeypatch.setattr("kommunicate_async._batch.checkpoint.os.write", halves)
     path = tmp_path / "cp.jsonl"
-    async with session(fake) as km:
+    async with session_on(fake) as km:
         cid = (await km.conversations.create(["u"])).id
         items = [OutgoingMessage(cid, f"m{i}") for i in range(20)]
         await km.messages.send_many(items, checkpoint=path)
@@ -279,7 +279,7 @@ async def test_an_item_taken_but_not_sent_keeps_an_earlier_runs_mark(
         return real_write(fd, data)
 
     monkeypatch.setattr("kommunicate_async._batch.checkpoint.os.write", filling)
-    async with session(fake) as km:
+    async with session_on(fake) as km:
         cid = (await km.conversations.create(["u"])).id
         items = [OutgoingMessage(cid, "a", dedupe_key="k1")]
         with pytest.raises(BatchStoppedError):

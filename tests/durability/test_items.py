@@ -17,7 +17,7 @@ from kommunicate_async import (
     OutgoingMessage,
 )
 from kommunicate_async._batch.options import content_key
-from tests.durability.conftest import SEND, session, stored
+from tests.durability.conftest import SEND, session_on, stored
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -52,7 +52,7 @@ async def test_one_bad_item_never_ends_the_batch(
 ) -> None:
     # Before: UnicodeEncodeError / RecursionError out of iter_send after 44-47 of
     # 100 results, 7 sends never reported.
-    async with session(fake) as km:
+    async with session_on(fake) as km:
         cid = (await km.conversations.create(["u"])).id
         items = [
             OutgoingMessage(cid, BAD[i].text, BAD[i].sender, BAD[i].metadata)
@@ -73,11 +73,11 @@ async def test_a_revoked_key_stops_after_the_first_answer(
     fake: FakeKommunicate, tmp_path: Path
 ) -> None:
     # Before: a million-line campaign made a million 401s, and the CLI exited 5.
-    async with session(fake) as km:
+    async with session_on(fake) as km:
         cid = (await km.conversations.create(["u"])).id
     path = tmp_path / "cp.jsonl"
     items = (OutgoingMessage(cid, f"m{i}") for i in range(1_000_000))
-    async with session(fake, api_key="a-revoked-key") as km:
+    async with session_on(fake, api_key="a-revoked-key") as km:
         with pytest.raises(BatchStoppedError) as caught:
             await km.messages.send_many(items, checkpoint=path, concurrency=8)
     stop = caught.value
@@ -92,7 +92,7 @@ async def test_a_revoked_key_stops_after_the_first_answer(
 async def test_content_keys_do_not_depend_on_the_input_order(
     fake: FakeKommunicate, tmp_path: Path
 ) -> None:
-    async with session(fake) as km:
+    async with session_on(fake) as km:
         cid = (await km.conversations.create(["u"])).id
         items = [OutgoingMessage(cid, f"m{i}") for i in range(10)]
         items += [OutgoingMessage(cid, "same"), OutgoingMessage(cid, "same")]
@@ -145,7 +145,7 @@ async def test_a_failing_shared_limiter_stops_the_batch_and_reports_every_item(
 ) -> None:
     # Before: the limiter's CoordinationError became one item's "unexpected"
     # ambiguous result and the batch went on without its shared limit.
-    async with session(fake) as km:
+    async with session_on(fake) as km:
         cid = (await km.conversations.create(["u"])).id
         items = [OutgoingMessage(cid, f"m{i}") for i in range(20)]
         with pytest.raises(BatchStoppedError) as caught:

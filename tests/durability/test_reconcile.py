@@ -13,7 +13,7 @@ from kommunicate_async import ItemStatus, OutgoingMessage
 from kommunicate_async._batch.checkpoint import CheckpointLine
 from kommunicate_async._batch.reconcile import DuplicateSendError
 from kommunicate_async.testing import RouteFaults
-from tests.durability.conftest import LIST, SEND, session, stored, write_lines
+from tests.durability.conftest import LIST, SEND, session_on, stored, write_lines
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -55,7 +55,7 @@ async def test_a_skewed_server_clock_never_causes_a_resend(
     # Before: since = our clock - 2 s, and 13 of 20 went out twice with the server
     # 10 s behind. Now the run's learned offset travels in the checkpoint.
     fake.state.clock_skew_ms = SKEW_MS
-    async with session(fake) as km:
+    async with session_on(fake) as km:
         cid = (await km.conversations.create(["u"])).id
         path = tmp_path / "cp.jsonl"
         items = await _killed_run(fake, cid, path, offset=SKEW_MS)
@@ -71,7 +71,7 @@ async def test_without_a_known_offset_it_looks_back_far_enough(
     fake: FakeKommunicate, tmp_path: Path
 ) -> None:
     fake.state.clock_skew_ms = SKEW_MS
-    async with session(fake) as km:
+    async with session_on(fake) as km:
         cid = (await km.conversations.create(["u"])).id
         path = tmp_path / "cp.jsonl"
         items = await _killed_run(fake, cid, path, offset=None)
@@ -85,7 +85,7 @@ async def test_the_clock_offset_is_learned_and_kept(
 ) -> None:
     fake.state.clock_skew_ms = SKEW_MS
     path = tmp_path / "cp.jsonl"
-    async with session(fake) as km:
+    async with session_on(fake) as km:
         cid = (await km.conversations.create(["u"])).id
         await km.messages.send_many([OutgoingMessage(cid, "a")], checkpoint=path)
     clock = [line for line in path.read_text().splitlines() if '"clock"' in line]
@@ -101,7 +101,7 @@ async def test_a_late_commit_is_found_after_the_settle_period(
     # Before: with a 1.5 s commit and a 1 s attempt timeout, reconcile read at once,
     # found nothing, sent again: every item stored twice and called delivered.
     fake.commit_delay = 1.5
-    async with session(fake, attempt=1.0) as km:
+    async with session_on(fake, attempt=1.0) as km:
         cid = (await km.conversations.create(["u"])).id
         items = [OutgoingMessage(cid, f"m{i}") for i in range(10)]
         results = [
@@ -119,7 +119,7 @@ async def test_a_late_commit_is_found_after_the_settle_period(
 async def test_a_key_stored_twice_is_reported_not_hidden(
     fake: FakeKommunicate, tmp_path: Path
 ) -> None:
-    async with session(fake) as km:
+    async with session_on(fake) as km:
         cid = (await km.conversations.create(["u"])).id
         group = fake.conversation(cid)
         for _ in range(2):  # an earlier, careless sender stored it twice
@@ -149,7 +149,7 @@ async def test_an_outage_costs_at_most_1_2_requests_an_item(
     # its fixed reserve of 20 (so 1.2 + 20/n an item).
     fake.faults.routes[SEND] = RouteFaults(error_503=1.0)
     n = 500
-    async with session(fake) as km:
+    async with session_on(fake) as km:
         cid = (await km.conversations.create(["u"])).id
         before = len(fake.requests)
         items = [OutgoingMessage(cid, f"m{i}") for i in range(n)]
@@ -179,7 +179,7 @@ async def test_an_outage_never_settles_for_a_read_it_cannot_pay_for(
     )
     fake.faults.routes[SEND] = RouteFaults(error_503=1.0)
     n = 300
-    async with session(fake) as km:
+    async with session_on(fake) as km:
         cid = (await km.conversations.create(["u"])).id
         items = [OutgoingMessage(cid, f"m{i}") for i in range(n)]
         report = await km.messages.send_many(

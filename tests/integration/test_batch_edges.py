@@ -39,12 +39,12 @@ def mark_in_flight(path: Path, key: str, index: int = 0) -> None:
 
 
 async def test_earlier_doubt_settled_by_reconcile(
-    fake: FakeKommunicate, km: KommunicateSession, tmp_path: Path
+    fake: FakeKommunicate, session: KommunicateSession, tmp_path: Path
 ) -> None:
-    chat = await km.conversations.create(["u"])
+    chat = await session.conversations.create(["u"])
     landed = OutgoingMessage(chat.id, "landed", dedupe_key="k-landed")
     lost = OutgoingMessage(chat.id, "lost", dedupe_key="k-lost")
-    await km.messages.send(
+    await session.messages.send(
         chat, "landed", metadata={"kmDedupeKey": "k-landed"}
     )  # the crash
     checkpoint = tmp_path / "cp.jsonl"
@@ -55,11 +55,11 @@ async def test_earlier_doubt_settled_by_reconcile(
         + b"\n"
     )
     before = len(fake.requests_to(SEND))
-    cautious = await km.messages.send_many([landed, lost], checkpoint=checkpoint)
+    cautious = await session.messages.send_many([landed, lost], checkpoint=checkpoint)
     assert cautious.ambiguous == 2 and len(fake.requests_to(SEND)) == before
     results = {
         r.item.text: r
-        async for r in km.messages.iter_send(
+        async for r in session.messages.iter_send(
             [landed, lost], checkpoint=checkpoint, reconcile=True, settle=0.1
         )
     }
@@ -75,16 +75,16 @@ async def test_earlier_doubt_settled_by_reconcile(
 
 
 async def test_a_failed_lookup_leaves_the_item_ambiguous(
-    fake: FakeKommunicate, km: KommunicateSession, tmp_path: Path
+    fake: FakeKommunicate, session: KommunicateSession, tmp_path: Path
 ) -> None:
-    chat = await km.conversations.create(["u"])
+    chat = await session.conversations.create(["u"])
     fake.faults.routes[LIST] = RouteFaults(error_500=1.0)
     checkpoint = tmp_path / "cp.jsonl"
     item = OutgoingMessage(chat.id, "x", dedupe_key="k")
     mark_in_flight(checkpoint, "k")
     (earlier,) = [
         r
-        async for r in km.messages.iter_send(
+        async for r in session.messages.iter_send(
             [item], checkpoint=checkpoint, reconcile=True, settle=0.1
         )
     ]
@@ -95,7 +95,7 @@ async def test_a_failed_lookup_leaves_the_item_ambiguous(
     fake.faults.script(SEND, Fault.RESET_AFTER)
     (now,) = [
         r
-        async for r in km.messages.iter_send(
+        async for r in session.messages.iter_send(
             [OutgoingMessage(chat.id, "y")], reconcile=True, settle=0.1
         )
     ]
@@ -104,31 +104,33 @@ async def test_a_failed_lookup_leaves_the_item_ambiguous(
 
 
 async def test_a_success_without_a_key_is_ambiguous(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    chat = await km.conversations.create(["u"])
+    chat = await session.conversations.create(["u"])
     fake.bare = False
     fake.faults.script(SEND, Fault.TRUNCATE)  # half an envelope: unreadable 200
     (result,) = [
-        r async for r in km.messages.iter_send([OutgoingMessage(chat.id, "x")])
+        r async for r in session.messages.iter_send([OutgoingMessage(chat.id, "x")])
     ]
     assert result.status is ItemStatus.AMBIGUOUS
     assert isinstance(result.error, ResponseValidationError)
 
 
 async def test_bad_shard_and_unusable_checkpoint(
-    km: KommunicateSession, tmp_path: Path
+    session: KommunicateSession, tmp_path: Path
 ) -> None:
     with pytest.raises(InvalidRequestError, match="shard"):
-        km.messages.iter_send([], shard="1/2")  # type: ignore[arg-type]
+        session.messages.iter_send([], shard="1/2")  # type: ignore[arg-type]
     with pytest.raises(CheckpointError, match="not a regular file"):
-        await km.messages.send_many([OutgoingMessage(1, "x")], checkpoint=tmp_path)
+        await session.messages.send_many([OutgoingMessage(1, "x")], checkpoint=tmp_path)
     with pytest.raises(CheckpointError, match="not a regular file"):  # it read zeros
-        await km.messages.send_many([OutgoingMessage(1, "x")], checkpoint="/dev/full")
+        await session.messages.send_many(
+            [OutgoingMessage(1, "x")], checkpoint="/dev/full"
+        )
 
 
 async def test_nested_exception_groups_from_the_input_unwrap(
-    km: KommunicateSession,
+    session: KommunicateSession,
 ) -> None:
     def broken() -> Iterator[OutgoingMessage]:
         rows: list[OutgoingMessage] = []
@@ -137,11 +139,13 @@ async def test_nested_exception_groups_from_the_input_unwrap(
         yield from rows
 
     with pytest.raises(ValueError, match="bad row 7"):
-        await km.messages.send_many(broken())
+        await session.messages.send_many(broken())
 
 
-async def test_iterating_past_the_end_keeps_stopping(km: KommunicateSession) -> None:
-    results = km.messages.iter_send([])
+async def test_iterating_past_the_end_keeps_stopping(
+    session: KommunicateSession,
+) -> None:
+    results = session.messages.iter_send([])
     assert [r async for r in results] == []
     with pytest.raises(StopAsyncIteration):
         await anext(results)
@@ -150,9 +154,9 @@ async def test_iterating_past_the_end_keeps_stopping(km: KommunicateSession) -> 
 
 @pytest.mark.slow
 async def test_a_cancelled_consumer_stops_the_workers(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    chat = await km.conversations.create(["u"])
+    chat = await session.conversations.create(["u"])
     fake.faults.routes[SEND] = RouteFaults(delay=1.0, delay_seconds=0.2)
 
     def endless() -> Iterator[OutgoingMessage]:
@@ -162,7 +166,7 @@ async def test_a_cancelled_consumer_stops_the_workers(
             yield OutgoingMessage(chat.id, f"m{i}")
 
     async def consume() -> None:
-        async for _ in km.messages.iter_send(endless(), concurrency=4):
+        async for _ in session.messages.iter_send(endless(), concurrency=4):
             pass
 
     with anyio.move_on_after(0.5):

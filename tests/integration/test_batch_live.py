@@ -43,12 +43,12 @@ def stored_keys(fake: FakeKommunicate, ids: list[int]) -> Counter[str]:
 
 
 async def test_send_many_delivers_everything_once(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    ids = await conversations(km)
+    ids = await conversations(session)
     items = [OutgoingMessage(ids[i % 3], f"m{i}", metadata={"n": i}) for i in range(50)]
     progress: list[Progress] = []
-    report = await km.messages.send_many(
+    report = await session.messages.send_many(
         items, concurrency=8, on_progress=progress.append
     )
     assert (report.total, report.delivered, report.attempts, report.ok) == (
@@ -69,13 +69,13 @@ async def test_send_many_delivers_everything_once(
 
 
 async def test_results_carry_index_item_key_and_attempts(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    (cid,) = await conversations(km, 1)
+    (cid,) = await conversations(session, 1)
     items = [OutgoingMessage(cid, f"m{i}") for i in range(10)] + [
         OutgoingMessage(cid, "mine", dedupe_key="k-1")
     ]
-    results = [r async for r in km.messages.iter_send(items, concurrency=4)]
+    results = [r async for r in session.messages.iter_send(items, concurrency=4)]
     assert sorted(r.index for r in results) == list(range(11))
     by_text = {m.text: m for m in fake.messages(cid)}
     for result in results:
@@ -87,8 +87,10 @@ async def test_results_carry_index_item_key_and_attempts(
     assert by_text["mine"].metadata["kmDedupeKey"] == "k-1"
 
 
-async def test_input_is_read_lazily_with_backpressure(km: KommunicateSession) -> None:
-    (cid,) = await conversations(km, 1)
+async def test_input_is_read_lazily_with_backpressure(
+    session: KommunicateSession,
+) -> None:
+    (cid,) = await conversations(session, 1)
     pulled = 0
 
     def endless() -> Iterator[OutgoingMessage]:
@@ -97,7 +99,7 @@ async def test_input_is_read_lazily_with_backpressure(km: KommunicateSession) ->
             pulled += 1
             yield OutgoingMessage(cid, f"m{pulled}")
 
-    async with km.messages.iter_send(endless(), concurrency=4) as results:
+    async with session.messages.iter_send(endless(), concurrency=4) as results:
         first = await anext(results)
         assert first.status is ItemStatus.DELIVERED
         await anyio.sleep(0.3)  # a consumer that does not read: the workers must stop
@@ -106,22 +108,22 @@ async def test_input_is_read_lazily_with_backpressure(km: KommunicateSession) ->
         )  # in flight + bounded result room, never the whole input
 
 
-async def test_async_iterable_input(km: KommunicateSession) -> None:
-    (cid,) = await conversations(km, 1)
+async def test_async_iterable_input(session: KommunicateSession) -> None:
+    (cid,) = await conversations(session, 1)
 
     async def source() -> AsyncIterator[OutgoingMessage]:
         for i in range(30):
             await anyio.lowlevel.checkpoint()
             yield OutgoingMessage(cid, f"a{i}")
 
-    report = await km.messages.send_many(source(), concurrency=8)
+    report = await session.messages.send_many(source(), concurrency=8)
     assert report.delivered == 30
 
 
 async def test_bad_items_fail_alone_before_sending(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    (cid,) = await conversations(km, 1)
+    (cid,) = await conversations(session, 1)
     items = [
         OutgoingMessage(cid, "fine"),
         OutgoingMessage(cid, "   "),
@@ -129,7 +131,7 @@ async def test_bad_items_fail_alone_before_sending(
         OutgoingMessage(cid, "x", metadata={"n": float("nan")}),
         OutgoingMessage(99999, "unknown conversation"),
     ]
-    report = await km.messages.send_many(items, concurrency=2)
+    report = await session.messages.send_many(items, concurrency=2)
     assert (report.delivered, report.failed, report.ambiguous) == (1, 4, 0)
     by_index = {r.index: r for r in report.problems}
     for index in (1, 2, 3):
@@ -142,38 +144,40 @@ async def test_bad_items_fail_alone_before_sending(
 
 
 async def test_options_and_item_types_are_checked(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
     with pytest.raises(InvalidRequestError):
-        km.messages.iter_send([], concurrency=0)
+        session.messages.iter_send([], concurrency=0)
     # One bad item is that item's failure, never the end of the batch.
-    report = await km.messages.send_many([{"conversation": 1, "text": "x"}])  # type: ignore[list-item]
+    report = await session.messages.send_many([{"conversation": 1, "text": "x"}])  # type: ignore[list-item]
     assert report.failed == 1
     (problem,) = report.problems
     assert isinstance(problem.error, InvalidRequestError)
     assert "OutgoingMessage" in str(problem.error)
     with pytest.raises(InvalidRequestError, match="iterable"):
-        km.messages.iter_send(42)  # type: ignore[arg-type]
+        session.messages.iter_send(42)  # type: ignore[arg-type]
     assert fake.requests_to(SEND) == []
 
 
-async def test_a_bug_in_the_input_surfaces_as_itself(km: KommunicateSession) -> None:
-    (cid,) = await conversations(km, 1)
+async def test_a_bug_in_the_input_surfaces_as_itself(
+    session: KommunicateSession,
+) -> None:
+    (cid,) = await conversations(session, 1)
 
     def broken() -> Iterator[OutgoingMessage]:
         yield OutgoingMessage(cid, "ok")
         raise ValueError("the input file is corrupt")
 
     with pytest.raises(ValueError, match="corrupt"):
-        await km.messages.send_many(broken(), concurrency=2)
+        await session.messages.send_many(broken(), concurrency=2)
 
 
 async def test_ambiguous_sends_are_reported_not_resent(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    (cid,) = await conversations(km, 1)
+    (cid,) = await conversations(session, 1)
     fake.faults.script(SEND, Fault.RESET_AFTER, Fault.TRUNCATE, Fault.ERROR_500)
-    report = await km.messages.send_many(
+    report = await session.messages.send_many(
         [OutgoingMessage(cid, f"m{i}") for i in range(3)], concurrency=1
     )
     assert (report.ambiguous, report.delivered) == (3, 0)
@@ -190,16 +194,18 @@ async def test_ambiguous_sends_are_reported_not_resent(
 
 @pytest.mark.slow
 async def test_reconcile_resends_only_what_is_missing(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    (cid,) = await conversations(km, 1)
-    await km.messages.send(cid, "warm-up")  # lets the batch learn the server's clock
+    (cid,) = await conversations(session, 1)
+    await session.messages.send(
+        cid, "warm-up"
+    )  # lets the batch learn the server's clock
     fake.faults.script(
         SEND, Fault.RESET_AFTER, Fault.ERROR_500, Fault.RESET_BEFORE, Fault.TRUNCATE
     )
     results = [
         r
-        async for r in km.messages.iter_send(
+        async for r in session.messages.iter_send(
             [OutgoingMessage(cid, f"m{i}") for i in range(4)],
             concurrency=1,
             reconcile=True,
@@ -216,21 +222,23 @@ async def test_reconcile_resends_only_what_is_missing(
 
 
 async def test_429_pauses_and_retries(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    (cid,) = await conversations(km, 1)
+    (cid,) = await conversations(session, 1)
     fake.faults.routes[SEND] = RouteFaults(retry_after=0.05)
     fake.faults.script(SEND, Fault.RATE_LIMIT)
-    (result,) = [r async for r in km.messages.iter_send([OutgoingMessage(cid, "x")])]
+    (result,) = [
+        r async for r in session.messages.iter_send([OutgoingMessage(cid, "x")])
+    ]
     assert (result.status, result.attempts) == (ItemStatus.DELIVERED, 2)
 
 
 async def test_retries_end_as_failed_with_the_reason(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    (cid,) = await conversations(km, 1)
+    (cid,) = await conversations(session, 1)
     fake.faults.script(SEND, *[Fault.ERROR_503] * 3)
-    report = await km.messages.send_many(
+    report = await session.messages.send_many(
         [OutgoingMessage(cid, "x")], reconcile=True, max_attempts=3, settle=0.1
     )
     (problem,) = report.problems
@@ -254,12 +262,14 @@ async def test_a_refused_connection_is_retried_then_failed(
 
 
 async def test_checkpoint_skips_what_was_delivered(
-    fake: FakeKommunicate, km: KommunicateSession, tmp_path: Path
+    fake: FakeKommunicate, session: KommunicateSession, tmp_path: Path
 ) -> None:
-    (cid,) = await conversations(km, 1)
+    (cid,) = await conversations(session, 1)
     checkpoint = tmp_path / "batch.jsonl"
     items = [OutgoingMessage(cid, f"m{i}") for i in range(20)]
-    first = await km.messages.send_many(items, checkpoint=checkpoint, concurrency=4)
+    first = await session.messages.send_many(
+        items, checkpoint=checkpoint, concurrency=4
+    )
     assert first.delivered == 20
     lines = [msgspec.json.decode(line) for line in checkpoint.read_bytes().splitlines()]
     assert Counter(line["status"] for line in lines) == {
@@ -268,23 +278,25 @@ async def test_checkpoint_skips_what_was_delivered(
         "sending": 20,
         "delivered": 20,
     }
-    again = await km.messages.send_many(items, checkpoint=checkpoint, concurrency=4)
+    again = await session.messages.send_many(
+        items, checkpoint=checkpoint, concurrency=4
+    )
     assert (again.total, again.skipped) == (0, 20)
     assert len(fake.requests_to(SEND)) == 20
 
 
 @pytest.mark.slow
 async def test_cancelled_batch_resumes_cleanly(
-    fake: FakeKommunicate, km: KommunicateSession, tmp_path: Path
+    fake: FakeKommunicate, session: KommunicateSession, tmp_path: Path
 ) -> None:
-    ids = await conversations(km, 2)
+    ids = await conversations(session, 2)
     checkpoint = tmp_path / "batch.jsonl"
     items = [OutgoingMessage(ids[i % 2], f"m{i}") for i in range(40)]
     fake.faults.routes[SEND] = RouteFaults(delay=0.3, delay_seconds=0.4)
     fake.faults.seed = 7
     seen = 0
     with anyio.move_on_after(5):  # bounded, whatever happens
-        async with km.messages.iter_send(
+        async with session.messages.iter_send(
             items, checkpoint=checkpoint, concurrency=6
         ) as results:
             async for _ in results:
@@ -294,9 +306,11 @@ async def test_cancelled_batch_resumes_cleanly(
     assert 15 <= seen < 40
     fake.faults.routes.clear()
 
-    cautious = await km.messages.send_many(items, checkpoint=checkpoint, concurrency=6)
+    cautious = await session.messages.send_many(
+        items, checkpoint=checkpoint, concurrency=6
+    )
     assert cautious.ambiguous >= 1  # in-flight at the cancel: not re-sent blindly
-    resumed = await km.messages.send_many(
+    resumed = await session.messages.send_many(
         items, checkpoint=checkpoint, concurrency=6, reconcile=True, settle=0.1
     )
     assert resumed.ok
@@ -305,11 +319,11 @@ async def test_cancelled_batch_resumes_cleanly(
 
 
 async def test_shards_split_the_input_without_overlap(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    (cid,) = await conversations(km, 1)
+    (cid,) = await conversations(session, 1)
     items = [OutgoingMessage(cid, f"m{i}") for i in range(60)]
-    reports = [await km.messages.send_many(items, shard=(k, 3)) for k in range(3)]
+    reports = [await session.messages.send_many(items, shard=(k, 3)) for k in range(3)]
     assert sum(r.delivered for r in reports) == 60
     assert all(r.delivered + r.skipped == 60 and r.delivered > 0 for r in reports)
     keys = stored_keys(fake, [cid])
@@ -317,10 +331,10 @@ async def test_shards_split_the_input_without_overlap(
 
 
 async def test_rate_limit_paces_attempts(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    (cid,) = await conversations(km, 1)
-    await km.messages.send_many(
+    (cid,) = await conversations(session, 1)
+    await session.messages.send_many(
         [OutgoingMessage(cid, f"m{i}") for i in range(11)], concurrency=8, rate_limit=50
     )
     times = sorted(r.at for r in fake.requests_to(SEND))
@@ -372,9 +386,9 @@ async def test_fault_mix_every_item_one_result_no_copies() -> None:
 
 @pytest.mark.slow
 async def test_abandoned_iterator_stops_its_workers(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    (cid,) = await conversations(km, 1)
+    (cid,) = await conversations(session, 1)
 
     def endless() -> Iterator[OutgoingMessage]:
         while True:
@@ -382,7 +396,7 @@ async def test_abandoned_iterator_stops_its_workers(
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        results = km.messages.iter_send(endless(), concurrency=4)
+        results = session.messages.iter_send(endless(), concurrency=4)
         async for _ in results:
             break
         del results

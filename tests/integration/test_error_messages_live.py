@@ -45,10 +45,10 @@ async def test_a_wrong_key_says_check_the_key(fake: FakeKommunicate) -> None:
 
 
 async def test_a_missing_conversation_names_it_without_http_200(
-    km: KommunicateSession,
+    session: KommunicateSession,
 ) -> None:
     with pytest.raises(NotFoundError) as caught:
-        await km.conversations.get(123)
+        await session.conversations.get(123)
     text = str(caught.value)
     assert text.startswith("conversation 123 not found (GET /rest/ws/group/")
     assert "AL-G-01: group not found" in text
@@ -57,11 +57,11 @@ async def test_a_missing_conversation_names_it_without_http_200(
     assert caught.value.subject == "conversation 123"
 
 
-async def test_a_closed_conversation_says_so(km: KommunicateSession) -> None:
-    chat = await km.conversations.create(["user-1"])
-    await km.conversations.set_status(chat, ConversationStatus.RESOLVED)
+async def test_a_closed_conversation_says_so(session: KommunicateSession) -> None:
+    chat = await session.conversations.create(["user-1"])
+    await session.conversations.set_status(chat, ConversationStatus.RESOLVED)
     with pytest.raises(ConversationClosedError) as caught:
-        await km.messages.send_file(chat.id, b"hi", name="a.txt")
+        await session.messages.send_file(chat.id, b"hi", name="a.txt")
     text = str(caught.value)
     assert text.startswith(
         f"conversation {chat.id} is closed (POST /rest/ws/message/send, "

@@ -19,10 +19,10 @@ from kommunicate_async.testing import FakeKommunicate
 
 
 async def test_conversation_lifecycle(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
     with anyio.fail_after(20):
-        chat = await km.conversations.create(
+        chat = await session.conversations.create(
             ["user-1"],
             agent_ids=["agent@acme.io"],
             bot_ids=["bot"],
@@ -42,61 +42,73 @@ async def test_conversation_lifecycle(
         assert chat.info == {"plan": "gold"}
         assert fake.conversation("order-1").metadata["channel"] == "web"
 
-        again = await km.conversations.get("order-1")
+        again = await session.conversations.get("order-1")
         assert again.id == chat.id and again.title == "Order 1"
 
-        updated = await km.conversations.update_info(chat, {"orders": 2})
+        updated = await session.conversations.update_info(chat, {"orders": 2})
         assert updated.info == {"plan": "gold", "orders": 2}
-        assert (await km.conversations.get(chat.id)).info == {
+        assert (await session.conversations.get(chat.id)).info == {
             "plan": "gold",
             "orders": 2,
         }
 
-        moved = await km.conversations.update_team(chat, "7")
+        moved = await session.conversations.update_team(chat, "7")
         assert (
-            moved.team_id == "7" and (await km.conversations.get(chat)).team_id == "7"
+            moved.team_id == "7"
+            and (await session.conversations.get(chat)).team_id == "7"
         )
-        assert (await km.conversations.get(chat)).info == {"plan": "gold", "orders": 2}
+        assert (await session.conversations.get(chat)).info == {
+            "plan": "gold",
+            "orders": 2,
+        }
 
-        await km.conversations.add_members(chat, ["user-2"])
-        await km.conversations.remove_members("order-1", "user-1")
+        await session.conversations.add_members(chat, ["user-2"])
+        await session.conversations.remove_members("order-1", "user-1")
         assert fake.conversation(chat.id).members == ["agent@acme.io", "bot", "user-2"]
 
-        await km.conversations.set_status("order-1", ConversationStatus.RESOLVED)
-        assert (await km.conversations.get(chat)).status is ConversationStatus.RESOLVED
+        await session.conversations.set_status("order-1", ConversationStatus.RESOLVED)
+        assert (
+            await session.conversations.get(chat)
+        ).status is ConversationStatus.RESOLVED
 
         with pytest.raises(ConflictError):
-            await km.conversations.create(["u"], client_conversation_id="order-1")
+            await session.conversations.create(["u"], client_conversation_id="order-1")
         with pytest.raises(NotFoundError):
-            await km.conversations.get("no-such-conversation")
+            await session.conversations.get("no-such-conversation")
 
 
 async def test_get_or_create_is_stable_and_defaults_apply(
-    km: KommunicateSession,
+    session: KommunicateSession,
 ) -> None:
-    km.defaults = ConversationDefaults(agent_ids=["agent@acme.io"], team_id="support")
-    first = await km.conversations.get_or_create("user-9")
-    second = await km.conversations.get_or_create(["user-9"])
+    session.defaults = ConversationDefaults(
+        agent_ids=["agent@acme.io"], team_id="support"
+    )
+    first = await session.conversations.get_or_create("user-9")
+    second = await session.conversations.get_or_create(["user-9"])
     assert first.id == second.id
     assert first.client_conversation_id == "user-9"  # Android: agents left out
     assert first.team_id == "support"
-    other = await km.conversations.get_or_create(
+    other = await session.conversations.get_or_create(
         "user-9", agent_ids=[], id_recipe="ios"
     )
     assert other.id == first.id  # the same id: iOS lower-cases, and has no agents
-    legacy = await km.conversations.get_or_create("user-9", id_recipe="android-legacy")
+    legacy = await session.conversations.get_or_create(
+        "user-9", id_recipe="android-legacy"
+    )
     assert legacy.id != first.id
     assert legacy.client_conversation_id == "agent@acme.io_user-9"
 
 
 async def test_concurrent_get_or_create_makes_one_conversation(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
     ids: list[int] = []
 
     async def one() -> None:
         ids.append(
-            (await km.conversations.get_or_create("racer", agent_ids=["a@x.io"])).id
+            (
+                await session.conversations.get_or_create("racer", agent_ids=["a@x.io"])
+            ).id
         )
 
     async with anyio.create_task_group() as tg:
@@ -107,80 +119,80 @@ async def test_concurrent_get_or_create_makes_one_conversation(
 
 
 async def test_messages_history_and_unread(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    chat = await km.conversations.create(["user-1"], agent_ids=["agent@acme.io"])
+    chat = await session.conversations.create(["user-1"], agent_ids=["agent@acme.io"])
     keys = []
     for i in range(23):  # fast sends share milliseconds: paging must cope with ties
-        sent = await km.messages.send(
+        sent = await session.messages.send(
             chat,
             f"m{i}",
             sender="user-1" if i % 2 else "agent@acme.io",
             metadata={"n": i},
         )
         keys.append(sent.key)
-    history = [m async for m in km.messages.list(chat, page_size=4)]
+    history = [m async for m in session.messages.list(chat, page_size=4)]
     assert [m.key for m in history] == list(reversed(keys))
     assert history[0].text == "m22" and history[0].metadata == {"n": "22"}
     assert {m.sender for m in history} == {"user-1", "agent@acme.io"}
 
-    counts = await km.unread.counts(["user-1", "agent@acme.io", "ghost"])
+    counts = await session.unread.counts(["user-1", "agent@acme.io", "ghost"])
     assert counts == {"user-1": 12, "agent@acme.io": 11}
-    await km.unread.mark_read(chat, "user-1")
-    assert await km.unread.count("user-1") == 0
-    assert await km.unread.count("agent@acme.io") == 11
+    await session.unread.mark_read(chat, "user-1")
+    assert await session.unread.count("user-1") == 0
+    assert await session.unread.count("agent@acme.io") == 11
     assert fake.unread("agent@acme.io") == 11
 
 
 async def test_assignment_outcomes(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    chat = await km.conversations.create(
+    chat = await session.conversations.create(
         ["user-1"], agent_ids=["a@acme.io", "b@acme.io"], bot_ids=["bot"]
     )
-    assert await km.assignees.get(chat) is None
-    assert await km.assignees.change(chat, "a@acme.io") is AssignOutcome.UPDATED
+    assert await session.assignees.get(chat) is None
+    assert await session.assignees.change(chat, "a@acme.io") is AssignOutcome.UPDATED
     assert "bot" not in fake.conversation(chat.id).members  # takeOverFromBot
-    assert await km.assignees.change(
+    assert await session.assignees.change(
         chat.client_conversation_id or "", "a@acme.io"
     ) is (AssignOutcome.ALREADY_ASSIGNED)
     fake.state.busy_agents.add("b@acme.io")
-    assert await km.assignees.change(chat, "b@acme.io") is AssignOutcome.AGENT_BUSY
-    assignee = await km.assignees.get(chat)
+    assert await session.assignees.change(chat, "b@acme.io") is AssignOutcome.AGENT_BUSY
+    assignee = await session.assignees.get(chat)
     assert assignee is not None and assignee.user_id == "a@acme.io"
     with pytest.raises(NotFoundError):
-        await km.assignees.change(chat, "nobody@acme.io")
+        await session.assignees.change(chat, "nobody@acme.io")
 
 
-async def test_users(fake: FakeKommunicate, km: KommunicateSession) -> None:
-    await km.conversations.create(["user-1", "user-2"])
-    await km.users.update(
+async def test_users(fake: FakeKommunicate, session: KommunicateSession) -> None:
+    await session.conversations.create(["user-1", "user-2"])
+    await session.users.update(
         "user-1", display_name="One", email="one@x.io", metadata={"tier": 1}
     )
-    user = await km.users.get("user-1")
+    user = await session.users.get("user-1")
     assert (user.display_name, user.email, user.metadata) == (
         "One",
         "one@x.io",
         {"tier": "1"},
     )
     assert [
-        u.user_id for u in await km.users.get_many(["user-2", "user-1", "ghost"])
+        u.user_id for u in await session.users.get_many(["user-2", "user-1", "ghost"])
     ] == [
         "user-2",
         "user-1",
     ]
     with pytest.raises(NotFoundError):
-        await km.users.get("ghost")
-    result = await km.users.login("user-3", password="s3cret")
+        await session.users.get("ghost")
+    result = await session.users.login("user-3", password="s3cret")
     assert result.registration == "REGISTERED.WITHOUTREGISTRATIONID"
     with pytest.raises(AuthenticationError, match="PASSWORD_INVALID"):
-        await km.users.login("user-3", password="wrong")
+        await session.users.login("user-3", password="wrong")
     assert fake.state.users["user-3"].password == "s3cret"
 
 
-async def test_conversation_list(km: KommunicateSession) -> None:
-    made = [(await km.conversations.create([f"u{i}"])).id for i in range(7)]
-    listed = [c.id async for c in km.conversations.list(page_size=3)]
+async def test_conversation_list(session: KommunicateSession) -> None:
+    made = [(await session.conversations.create([f"u{i}"])).id for i in range(7)]
+    listed = [c.id async for c in session.conversations.list(page_size=3)]
     assert sorted(listed) == sorted(made) and len(listed) == len(set(listed))
 
 
@@ -202,11 +214,11 @@ async def test_wrong_key_is_refused(fake: FakeKommunicate) -> None:
 
 
 async def test_bad_input_never_reaches_the_server(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
     before = len(fake.requests)
     with pytest.raises(InvalidRequestError):
-        await km.messages.send(1, "hi", metadata={"x": float("nan")})
+        await session.messages.send(1, "hi", metadata={"x": float("nan")})
     with pytest.raises(InvalidRequestError):
-        await km.conversations.create([])
+        await session.conversations.create([])
     assert len(fake.requests) == before

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
 
 async def test_send_file_bytes_path_and_stream(
-    fake: FakeKommunicate, km: KommunicateSession, tmp_path: Path
+    fake: FakeKommunicate, session: KommunicateSession, tmp_path: Path
 ) -> None:
-    chat = await km.conversations.create(["user-1"])
+    chat = await session.conversations.create(["user-1"])
     pdf = tmp_path / "invoice.pdf"
     pdf.write_bytes(b"%PDF-1.4 " + b"x" * 200_000)
 
@@ -27,11 +27,11 @@ async def test_send_file_bytes_path_and_stream(
         for _ in range(4):
             yield b"\x89PNG" * 1000
 
-    await km.messages.send_file(chat, b"hello", name="note.txt", caption="A note")
-    await km.messages.send_file(chat, pdf, sender="agent@acme.io")
-    await km.messages.send_file(chat.id, stream(), name="shot.png")
+    await session.messages.send_file(chat, b"hello", name="note.txt", caption="A note")
+    await session.messages.send_file(chat, pdf, sender="agent@acme.io")
+    await session.messages.send_file(chat.id, stream(), name="shot.png")
 
-    history = [m async for m in km.messages.list(chat)]
+    history = [m async for m in session.messages.list(chat)]
     metas = [m.file_meta for m in reversed(history)]
     assert [(f.name, f.content_type, f.size) for f in metas if f] == [
         ("note.txt", "text/plain", 5),
@@ -51,16 +51,16 @@ async def test_send_file_bytes_path_and_stream(
 
 
 async def test_stream_over_the_cap_is_cut_off_and_nothing_is_sent(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    chat = await km.conversations.create(["user-1"])
+    chat = await session.conversations.create(["user-1"])
 
     async def endless() -> AsyncIterator[bytes]:
         while True:
             yield b"x" * 1024
 
     with pytest.raises(InvalidRequestError, match="larger than max_size=10000"):
-        await km.messages.send_file(
+        await session.messages.send_file(
             chat,
             endless(),
             name="big.bin",
@@ -72,15 +72,15 @@ async def test_stream_over_the_cap_is_cut_off_and_nothing_is_sent(
 
 
 async def test_rich_history_reads_back(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    chat = await km.conversations.create(["user-1"])
+    chat = await session.conversations.create(["user-1"])
     sent = rich.carousel(
         "Rooms",
         [rich.Card("Room 1", buttons=(rich.LinkButton("Book", "https://e.x/1"),))],
     )
-    await km.messages.send(chat, sent)
-    (message,) = [m async for m in km.messages.list(chat)]
+    await session.messages.send(chat, sent)
+    (message,) = [m async for m in session.messages.list(chat)]
     assert message.rich is not None and message.rich.template_id == "10"
     assert message.rich.payload == sent.metadata["payload"]
     assert (
@@ -90,18 +90,18 @@ async def test_rich_history_reads_back(
 
 
 async def test_the_fake_answers_uploads_like_the_real_service(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
     """upload/image: a bare fileMeta kept whole in the message; upload/file: a text
     URL; file/url: a signed text URL (Android FileClientService.java, S3URLService)."""
-    chat = await km.conversations.create(["user-1"])
-    await km.messages.send_file(chat, b"hello", name="note.txt", key="k-1")
+    chat = await session.conversations.create(["user-1"])
+    await session.messages.send_file(chat, b"hello", name="note.txt", key="k-1")
     stored = fake.messages(chat.id)[-1]
     meta = stored.file_meta or {}
     assert {"userKey", "thumbnailBlobKey", "createdAtTime"} <= set(meta)
     [upload] = fake.requests_to("POST /rest/ws/upload/image")
     assert upload.query == {"aclsPrivate": "true"}
-    url = await km.messages.file_url(meta["blobKey"])
+    url = await session.messages.file_url(meta["blobKey"])
     assert url.startswith(f"{fake.url}/rest/ws/aws/file/{meta['blobKey']}?")
     async with aiohttp.ClientSession() as http:
         form = aiohttp.FormData()
@@ -115,7 +115,7 @@ async def test_the_fake_answers_uploads_like_the_real_service(
 
 
 async def test_the_fake_refuses_malicious_uploads_and_closed_conversations(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
     from kommunicate_async import (
         ConversationClosedError,
@@ -123,12 +123,12 @@ async def test_the_fake_refuses_malicious_uploads_and_closed_conversations(
         UploadRefusedError,
     )
 
-    chat = await km.conversations.create(["user-1"])
+    chat = await session.conversations.create(["user-1"])
     fake.refuse_uploads = True
     with pytest.raises(UploadRefusedError):
-        await km.messages.send_file(chat, b"MZ", name="a.exe", content_type="x/y")
+        await session.messages.send_file(chat, b"MZ", name="a.exe", content_type="x/y")
     fake.refuse_uploads = False
-    await km.conversations.set_status(chat, ConversationStatus.RESOLVED)
+    await session.conversations.set_status(chat, ConversationStatus.RESOLVED)
     with pytest.raises(ConversationClosedError) as caught:
-        await km.messages.send_file(chat, b"hi", name="a.txt")
+        await session.messages.send_file(chat, b"hi", name="a.txt")
     assert not caught.value.ambiguous

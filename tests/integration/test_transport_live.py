@@ -145,29 +145,29 @@ async def test_a_server_side_401_refreshes_once_and_replays() -> None:
 
 
 async def test_faults_on_an_idempotent_call_are_retried(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    chat = await km.conversations.create(["u"])
+    chat = await session.conversations.create(["u"])
     fake.faults.script(INFO, Fault.RESET_BEFORE, Fault.ERROR_503)
-    assert (await km.conversations.get(chat.id)).id == chat.id
+    assert (await session.conversations.get(chat.id)).id == chat.id
     assert len(fake.requests_to(INFO)) == 3
 
 
 async def test_faults_on_a_send_are_reported_ambiguous(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    chat = await km.conversations.create(["u"])
+    chat = await session.conversations.create(["u"])
     fake.faults.script(SEND, Fault.RESET_AFTER)
     with pytest.raises(APIConnectionError) as reset:
-        await km.messages.send(chat, "one")
+        await session.messages.send(chat, "one")
     assert reset.value.ambiguous
     fake.faults.script(SEND, Fault.TRUNCATE)
     with pytest.raises(ResponseValidationError) as truncated:
-        await km.messages.send(chat, "two")
+        await session.messages.send(chat, "two")
     assert truncated.value.ambiguous
     fake.faults.script(SEND, Fault.ERROR_500)
     with pytest.raises(ServerError) as failed:
-        await km.messages.send(chat, "three")
+        await session.messages.send(chat, "three")
     assert failed.value.ambiguous
     # "one" and "two" were processed although their sends failed; "three" was not.
     assert [m.text for m in fake.messages(chat.id)] == ["one", "two"]
@@ -175,12 +175,12 @@ async def test_faults_on_a_send_are_reported_ambiguous(
 
 
 async def test_a_429_on_a_send_is_retried(
-    fake: FakeKommunicate, km: KommunicateSession
+    fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
-    chat = await km.conversations.create(["u"])
+    chat = await session.conversations.create(["u"])
     fake.faults.routes[SEND] = RouteFaults(retry_after=0.05)
     fake.faults.script(SEND, Fault.RATE_LIMIT)
-    assert (await km.messages.send(chat, "x")).key
+    assert (await session.messages.send(chat, "x")).key
     assert [m.text for m in fake.messages(chat.id)] == ["x"]
 
 

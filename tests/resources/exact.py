@@ -16,7 +16,7 @@ APP_URL = "https://api.test"
 UA = "kommunicate-async/"
 
 
-def session(**kwargs: Any) -> KommunicateSession:
+def mocked_session(**kwargs: Any) -> KommunicateSession:
     """A session on the mocked hosts, the app server included."""
     options: dict[str, Any] = {
         "app_id": "app-1",

@@ -23,9 +23,9 @@ from tests.resources.exact import (
     KEY_BODY,
     KEY_GET,
     headers,
+    mocked_session,
     only,
     query,
-    session,
 )
 
 FILTER_REPLY = (
@@ -43,7 +43,7 @@ async def test_list_sends_repeated_roles_and_decodes_the_envelope(api: MockApi) 
         "&roleNameList=APPLICATION_WEB_ADMIN&roleNameList=BOT&startIndex=40"
     )
     api.add("GET", url.removeprefix(BASE_URL), body=FILTER_REPLY)
-    async with session() as km:
+    async with mocked_session() as km:
         page = await km.agents.list([Role.AGENT, "BOT"], start_index=40, page_size=20)
     call = only(api, "GET", url)
     assert query(call) == [
@@ -71,7 +71,7 @@ async def test_list_with_chat_auth_goes_to_the_chat_host(api: MockApi) -> None:
         "&roleNameList=APPLICATION_ADMIN&startIndex=0"
     )
     api.add("GET", url.removeprefix(CHAT_URL), base=CHAT_URL, body=FILTER_REPLY)
-    async with session(chat_auth=ChatAuth.admin("admin@acme.io", "pw")) as km:
+    async with mocked_session(chat_auth=ChatAuth.admin("admin@acme.io", "pw")) as km:
         await km.agents.list(Role.ADMIN, include_inactive=True)
     sent = headers(only(api, "GET", url))
     assert sent["Apz-AppId"] == "app-1"
@@ -93,7 +93,7 @@ async def test_list_with_chat_auth_goes_to_the_chat_host(api: MockApi) -> None:
 async def test_list_refuses_bad_input_before_sending(
     api: MockApi, kwargs: dict[str, object], error: str
 ) -> None:
-    async with session() as km:
+    async with mocked_session() as km:
         with pytest.raises(InvalidRequestError, match=error):
             await km.agents.list(**kwargs)  # type: ignore[arg-type]
     assert api.count() == 0
@@ -115,7 +115,7 @@ async def test_status_reads_code_response_and_status_1_is_online(
         body=b'{"code":"SUCCESS","response":[{"userName":"ann@acme.io","status":1,'
         b'"name":"Ann","roleType":8,"extra":{"x":1}}]}',
     )
-    async with session() as km:
+    async with mocked_session() as km:
         agent = await km.agents.status("ann@acme.io")
     call = only(api, "GET", url)
     assert query(call) == [("applicationId", "app-1"), ("userName", "ann@acme.io")]
@@ -134,7 +134,7 @@ async def test_status_of_an_unlisted_agent(api: MockApi) -> None:
         base=APP_URL,
         body=b'{"code":"SUCCESS","response":[]}',
     )
-    async with session() as km:
+    async with mocked_session() as km:
         with pytest.raises(NotFoundError):
             await km.agents.status("x")
 
@@ -148,7 +148,7 @@ async def test_availability_groups_online_and_away(api: MockApi) -> None:
         body=b'{"code":"SUCCESS","response":{"away":["bob@acme.io"],"online":["ann@acme.io"]}}',
         repeat=True,
     )
-    async with session() as km:
+    async with mocked_session() as km:
         found = await km.agents.availability()
         assert await km.agents.online() == ["ann@acme.io"]
     assert found == Availability(online=["ann@acme.io"], away=["bob@acme.io"])
@@ -167,7 +167,7 @@ async def test_app_token_replaces_api_key_on_the_app_server(api: MockApi) -> Non
         base=APP_URL,
         body=b'{"code":"SUCCESS","response":{"away":[],"online":[]}}',
     )
-    async with session(app_token="dash-token-1") as km:
+    async with mocked_session(app_token="dash-token-1") as km:
         assert await km.agents.availability() == Availability()
         assert "dash-token-1" not in repr(km.config)
     sent = headers(only(api, "GET", url))
@@ -183,7 +183,7 @@ async def test_set_away_and_online(api: MockApi, method: str, action: str) -> No
     api.add(
         "PATCH", path, base=APP_URL, body=b'{"code":"SUCCESS","response":"success"}'
     )
-    async with session() as km:
+    async with mocked_session() as km:
         await getattr(km.agents, method)("a/b@acme.io")
     call = only(api, "PATCH", APP_URL + path)
     assert headers(call) == KEY_BODY
@@ -192,7 +192,7 @@ async def test_set_away_and_online(api: MockApi, method: str, action: str) -> No
 
 
 async def test_app_calls_need_the_app_id(api: MockApi) -> None:
-    async with session(app_id=None) as km:
+    async with mocked_session(app_id=None) as km:
         with pytest.raises(ConfigurationError, match="app id"):
             await km.agents.availability()
         with pytest.raises(ConfigurationError):
@@ -207,7 +207,7 @@ async def test_an_unexpected_shape_is_a_clear_error(api: MockApi) -> None:
         base=APP_URL,
         body=b'{"code":"SUCCESS","response":{"online":"everyone"}}',
     )
-    async with session() as km:
+    async with mocked_session() as km:
         with pytest.raises(ResponseValidationError, match="availability"):
             await km.agents.availability()
 
@@ -219,6 +219,6 @@ async def test_an_error_code_raises(api: MockApi) -> None:
         base=APP_URL,
         body=b'{"code":"ERROR","message":"no such application"}',
     )
-    async with session() as km:
+    async with mocked_session() as km:
         with pytest.raises(APIError, match="no such application"):
             await km.agents.availability()

@@ -14,7 +14,7 @@ import pytest
 from kommunicate_async import InvalidRequestError, NotFoundError
 from kommunicate_async.models.business_hours import BusinessHours, parse_span
 from tests.mockapi import BASE_URL, MockApi
-from tests.resources.exact import APP_URL, KEY_GET, headers, only, query, session
+from tests.resources.exact import APP_URL, KEY_GET, headers, mocked_session, only, query
 
 PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -121,7 +121,7 @@ SETTINGS = (
 async def test_list_and_get_by_id_name_or_default(api: MockApi) -> None:
     path = "/rest/ws/team/business-settings"
     api.add("GET", path, body=SETTINGS, repeat=True)
-    async with session() as km:
+    async with mocked_session() as km:
         teams = await km.business_hours.list()
         default = await km.business_hours.get()
         billing = await km.business_hours.get(42)
@@ -144,7 +144,7 @@ async def test_list_and_get_by_id_name_or_default(api: MockApi) -> None:
 async def test_is_open_of_a_team(api: MockApi) -> None:
     api.add("GET", "/rest/ws/team/business-settings", body=SETTINGS, repeat=True)
     sunday = datetime(2026, 1, 4, 12, tzinfo=PARIS)
-    async with session() as km:
+    async with mocked_session() as km:
         assert await km.business_hours.is_open(42, at=sunday)
         assert not await km.business_hours.is_open(at=sunday)  # Kolkata: Monday only
 
@@ -156,7 +156,7 @@ async def test_no_default_team(api: MockApi) -> None:
         body=b'{"status":"success","response":[{"teamId":1,"teamName":"Sales"}]}',
         repeat=True,
     )
-    async with session() as km:
+    async with mocked_session() as km:
         with pytest.raises(NotFoundError):
             await km.business_hours.get()
         assert await km.business_hours.is_open()  # no settings: open
@@ -175,7 +175,7 @@ async def test_away_message(api: MockApi) -> None:
         b'"eventId":1,"status":1,"category":1,"languageCode":"de"}],"collectEmail":true,'
         b'"collectEmailOnAwayMessage":false,"anonymousUser":true}}',
     )
-    async with session() as km:
+    async with mocked_session() as km:
         away = await km.business_hours.away_message(5, language="de")
     call = only(api, "GET", f"{APP_URL}{path}?conversationId=5&languageCode=de")
     assert query(call) == [("conversationId", "5"), ("languageCode", "de")]
@@ -192,6 +192,6 @@ async def test_empty_away_message(api: MockApi) -> None:
         base=APP_URL,
         body=b'{"code":"SUCCESS","data":{"messageList":[]}}',
     )
-    async with session() as km:
+    async with mocked_session() as km:
         assert (await km.business_hours.away_message(5)).text is None
     assert BASE_URL not in str(api.made())

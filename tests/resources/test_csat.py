@@ -19,9 +19,9 @@ from tests.resources.exact import (
     KEY_BODY,
     KEY_GET,
     headers,
+    mocked_session,
     only,
     query,
-    session,
 )
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ async def test_get_reads_code_data(api: MockApi) -> None:
         base=APP_URL,
         body=b'{"code":"SUCCESS","data":' + STORED + b"}",
     )
-    async with session() as km:
+    async with mocked_session() as km:
         csat = await km.csat.get(5)
     call = only(api, "GET", f"{APP_URL}/feedback/5")
     assert headers(call) == KEY_GET and query(call) == []
@@ -58,7 +58,7 @@ async def test_get_reads_code_data(api: MockApi) -> None:
 
 async def test_get_of_an_unrated_conversation(api: MockApi) -> None:
     api.add("GET", "/feedback/5", base=APP_URL, body=b'{"code":"SUCCESS","data":null}')
-    async with session() as km:
+    async with mocked_session() as km:
         assert await km.csat.get(5) is None
 
 
@@ -69,7 +69,7 @@ async def test_post_body_and_nested_reply(api: MockApi) -> None:
         base=APP_URL,
         body=b'{"code":"SUCCESS","data":{"data":' + STORED + b"}}",
     )
-    async with session() as km:
+    async with mocked_session() as km:
         stored = await km.csat.post(
             5,
             4,
@@ -101,7 +101,7 @@ async def test_post_minimal_on_a_scale_of_ten(api: MockApi) -> None:
         + STORED.replace(b'"rating":4', b'"rating":9')
         + b"}",
     )
-    async with session() as km:
+    async with mocked_session() as km:
         stored = await km.csat.post(5, 9, base=10, user_id="u", send_as_message=False)
     call = only(api, "POST", f"{APP_URL}/feedback/v2?sendAsMessage=false")
     body = msgspec.json.decode(call.kwargs["data"])
@@ -131,7 +131,7 @@ async def test_post_refuses_bad_input(
     api: MockApi, rating: int, kwargs: dict[str, object], error: str
 ) -> None:
     options: dict[str, object] = {"user_id": "u", **kwargs}
-    async with session() as km:
+    async with mocked_session() as km:
         with pytest.raises(InvalidRequestError, match=error):
             await km.csat.post(5, rating, **options)  # type: ignore[arg-type]
     assert api.count() == 0
@@ -141,7 +141,7 @@ async def test_send_marks_an_ai_answer(api: MockApi) -> None:
     api.add(
         "POST", "/rest/ws/message/v2/send", body=b'{"messageKey":"k1","createdAt":1}'
     )
-    async with session() as km:
+    async with mocked_session() as km:
         sent = await km.messages.send(
             5,
             "Reset it from Settings.",
@@ -159,7 +159,7 @@ async def test_send_marks_an_ai_answer(api: MockApi) -> None:
 
 
 async def test_question_needs_a_source(api: MockApi) -> None:
-    async with session() as km:
+    async with mocked_session() as km:
         with pytest.raises(InvalidRequestError, match="answer_source"):
             await km.messages.send(5, "x", question="q?")
         with pytest.raises(InvalidRequestError):
@@ -184,7 +184,7 @@ async def test_rating_base_from_plugin_settings(
     api.add(
         "GET", "/users/v3/chat/plugin/settings?appId=app-1", base=APP_URL, body=body
     )
-    async with session() as km:
+    async with mocked_session() as km:
         assert await km.csat.rating_base() == base
     call = only(api, "GET", f"{APP_URL}/users/v3/chat/plugin/settings?appId=app-1")
     assert query(call) == [("appId", "app-1")] and headers(call) == KEY_GET

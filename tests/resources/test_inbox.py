@@ -11,7 +11,7 @@ import pytest
 from kommunicate_async import ConversationStatus, InvalidRequestError
 from kommunicate_async.models.inbox import WaitingQueue
 from tests.mockapi import BASE_URL, MockApi
-from tests.resources.exact import KEY_GET, headers, only, query, session
+from tests.resources.exact import KEY_GET, headers, mocked_session, only, query
 
 SUPPORT_REPLY = (
     b'{"status":"success","generatedAt":1,"response":{"message":[{"key":"m1","groupId":5,'
@@ -25,7 +25,7 @@ SUPPORT_REPLY = (
 async def test_open_conversations_of_every_agent(api: MockApi) -> None:
     url = "/rest/ws/group/support?pageSize=20&status=0&status=6"
     api.add("GET", url, body=SUPPORT_REPLY)
-    async with session() as km:
+    async with mocked_session() as km:
         page = await km.inbox.list(page_size=20, on_behalf_of="ann@acme.io")
     call = only(api, "GET", BASE_URL + url)
     assert query(call) == [("pageSize", "20"), ("status", "0"), ("status", "6")]
@@ -42,7 +42,7 @@ async def test_closed_conversations_assigned_to_one_agent(api: MockApi) -> None:
         "&status=2&userId=ann@acme.io"
     )
     api.add("GET", url, body=b'{"status":"success","response":{}}')
-    async with session() as km:
+    async with mocked_session() as km:
         page = await km.inbox.list(
             "closed", assigned_to="ann@acme.io", before=1700000000000
         )
@@ -59,7 +59,7 @@ async def test_closed_conversations_assigned_to_one_agent(api: MockApi) -> None:
 async def test_statuses_by_code(api: MockApi) -> None:
     url = "/rest/ws/group/support?pageSize=50&status=0&status=6&status=7"
     api.add("GET", url, body=SUPPORT_REPLY)
-    async with session() as km:
+    async with mocked_session() as km:
         await km.inbox.list(["open", ConversationStatus.WAITING, 0])
     assert query(only(api, "GET", BASE_URL + url))[1:] == [
         ("status", "0"),
@@ -80,7 +80,7 @@ async def test_statuses_by_code(api: MockApi) -> None:
 async def test_inbox_refuses(
     api: MockApi, status: object, kwargs: dict[str, object]
 ) -> None:
-    async with session() as km:
+    async with mocked_session() as km:
         with pytest.raises(InvalidRequestError):
             await km.inbox.list(status, **kwargs)  # type: ignore[arg-type]
     assert api.count() == 0
@@ -89,7 +89,7 @@ async def test_inbox_refuses(
 async def test_waiting_queue_and_position(api: MockApi) -> None:
     url = "/rest/ws/group/waiting/list?teamId=42"
     api.add("GET", url, body=b'{"status":"success","response":[7,5,9]}', repeat=True)
-    async with session() as km:
+    async with mocked_session() as km:
         queue = await km.inbox.waiting(42)
         assert await km.inbox.queue_position(5, "42") == 2
         assert await km.inbox.queue_position(8, 42) is None
@@ -108,7 +108,7 @@ async def test_many_conversations_in_one_call(api: MockApi) -> None:
         body=b'{"status":"success","response":[{"id":6,"clientGroupId":"6","name":"a"},'
         b'{"id":7,"clientGroupId":"7","name":"b"},{"id":5,"clientGroupId":"vip-5","name":"c"}]}',
     )
-    async with session() as km:
+    async with mocked_session() as km:
         found = await km.conversations.get_many([6, "vip-5", 7])
         assert await km.conversations.get_many([]) == []
         # the clientGroupId -> groupId mapping is remembered: no lookup next time

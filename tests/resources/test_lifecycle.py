@@ -12,7 +12,7 @@ import pytest
 from kommunicate_async import APIError, ChatAuth, InvalidRequestError
 from kommunicate_async.models.inbox import Receipt
 from tests.mockapi import BASE_URL, CHAT_URL, MockApi
-from tests.resources.exact import KEY_GET, headers, only, query, session
+from tests.resources.exact import KEY_GET, headers, mocked_session, only, query
 
 INFO_REPLY = (
     b'{"status":"success","generatedAt":1,"response":['
@@ -23,7 +23,7 @@ INFO_REPLY = (
 
 async def test_message_info(api: MockApi) -> None:
     api.add("GET", "/rest/ws/message/info?key=5-abc", body=INFO_REPLY)
-    async with session() as km:
+    async with mocked_session() as km:
         receipts = await km.messages.info("5-abc", on_behalf_of="admin@acme.io")
     call = only(api, "GET", f"{BASE_URL}/rest/ws/message/info?key=5-abc")
     assert query(call) == [("key", "5-abc")]
@@ -49,7 +49,7 @@ async def test_messages_by_key_repeat_keys(api: MockApi) -> None:
         body=b'{"status":"success","response":[{"key":"k1","message":"hi","groupId":5,'
         b'"metadata":{"a":"b"}},{"key":"k2","message":"yo"}]}',
     )
-    async with session() as km:
+    async with mocked_session() as km:
         found = await km.messages.get_many(["k1", "k2"])
     assert query(only(api, "GET", url)) == [("keys", "k1"), ("keys", "k2")]
     assert [(m.key, m.text) for m in found] == [("k1", "hi"), ("k2", "yo")]
@@ -66,7 +66,7 @@ async def test_messages_by_key_repeat_keys(api: MockApi) -> None:
 async def test_messages_by_key_tolerates_every_shape(api: MockApi, body: bytes) -> None:
     """The envelope of message/detail is UNCERTAIN: every shape decodes."""
     api.add("GET", "/rest/ws/message/detail?keys=k1", body=body)
-    async with session() as km:
+    async with mocked_session() as km:
         assert [m.key for m in await km.messages.get_many("k1")] == ["k1"]
 
 
@@ -76,7 +76,7 @@ async def test_update_metadata_body(api: MockApi) -> None:
         "/rest/ws/message/update/metadata",
         body=b'{"status":"success","response":"success"}',
     )
-    async with session(chat_auth=ChatAuth.bot("bot", "pw")) as km:
+    async with mocked_session(chat_auth=ChatAuth.bot("bot", "pw")) as km:
         with pytest.raises(InvalidRequestError):
             await km.messages.update_metadata("k1", {})
         api.add(
@@ -102,7 +102,7 @@ async def test_update_metadata_body(api: MockApi) -> None:
 )
 async def test_delete_message(api: MockApi, for_all: bool, url: str) -> None:
     api.add("GET", url, body=b"success", content_type="text/plain")
-    async with session() as km:
+    async with mocked_session() as km:
         await km.messages.delete("k1", for_all=for_all, on_behalf_of="user-1")
     call = only(api, "GET", BASE_URL + url)
     assert headers(call) == {**KEY_GET, "Of-User-Id": "user-1"}
@@ -116,7 +116,7 @@ async def test_delete_message_error_text(api: MockApi) -> None:
         body=b"error",
         content_type="text/plain",
     )
-    async with session() as km:
+    async with mocked_session() as km:
         with pytest.raises(APIError):
             await km.messages.delete("k1")
 
@@ -124,7 +124,7 @@ async def test_delete_message_error_text(api: MockApi) -> None:
 async def test_delete_conversation_messages(api: MockApi) -> None:
     url = "/rest/ws/message/delete/conversation?groupId=5"
     api.add("GET", url, body=b"success")
-    async with session() as km:
+    async with mocked_session() as km:
         await km.conversations.delete_messages(5, on_behalf_of="user-1")
     call = only(api, "GET", BASE_URL + url)
     assert headers(call) == {**KEY_GET, "Of-User-Id": "user-1"}
@@ -139,7 +139,7 @@ async def test_delete_conversation_messages(api: MockApi) -> None:
 )
 async def test_delete_conversation(api: MockApi, ref: int | str, url: str) -> None:
     api.add("GET", url, body=b'{"status":"success","generatedAt":1,"response":true}')
-    async with session() as km:
+    async with mocked_session() as km:
         await km.conversations.delete(ref, on_behalf_of="owner@acme.io")
     assert headers(only(api, "GET", BASE_URL + url))["Of-User-Id"] == "owner@acme.io"
 
@@ -159,7 +159,7 @@ async def test_delete_conversation_refused(
     api: MockApi, body: bytes, error: str
 ) -> None:
     api.add("GET", "/rest/ws/group/delete?groupId=5", body=body)
-    async with session() as km:
+    async with mocked_session() as km:
         with pytest.raises(APIError, match=error):
             await km.conversations.delete(5)
 
@@ -167,7 +167,7 @@ async def test_delete_conversation_refused(
 async def test_create_user_and_bot(api: MockApi) -> None:
     reply = b'{"status":"success","response":"success"}'
     api.add("POST", "/rest/ws/user/v2/create", base=CHAT_URL, body=reply, repeat=True)
-    async with session(chat_auth=ChatAuth.admin("admin@acme.io", "pw")) as km:
+    async with mocked_session(chat_auth=ChatAuth.admin("admin@acme.io", "pw")) as km:
         await km.users.create("u-9", display_name="Nine", email="nine@example.com")
         await km.users.create("helper-bot", role="BOT", password="s3cret-pw")
     calls = api.calls("POST", "/rest/ws/user/v2/create", base=CHAT_URL)
@@ -193,7 +193,7 @@ async def test_create_user_and_bot(api: MockApi) -> None:
 async def test_create_user_refuses(
     api: MockApi, kwargs: dict[str, object], error: str
 ) -> None:
-    async with session() as km:
+    async with mocked_session() as km:
         with pytest.raises(InvalidRequestError, match=error):
             await km.users.create("u", **kwargs)  # type: ignore[arg-type]
     assert api.count() == 0
@@ -205,7 +205,7 @@ async def test_create_user_error_hides_the_password(api: MockApi) -> None:
         "/rest/ws/user/v2/create",
         body=b'{"status":"error","errorResponse":[{"description":"bad pw s3cret-pw"}]}',
     )
-    async with session() as km:
+    async with mocked_session() as km:
         with pytest.raises(APIError) as info:
             await km.users.create("b", role="BOT", password="s3cret-pw")
     assert "s3cret-pw" not in str(info.value)
@@ -219,7 +219,7 @@ async def test_block_and_unblock(api: MockApi, method: str, path: str) -> None:
     api.add(
         "GET", url, body=b'{"status":"success","generatedAt":1,"response":"success"}'
     )
-    async with session() as km:
+    async with mocked_session() as km:
         await getattr(km.users, method)("spam+bot@x.io", on_behalf_of="user-1")
     (call,) = [c for cs in api.mocked.requests.values() for c in cs]
     assert query(call) == [("userId", "spam+bot@x.io")]

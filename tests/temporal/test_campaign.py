@@ -15,7 +15,6 @@ import msgspec
 import pytest
 
 from kommunicate_async import OutgoingMessage
-from kommunicate_async.testing import FakeKommunicate
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from temporalio.worker import Worker
 
     from kommunicate_async import KommunicateSession
+    from kommunicate_async.testing import FakeKommunicate
 
 pytestmark = pytest.mark.temporal
 
@@ -34,15 +34,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeKommunicate]:
-    async with FakeKommunicate(log_limit=None) as server:
-        yield server
-
-
-@pytest.fixture
-async def km(fake: FakeKommunicate) -> AsyncIterator[KommunicateSession]:
-    async with fake.session() as session:
-        yield session
+def kommunicate_fake_options() -> dict[str, Any]:
+    """`fake` (the root's) keeps every request in its log."""
+    return {"log_limit": None}
 
 
 async def write_items(
@@ -65,11 +59,11 @@ def stored_keys(fake: FakeKommunicate, ids: list[int]) -> Counter[str]:
 
 @pytest.fixture
 async def worker(
-    temporal_client: Client, km: KommunicateSession, redis: Redis, task_queue: str
+    temporal_client: Client, session: KommunicateSession, redis: Redis, task_queue: str
 ) -> AsyncIterator[Worker]:
     from kommunicate_async.scaleout.temporal import campaign_worker
 
-    running = campaign_worker(temporal_client, km, redis, task_queue=task_queue)
+    running = campaign_worker(temporal_client, session, redis, task_queue=task_queue)
     async with running:
         yield running
 
@@ -78,14 +72,14 @@ async def test_a_campaign_runs_attaches_pauses_and_reports(
     temporal_client: Client,
     worker: Worker,
     fake: FakeKommunicate,
-    km: KommunicateSession,
+    session: KommunicateSession,
     campaign: str,
     task_queue: str,
     tmp_path: Path,
 ) -> None:
     from kommunicate_async.scaleout.temporal import chunk_key, start_campaign
 
-    ids = await write_items(km, tmp_path / "items.jsonl", 1200)
+    ids = await write_items(session, tmp_path / "items.jsonl", 1200)
     source = str(tmp_path / "items.jsonl")
     options: dict[str, Any] = {"rate": 400, "chunk_size": 100, "task_queue": task_queue}
     handle = await start_campaign(temporal_client, campaign, source, **options)
@@ -123,14 +117,14 @@ async def test_cancel_stops_sends_within_a_second_and_reports_the_rest(
     temporal_client: Client,
     worker: Worker,
     fake: FakeKommunicate,
-    km: KommunicateSession,
+    session: KommunicateSession,
     campaign: str,
     task_queue: str,
     tmp_path: Path,
 ) -> None:
     from kommunicate_async.scaleout.temporal import start_campaign
 
-    ids = await write_items(km, tmp_path / "items.jsonl", 3000)
+    ids = await write_items(session, tmp_path / "items.jsonl", 3000)
     handle = await start_campaign(
         temporal_client,
         campaign,
@@ -161,14 +155,14 @@ async def test_a_long_campaign_continues_as_new_and_counts_once(
     temporal_client: Client,
     worker: Worker,
     fake: FakeKommunicate,
-    km: KommunicateSession,
+    session: KommunicateSession,
     campaign: str,
     task_queue: str,
     tmp_path: Path,
 ) -> None:
     from kommunicate_async.scaleout.temporal import start_campaign
 
-    ids = await write_items(km, tmp_path / "items.jsonl", 400)
+    ids = await write_items(session, tmp_path / "items.jsonl", 400)
     handle = await start_campaign(
         temporal_client,
         campaign,
@@ -192,12 +186,12 @@ async def test_the_cli_starts_steers_and_reports(
     temporal_address: str,
     worker: Worker,
     fake: FakeKommunicate,
-    km: KommunicateSession,
+    session: KommunicateSession,
     campaign: str,
     task_queue: str,
     tmp_path: Path,
 ) -> None:
-    await write_items(km, tmp_path / "items.jsonl", 600)
+    await write_items(session, tmp_path / "items.jsonl", 600)
 
     def run_main(args: list[str]) -> tuple[int, str, str]:
         from kommunicate_async._cli import main

@@ -33,10 +33,8 @@ from kommunicate_async.scaleout.temporal import (
 from kommunicate_async.scaleout.temporal._activities import keyed_items
 from kommunicate_async.scaleout.temporal._control import read_control, write_control
 from kommunicate_async.scaleout.temporal._types import ChunkBeat
-from kommunicate_async.testing import FakeKommunicate
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
     from pathlib import Path
 
     from redis.asyncio import Redis
@@ -44,6 +42,7 @@ if TYPE_CHECKING:
 
     from kommunicate_async import KommunicateSession
     from kommunicate_async.scaleout.temporal import ChunkReport
+    from kommunicate_async.testing import FakeKommunicate
 
 SEND = "POST /rest/ws/message/v2/send"
 
@@ -149,15 +148,9 @@ async def test_the_switch_pauses_changes_the_rate_and_cancels(
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeKommunicate]:
-    async with FakeKommunicate(log_limit=None) as server:
-        yield server
-
-
-@pytest.fixture
-async def km(fake: FakeKommunicate) -> AsyncIterator[KommunicateSession]:
-    async with fake.session() as session:
-        yield session
+def kommunicate_fake_options() -> dict[str, Any]:
+    """`fake` (the root's) keeps every request in its log."""
+    return {"log_limit": None}
 
 
 async def chunk_task(
@@ -187,13 +180,13 @@ def environment(
 
 async def test_a_chunk_is_sent_once_with_its_heartbeats(
     fake: FakeKommunicate,
-    km: KommunicateSession,
+    session: KommunicateSession,
     redis: Redis,
     campaign: str,
     tmp_path: Path,
 ) -> None:
-    task, ids = await chunk_task(km, tmp_path, campaign, 120, rate=600)
-    activities = CampaignActivities(km, redis, beat_every=0.05)
+    task, ids = await chunk_task(session, tmp_path, campaign, 120, rate=600)
+    activities = CampaignActivities(session, redis, beat_every=0.05)
     beats: list[ChunkBeat] = []
     report: ChunkReport = await environment(beats).run(activities.send_chunk, task)
     assert (report.delivered, report.failed, report.ambiguous) == (120, 0, 0)
@@ -208,13 +201,13 @@ async def test_a_chunk_is_sent_once_with_its_heartbeats(
 
 async def test_a_retried_chunk_resumes_from_its_heartbeat_and_sends_nothing_twice(
     fake: FakeKommunicate,
-    km: KommunicateSession,
+    session: KommunicateSession,
     redis: Redis,
     campaign: str,
     tmp_path: Path,
 ) -> None:
-    task, ids = await chunk_task(km, tmp_path, campaign, 300, rate=400)
-    activities = CampaignActivities(km, redis, beat_every=0.05)
+    task, ids = await chunk_task(session, tmp_path, campaign, 300, rate=400)
+    activities = CampaignActivities(session, redis, beat_every=0.05)
     beats: list[ChunkBeat] = []
     first = environment(beats)
     running = asyncio.ensure_future(first.run(activities.send_chunk, task))
@@ -238,13 +231,13 @@ async def test_a_retried_chunk_resumes_from_its_heartbeat_and_sends_nothing_twic
 
 async def test_pause_holds_a_chunk_and_cancel_reports_the_rest_not_sent(
     fake: FakeKommunicate,
-    km: KommunicateSession,
+    session: KommunicateSession,
     redis: Redis,
     campaign: str,
     tmp_path: Path,
 ) -> None:
-    task, ids = await chunk_task(km, tmp_path, campaign, 400, rate=200)
-    activities = CampaignActivities(km, redis, beat_every=0.05)
+    task, ids = await chunk_task(session, tmp_path, campaign, 400, rate=200)
+    activities = CampaignActivities(session, redis, beat_every=0.05)
     running = asyncio.ensure_future(environment([]).run(activities.send_chunk, task))
     while len(stored(fake, ids)) < 40:  # noqa: ASYNC110
         await anyio.sleep(0.01)
@@ -280,12 +273,12 @@ async def test_a_fatal_error_ends_the_chunk_with_it_and_nothing_lost(
 
 
 async def test_an_unreadable_source_is_not_retried(
-    km: KommunicateSession, redis: Redis, campaign: str, tmp_path: Path
+    session: KommunicateSession, redis: Redis, campaign: str, tmp_path: Path
 ) -> None:
     task = ChunkTask(
         campaign, "s3://elsewhere/items.jsonl", ChunkRange(0, 0, 10, 1), 10
     )
-    activities = CampaignActivities(km, redis)
+    activities = CampaignActivities(session, redis)
     with pytest.raises(ApplicationError) as caught:
         await environment([]).run(activities.send_chunk, task)
     assert caught.value.non_retryable
