@@ -6,7 +6,7 @@ the client") answers `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Res
 `X-RateLimit-Limit-<Second|Minute|...>` and `X-RateLimit-Remaining-<...>`.
 UNCERTAIN whether Kommunicate enables them: nothing here needs them, values are
 read tolerantly ("5", "5, 100;w=1", garbage: ignored), and with none nothing
-changes (tests/test_headroom.py). Kong counts in fixed windows aligned to the
+changes (tests/test_rate_budget.py). Kong counts in fixed windows aligned to the
 clock, so a per-second or per-minute window ends at the next boundary.
 
 When nothing is left, a call waits for the window to end instead of earning a
@@ -137,14 +137,15 @@ def _read(
 ) -> tuple[float, float | None, int, float] | None:
     """(remaining, limit, the clock-aligned window's seconds or 0, seconds to the
     reset when not aligned), or None without readable headers."""
-    remaining = _count(headers.get(_REMAINING))
-    if remaining is not None:
-        limit = _count(headers.get(_LIMIT))
-        per_second = _count(headers.get(_WINDOWS[0][0]))
+    get = headers.get  # every reply comes here: no call for an absent header
+    raw = get(_REMAINING)
+    if raw is not None and (remaining := _count(raw)) is not None:
+        limit = _count(get(_LIMIT))
+        per_second = _count(get(_WINDOWS[0][0]))
         aligned = 1 if per_second == remaining else 0  # the second is the binding one
-        return remaining, limit, aligned, _count(headers.get(_RESET)) or 1.0
+        return remaining, limit, aligned, _count(get(_RESET)) or 1.0
     for remaining_name, limit_name, seconds in _WINDOWS:
-        remaining = _count(headers.get(remaining_name))
-        if remaining is not None:
-            return remaining, _count(headers.get(limit_name)), seconds, 0.0
+        raw = get(remaining_name)
+        if raw is not None and (remaining := _count(raw)) is not None:
+            return remaining, _count(get(limit_name)), seconds, 0.0
     return None
