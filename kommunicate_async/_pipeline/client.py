@@ -505,6 +505,8 @@ class ApiClient:
         except APIConnectionError as exc:
             reply = _unanswered(exc, route)
         except ResponseValidationError as exc:  # over the size cap: it was sent
+            if trace is not None:  # an attempt the server answered, all the same
+                trace.attempted(exc, target.url)
             raise _oversized(exc, route) from None
         if type(reply) is HttpReply and reply.headers is not None:
             room.observe(reply.headers, sequence, started)

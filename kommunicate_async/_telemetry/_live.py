@@ -10,7 +10,7 @@ from opentelemetry import context, metrics, trace
 from opentelemetry.metrics import NoOpMeterProvider, _internal as metrics_api
 from opentelemetry.trace import NoOpTracerProvider, SpanKind, Status, StatusCode
 
-from .._pipeline.transport import URL, HttpReply
+from .._pipeline.transport import URL
 from .._version import __version__
 from . import _names as n
 from ._flows import Flows
@@ -145,10 +145,12 @@ class CallTrace:
         """Where the last attempt went."""
 
     def attempted(self, outcome: object, url: object) -> None:
-        """One HTTP attempt to `url` ended (a reply, or a connection error)."""
+        """One HTTP attempt to `url` ended: a reply, a connection error, or a
+        `ResponseValidationError` for a reply over the size cap (its status kept)."""
         self.attempts += 1
         self.url = url
-        self.status = outcome.status if isinstance(outcome, HttpReply) else None
+        status = getattr(outcome, "status", None)
+        self.status = status if type(status) is int else None
 
     def retrying(self, error: KommunicateError, delay: float) -> None:
         """A retry was decided after `error`, in `delay` seconds."""

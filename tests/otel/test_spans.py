@@ -10,14 +10,19 @@ import msgspec
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from kommunicate_async import OutgoingMessage, ServerError
+from kommunicate_async import (
+    KommunicateSession,
+    OutgoingMessage,
+    ResponseValidationError,
+    ServerError,
+)
 from kommunicate_async.bots import BotApp, BotContext, BotRequest, Reply
 from kommunicate_async.testing import FakeKommunicate, FaultPlan, serve_bot
+from tests.mockapi import API_KEY, BASE_URL
 from tests.otel.conftest import parent_id
 from tests.payloads import load
 
 if TYPE_CHECKING:
-    from kommunicate_async import KommunicateSession
     from tests.mockapi import MockApi
     from tests.otel.conftest import Otel
 
@@ -209,3 +214,24 @@ async def test_a_path_with_ids_is_named_by_its_template(otel: Otel) -> None:
     attributes = dict(span.attributes or {})
     assert attributes["url.template"] == "/feedback/{groupId}"
     assert str(attributes["url.full"]).endswith(f"/feedback/{chat.id}")
+
+
+async def test_a_reply_over_the_size_cap_is_an_attempt_with_its_url(
+    otel: Otel,
+    api: MockApi,
+) -> None:
+    api.add(
+        "POST", SEND, body=b'{"status":"success","response":"' + b"x" * 4096 + b'"}'
+    )
+    async with KommunicateSession(
+        API_KEY, base_url=BASE_URL, max_response_bytes=1024
+    ) as capped:
+        with pytest.raises(ResponseValidationError, match="max_response_bytes"):
+            await capped.messages.send(1, "x")
+    (span,) = otel.finished()
+    attributes = dict(span.attributes or {})
+    assert attributes["url.full"] == f"https://services.test{SEND}"
+    assert attributes["http.response.status_code"] == 200
+    assert attributes["error.type"] == "ResponseValidationError"
+    assert attributes["kommunicate.ambiguous"] is True
+    assert "kommunicate.attempts" not in attributes  # exactly one
