@@ -67,18 +67,18 @@ return 0
 )
 # KEYS: record, claim, queue, leases, late, interim flag
 # ARGV: token, value, ttl_ms, key, serialize
-# 0: taken over; 1: recorded; 2: recorded as to be posted (a later request for the
-# key was answered with the interim).
+# 0: taken over; 1: recorded; 2: nothing recorded, the claim kept: an inline answer
+# ('0' value) that must be posted instead, because a request for the key was answered
+# with the interim meanwhile (the replica posts it, then records it as posted; if it
+# dies first, the claim lapses and the run is adopted as a late one).
 _FINISH: Final = """
 local owner = redis.call('GET', KEYS[2])
 if (owner and owner ~= ARGV[1]) or redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 local value = ARGV[2]
-local done = 1
 if string.sub(value, 1, 1) == '0' and redis.call('EXISTS', KEYS[6]) == 1 then
-  value = '1' .. string.sub(value, 2)
-  done = 2
+  return 2
 end
 redis.call('SET', KEYS[1], value, 'PX', ARGV[3])
 redis.call('DEL', KEYS[2])
@@ -87,7 +87,7 @@ if ARGV[5] == '1' then
   redis.call('ZREM', KEYS[3], ARGV[4])
   redis.call('HDEL', KEYS[4], ARGV[4])
 end
-return done
+return 1
 """
 # The latest request for a key gets the interim: from now on the answer is posted
 # (the requests that got it inline may be ones the platform gave up on), and the

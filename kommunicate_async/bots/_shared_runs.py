@@ -1,6 +1,6 @@
 """`Runs` over a leased store shared by replicas (`bots/redis.py` `RedisReplyStore`).
 
-The same runs as `bots/_runs.py`, with three differences:
+The same runs as `bots/_runs.py`, with four differences:
 
 - a key is claimed with a lease and a fencing token; the answer is recorded (fenced)
   *before* the waiting requests get it, so a replica whose run was taken over
@@ -8,7 +8,11 @@ The same runs as `bots/_runs.py`, with three differences:
 - with `serialize=True` the conversation's turn comes from the store's ticket lock,
   so the order holds across replicas;
 - a redelivery whose run is on another replica polls the store, and takes the run
-  over once that replica's lease has lapsed.
+  over once that replica's lease has lapsed;
+- once any request for a key got the interim (on any replica), its answer is
+  posted and the requests still waiting get `[]`: the platform listens to the
+  latest request, and an answer given inline *and* posted would reach the
+  conversation twice.
 
 A `CoordinationError` (Redis unreachable) ends the request with a 503 before any
 handler runs; the app logs it.
@@ -26,6 +30,7 @@ import msgspec
 
 from .._compat import override
 from .._errors import CoordinationError
+from .._telemetry import late_post
 from ._payloads import BotRequest
 from ._runs import PHASES, Run, Runs
 from ._store import ReplyRecord
@@ -233,22 +238,29 @@ class SharedRuns(Runs):
         replies, body = await self._produce(run)
         if run.phase != _RUNNING:
             return  # given up by a shutdown, and reported: never also posted
-        if run.waiters:
-            done = await self._record(run, ReplyRecord(body))
+        if run.waiters and await self._record(run, ReplyRecord(body)) == 1:
             run.body = body
             run.inline = True
-            run.phase = _ANSWERED
-            for waiter in run.waiters:
-                if not waiter.done():
-                    waiter.set_result(body)
-            run.waiters.clear()
-            if done == 2:  # a later request for the key got the interim
-                await self._deliverer.post(request, replies)
+            self._settle(run, _ANSWERED, body)
             return
-        run.phase = _POSTING
+        # Nobody waits, or a request for the key got the interim meanwhile (here or
+        # on another replica: `finish` then recorded nothing). The platform listens
+        # to the latest request, and which of the waiting ones that is cannot be
+        # told, so the answer is posted and the requests still waiting get `[]`:
+        # the conversation gets it once, never inline and posted both.
+        self._settle(run, _POSTING, _EMPTY)
         await self._still_ours(run)
-        await self._deliverer.post(request, replies)
+        await late_post(self._deliverer, request, replies)  # reports losses
         await self._record(run, ReplyRecord(body, True))
+
+    @staticmethod
+    def _settle(run: SharedRun, phase: int, body: bytes) -> None:
+        """Move the run to `phase` and answer the requests waiting with `body`."""
+        run.phase = phase
+        for waiter in run.waiters:
+            if not waiter.done():
+                waiter.set_result(body)
+        run.waiters.clear()
 
     async def _still_ours(self, run: SharedRun) -> None:
         """Before a late post: TakenOver if another replica took the run; when

@@ -208,9 +208,10 @@ class RedisReplyStore:
         *,
         serialize: bool,
     ) -> int:
-        """Record the answer and free the conversation: 1, or 2 when an inline
-        answer must be posted as well (a later request for the key got the
-        interim), or 0 when the key was taken over (another replica answers it)."""
+        """Record the answer and free the conversation: 1; or 2, nothing recorded
+        and the claim kept, when an inline answer must be posted instead (a request
+        for the key got the interim meanwhile: post it, then `finish` it as
+        posted); or 0 when the key was taken over (another replica answers it)."""
         _, ttl_ms, _ = self._ms
         keys = [
             self._key("r", key),

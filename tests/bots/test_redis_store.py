@@ -258,7 +258,7 @@ async def test_a_dead_replicas_late_run_is_finished_by_a_live_one(
     assert "dropped an unreadable late bot run 9-x" in caplog.text
 
 
-async def test_an_interim_to_the_latest_request_turns_the_answer_into_a_post(
+async def test_an_interim_to_any_request_turns_the_answer_into_one_post(
     redis: Redis, fake: FakeKommunicate, session: KommunicateSession
 ) -> None:
     chat = await session.conversations.create(["user-1"])
@@ -269,14 +269,37 @@ async def test_an_interim_to_the_latest_request_turns_the_answer_into_a_post(
     first = asyncio.create_task(a.ask("9-2", "m1", group=chat.id))
     await asyncio.sleep(0.05)
     assert await b.ask("9-2", "m1", group=chat.id) == (200, b"[]")  # the interim
-    # a's own (earlier) request still gets the answer inline, and it is posted too:
-    # the platform listens to the latest request, which got the interim.
-    assert await first == (200, b'[{"message":"answer to m1"}]')
+    # a's own request, still waiting when the answer is ready, gets `[]`, and the
+    # answer is posted: had it been given inline too, the conversation would get it
+    # twice whenever the platform still listened to that request.
+    assert await first == (200, b"[]")
     await a.app.aclose(grace=5)
     posted = [m.metadata["kmDedupeKey"] for m in fake.messages(chat.id) if m.text]
     assert posted == ["bot:9-2:0"]
     assert log == ["start m1", "end m1"]
+    assert await redis.get("kommunicate:bot:test-bot:r:9-2") == (
+        b'1[{"message":"answer to m1"}]'
+    )  # recorded as posted, after the post
     assert await b.ask("9-2", "m1", group=chat.id) == (200, b"[]")  # posted
+
+
+async def test_a_replica_killed_before_posting_the_flagged_answer_is_adopted(
+    redis: Redis, fake: FakeKommunicate, session: KommunicateSession
+) -> None:
+    """`finish` on a flagged key records nothing and keeps the claim: if the replica
+    dies before its post, the claim lapses and the run is finished elsewhere."""
+    chat = await session.conversations.create(["user-1"])
+    store = RedisReplyStore(redis, "test-bot", lease=0.3)
+    begun = await store.begin("9-3", chat.id, serialize=True)
+    assert begun.token is not None
+    request = body("9-3", "m1", group=chat.id)
+    assert await store.interim("9-3", request) is None  # a request got the interim
+    flagged = ReplyRecord(b'[{"message":"answer to m1"}]')
+    assert await store.finish("9-3", chat.id, begun.token, flagged, serialize=True) == 2
+    assert await redis.get("kommunicate:bot:test-bot:r:9-3") is None
+    assert await redis.get("kommunicate:bot:test-bot:c:9-3") is not None
+    await asyncio.sleep(0.35)  # ... and the replica dies here: its lease lapses
+    assert await store.orphans() == [("9-3", request)]
 
 
 async def test_state_in_redis_is_shared_with_compare_and_set(

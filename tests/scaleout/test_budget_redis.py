@@ -205,13 +205,17 @@ async def test_a_pause_lengthened_during_a_wait_is_waited_out(
 
 
 async def test_a_slot_woken_too_late_is_not_used(redis: Redis, campaign: str) -> None:
-    limit = RedisRateLimit(redis, campaign, rate=1000, block=4)
+    # max_late=0: however loaded the machine, the waiter's slot is behind it when
+    # it wakes (or already when it takes it), so it must take a fresh one; with a
+    # tolerance, a waiter that only ran after its slot 1 ms away could use it.
+    limit = RedisRateLimit(redis, campaign, rate=1000, block=4, max_late=0)
     await limit.wait()  # a block of 4 slots 1 ms apart
     before = await _calls(redis, "evalsha")
     waiting = asyncio.ensure_future(limit.wait())
     await asyncio.sleep(0)  # it takes the next slot and sleeps until it
     time.sleep(0.1)  # noqa: ASYNC251 - a stalled process
     await waiting
+    assert limit.late_slots >= 1
     assert await _calls(redis, "evalsha") - before >= 1  # a fresh block instead
 
 
