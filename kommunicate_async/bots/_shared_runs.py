@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import random
 import time
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -42,6 +43,10 @@ __all__ = ["LeasedStore", "SharedRuns"]
 
 _log: Final = logging.getLogger("kommunicate_async.bots")
 _EMPTY: Final = b"[]"
+_SWEPT: Final = 200
+"""Most orphaned runs one sweep takes over."""
+_ADOPTING: Final = 16
+"""Most takeovers of orphaned runs in flight at once (each one Redis round trip)."""
 _RUNNING, _ANSWERED, _POSTING, _DONE = PHASES
 
 
@@ -310,16 +315,30 @@ class SharedRuns(Runs):
         run.waiters.clear()
 
     async def _sweep(self) -> None:
-        """Every half lease: take over late runs whose replica died."""
+        """Every half lease: take over late runs whose replica died.
+
+        A dead replica leaves dozens of runs at once, and each one holds its
+        conversation's line for only `lease + grace`: adopted one Redis round trip
+        after another on a loaded replica, the last ones came after their place
+        had lapsed (and ran after the next message). So they are claimed at once
+        (at most `_ADOPTING` round trips in flight), in an order of this replica's
+        own, so replicas sweeping together do not queue for the same keys.
+        """
+        limit = asyncio.Semaphore(_ADOPTING)
+
+        async def adopt(key: str, raw: bytes) -> None:
+            async with limit:
+                await self._adopt(key, raw)
+
         while True:
             await asyncio.sleep(self.leased.lease / 2)
             try:
-                found = await self.leased.orphans()
+                found = await self.leased.orphans(_SWEPT)
             except CoordinationError as exc:
                 _log.warning("could not look for orphaned bot runs: %s", exc)
                 continue
-            for key, raw in found:
-                await self._adopt(key, raw)
+            random.shuffle(found)
+            await asyncio.gather(*(adopt(key, raw) for key, raw in found))
 
     async def _adopt(self, key: str, raw: bytes) -> None:
         try:

@@ -8,6 +8,9 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+import msgspec
+
+from kommunicate_async.bots.redis import Begun, RedisReplyStore
 from tests.bots.test_redis_store import Replica
 
 if TYPE_CHECKING:
@@ -157,3 +160,49 @@ async def test_adopting_skips_what_it_cannot_or_need_not_take(redis: Redis) -> N
     await redis.aclose()  # the client's pool is gone: Redis "unreachable"
     await runs._adopt("8-2", request)  # cannot claim: skipped
     assert log == [] and "8-2" not in runs._runs
+
+
+async def test_a_dead_replicas_many_late_runs_are_taken_over_together(
+    redis: Redis,
+) -> None:
+    """A killed replica leaves dozens of runs at once; adopted one Redis round trip
+    after another on a loaded replica, the last ones outlived their place in their
+    conversation's line. They are claimed concurrently."""
+    dead = RedisReplyStore(redis, "test-bot", lease=0.3)
+    keys = [f"8-{i}" for i in range(40)]
+    for i, key in enumerate(keys):
+        assert (await dead.begin(key, 100 + i, serialize=True)).token is not None
+        request = msgspec.json.encode(
+            {"key": key, "group_id": 100 + i, "bot_id": "bot", "text": f"m{i}"}
+        )
+        assert await dead.interim(key, request) is None  # then the replica died
+    log: list[str] = []
+    live = Replica(redis, log, lease=0.3)
+    begin = live.store.begin
+    in_flight = most = 0
+
+    async def counted(key: str, group_id: int, *, serialize: bool) -> Begun:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            await asyncio.sleep(0.01)  # a loaded replica's round trip
+            return await begin(key, group_id, serialize=serialize)
+        finally:
+            in_flight -= 1
+
+    live.store.begin = counted  # type: ignore[method-assign]
+    assert await live.ask("8-w", "warm-up", group=99) == (
+        200,
+        b'[{"message":"answer to warm-up"}]',
+    )  # the first request starts its watch for orphaned late runs
+    for _ in range(200):
+        if sum(line.startswith("end m") for line in log) == len(keys):
+            break
+        await asyncio.sleep(0.05)
+    await live.app.aclose(grace=5)
+    assert sorted(line for line in log if line.startswith("end m")) == sorted(
+        f"end m{i}" for i in range(40)
+    )  # each one run once, by the live replica
+    assert sorted(u.key for u in live.app.undelivered) == sorted(keys)  # no session
+    assert most > 1  # claimed together, not one round trip after another
