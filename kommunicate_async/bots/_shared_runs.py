@@ -139,13 +139,17 @@ class SharedRuns(Runs):
     @override
     async def _wait(self, run: Run, deadline: float) -> bytes:
         body = await super()._wait(run, deadline)
-        if body is self._interim and isinstance(run, SharedRun) and run.inline:
+        if body is not self._interim:
+            return body
+        if isinstance(run, SharedRun) and run.inline:
             return run.body  # timed out while the answer was being recorded
-        if run.phase == _RUNNING and not run.waiters:
-            # The last request waiting got the interim (the answer may be being
-            # recorded right now): the answer, if recorded; else it will be posted.
-            return await self._interim_or_answer(run.request, body)
-        return body
+        if run.phase == _RUNNING and run.waiters:
+            return body  # a request still waiting hands the run over, or answers
+        # The last request waiting got the interim: the answer, if recorded; else
+        # the run is kept for takeover *before* the interim goes out. Also when the
+        # handler ended just after the deadline and the post has begun: a replica
+        # dying mid-post would otherwise leave an answer nobody finishes.
+        return await self._interim_or_answer(run.request, body)
 
     async def _interim_or_answer(self, request: BotRequest, interim: bytes) -> bytes:
         try:
@@ -163,7 +167,8 @@ class SharedRuns(Runs):
         if run.phase == _ANSWERED:
             return run.body
         if run.phase != _RUNNING:
-            return _EMPTY
+            # Being posted: `[]`, once the run is kept for takeover (or recorded).
+            return await self._interim_or_answer(run.request, _EMPTY)
         return await self._wait(run, deadline)
 
     def _start_shared(

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+import socket
+import time
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from kommunicate_async.bots import BotApp, BotContext, BotRequest
 from kommunicate_async.bots.redis import Begun, RedisReplyStore
-from tests.bots.test_redis_store import Replica
+from tests.bots.test_redis_store import HEADERS, SECRET, Replica, body
 
 if TYPE_CHECKING:
     import pytest
@@ -206,3 +209,91 @@ async def test_a_dead_replicas_many_late_runs_are_taken_over_together(
     )  # each one run once, by the live replica
     assert sorted(u.key for u in live.app.undelivered) == sorted(keys)  # no session
     assert most > 1  # claimed together, not one round trip after another
+
+
+async def test_a_run_being_posted_is_kept_for_takeover_before_anyone_is_answered(
+    redis: Redis, fake: FakeKommunicate, session: KommunicateSession
+) -> None:
+    """A request that reaches a run already posting its answer gets `[]` only once
+    the run is kept for takeover: if the replica then dies mid-post, another one
+    finishes it (before, the answer was lost with the replica)."""
+    chat = await session.conversations.create(["user-1"])
+    log: list[str] = []
+    a = Replica(redis, log, km=session, lease=0.3)
+    a.gate = asyncio.Event()
+    posting, never = asyncio.Event(), asyncio.Event()
+
+    class Stalled:  # the post never gets its turn: the replica is about to die
+        async def wait(self) -> None:
+            posting.set()
+            await never.wait()
+
+    a.app.deliverer.rate_limit = Stalled()  # type: ignore[assignment]
+    first = asyncio.create_task(a.ask("10-1", "m1", group=chat.id))
+    await asyncio.sleep(0.05)
+    first.cancel()  # its client went away: nobody got the interim
+    a.gate.set()
+    await posting.wait()  # the answer is being posted
+    assert await a.ask("10-1", "m1", group=chat.id) == (200, b"[]")  # a redelivery
+    raw: Any = redis  # redis-py types its results sync-or-async
+    assert await raw.hkeys("kommunicate:bot:test-bot:late") == [b"10-1"]
+    await a.app.aclose(grace=0)  # the replica dies mid-post
+    b = Replica(redis, log, km=session, lease=0.3)
+    assert await b.ask("10-w", "warm-up", group=chat.id + 1) == (
+        200,
+        b'[{"message":"answer to warm-up"}]',
+    )  # the first request starts its watch for orphaned late runs
+    for _ in range(100):
+        if await redis.get("kommunicate:bot:test-bot:r:10-1") is not None:
+            break
+        await asyncio.sleep(0.05)
+    await b.app.aclose(grace=5)
+    posted = [m.text for m in fake.messages(chat.id) if m.sender != "user-1"]
+    assert posted == ["answer to m1"]
+    assert log.count("end m1") == 2  # run again by the replica that took it over
+
+
+async def test_a_handler_ending_just_after_the_deadline_keeps_its_run_for_takeover(
+    redis: Redis, session: KommunicateSession
+) -> None:
+    """The handler's I/O completes in the same loop turn as the request's deadline:
+    the run moves to posting before the request's own code resumes. The interim
+    goes out only once the run is kept for takeover (before, a replica dying
+    mid-post lost the answer: seen in the `botreplicas` test under load)."""
+    app = BotApp(
+        session,
+        bot_header=("X-Bot-Token", SECRET),
+        store=RedisReplyStore(redis, "test-bot", lease=5),
+        serialize=True,
+        reply_deadline=0.2,
+    )
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    posting, never = asyncio.Event(), asyncio.Event()
+
+    class Stalled:  # the post never gets its turn: the replica is about to die
+        async def wait(self) -> None:
+            posting.set()
+            await never.wait()
+
+    app.deliverer.rate_limit = Stalled()  # type: ignore[assignment]
+
+    @app.on_message
+    async def answer(request: BotRequest, ctx: BotContext) -> str:
+        await asyncio.get_running_loop().sock_recv(ours, 1)  # the handler's I/O
+        return "done"
+
+    try:
+        asked = asyncio.create_task(app.handle("bot", HEADERS, body("11-1", "m1")))
+        await asyncio.sleep(0.05)  # waiting, the handler too
+        theirs.send(b"x")  # its reply arrives ...
+        time.sleep(0.25)  # noqa: ASYNC251 - ... while the loop is busy past the deadline
+        reply = await asyncio.wait_for(asked, 5)
+        assert (reply.status, reply.body) == (200, b"[]")  # the interim
+        await posting.wait()
+        raw: Any = redis  # redis-py types its results sync-or-async
+        assert await raw.hkeys("kommunicate:bot:test-bot:late") == [b"11-1"]
+    finally:
+        await app.aclose(grace=0)
+        ours.close()
+        theirs.close()
