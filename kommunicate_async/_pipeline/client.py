@@ -43,6 +43,7 @@ from ..models.auth import RefreshTokenBody
 from .call_state import Deadline, Exchange, Pause, Target
 from .headroom import Headroom, for_bots
 from .reply import (
+    JSON_START,
     REPLY_DECODERS,
     NoResult,
     ReplyDecoder,
@@ -738,8 +739,10 @@ def _may_be_empty(result_type: object, empty: bool) -> bool:
 
 
 def _succeeded(reply: HttpReply) -> bool:
-    """A 2xx that is not an HTML page (a proxy's "success")."""
-    return 200 <= reply.status < 300 and not is_html(reply.body)
+    """A 2xx that is not an HTML page (a proxy's "success"); a body that starts
+    as JSON does needs no `is_html` call (every success comes here)."""
+    body = reply.body
+    return 200 <= reply.status < 300 and (body[:1] in JSON_START or not is_html(body))
 
 
 def _unanswered(exc: APIConnectionError, route: Route) -> APIConnectionError:

@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 ClientSession = aiohttp.ClientSession
+_PLAIN_REQUEST: Final = ClientSession.request
 
 _log: Final = logging.getLogger("kommunicate_async")
 _CLOSE_GRACE: Final = 5.0
@@ -190,16 +191,16 @@ def session_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect)
 
 
-async def _read_capped(content: aiohttp.StreamReader, cap: int) -> bytes | None:
-    """The whole body, or None once it passes `cap` bytes (what `read()` does, with
-    a bound: aiohttp decompresses chunk by chunk, so a bomb stops at the cap too).
+async def _read_rest(
+    content: aiohttp.StreamReader, first: bytes, cap: int
+) -> bytes | None:
+    """The whole body after its `first` chunk, or None once it passes `cap` bytes
+    (what `read()` does, with a bound: aiohttp decompresses chunk by chunk, so a
+    bomb stops at the cap too).
 
-    A one-chunk body (nearly every reply) is returned as is; longer ones grow one
-    buffer rather than a list of chunks, so the peak stays near the body's size.
+    Longer bodies grow one buffer rather than a list of chunks, so the peak stays
+    near the body's size.
     """
-    first = await content.readany()
-    if not first:
-        return first
     chunk = await content.readany()
     if not chunk:
         return first if len(first) <= cap else None
@@ -213,9 +214,18 @@ async def _read_capped(content: aiohttp.StreamReader, cap: int) -> bytes | None:
 
 
 async def _read_and_release(resp: aiohttp.ClientResponse, cap: int) -> bytes | None:
-    """The capped body; the connection back to the pool, or closed if not reusable."""
+    """The capped body; the connection back to the pool, or closed if not reusable.
+
+    A one-chunk body (nearly every reply) is taken as is once the stream says it
+    is at its end: no second `readany()` coroutine to learn that (benchmarks/README.md).
+    """
+    content = resp.content
     try:
-        body = await _read_capped(resp.content, cap)
+        first = await content.readany()
+        if content.at_eof():
+            body = first if len(first) <= cap else None
+        else:
+            body = await _read_rest(content, first, cap)
     except BaseException:
         resp.close()  # a half-read connection is not reusable
         raise
@@ -435,7 +445,15 @@ class HttpTransport:
             # `await` + `content.read()` + `release()` rather than `async with` and
             # `read()`: part of the 11k instructions a request this, cached headers and
             # URLs saved (benchmarks/README.md).
-            resp = await session.request(
+            # `_request`, the coroutine `request()` wraps, unless a subclass
+            # overrides `request`: no wrapper object, kwargs dict or `__await__`
+            # per request (benchmarks/README.md).
+            request = (
+                session._request  # pyright: ignore[reportPrivateUsage]
+                if type(session).request is _PLAIN_REQUEST
+                else session.request
+            )
+            resp = await request(
                 method,
                 url,
                 params=params,
