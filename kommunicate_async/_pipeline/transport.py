@@ -425,9 +425,7 @@ class HttpTransport:
     ) -> HttpReply:
         """One HTTP attempt of at most `attempt_seconds` (the session's attempt
         timeout by default). Never follows redirects; the caller decides."""
-        session = self._session
-        if session is None or not self._ready(session):
-            session = self.open()
+        session = self._pool()
         form, headers = _payload(data, headers)
         limit = self._attempt if attempt_seconds is None else attempt_seconds
         slots = self._slots
@@ -466,7 +464,10 @@ class HttpTransport:
             failure = exc
         finally:
             self._watchdog.unwatch(watch)
-            slots.release()
+            if slots.waiters:
+                slots.release()
+            else:  # nobody waits: the slot goes back without a call
+                slots.free += 1
         if failure is not None:
             # Raised outside the `except`: aiohttp's exception (and the request
             # headers it holds) must not ride along as `__context__` either.
@@ -507,13 +508,18 @@ class HttpTransport:
             raise failure
         raise error from cause
 
-    def _ready(self, session: aiohttp.ClientSession) -> bool:
-        """The pool is usable as is: open, and on the running loop."""
-        return not (
-            self._closed
+    def _pool(self) -> aiohttp.ClientSession:
+        """The session, as is when usable (open, on the running loop), else what
+        `open()` makes of it."""
+        session = self._session
+        if (
+            session is None
+            or self._closed
             or session.closed
             or self._loop is not asyncio.get_running_loop()
-        )
+        ):
+            return self.open()
+        return session
 
     async def _queue_for_connection(
         self, limit: float, method: str, url: str | URL
