@@ -14,21 +14,22 @@ from __future__ import annotations
 import asyncio
 from typing import Final
 
+import msgspec
+
 __all__ = ["Watch", "Watchdog"]
 
 _EARLY: Final = 0.001
 """Seconds of slack: a handle may fire a hair before its deadline."""
 
 
-class Watch:
-    """One watched attempt."""
+class Watch(msgspec.Struct, eq=False):
+    """One watched attempt (one per request: a Struct is built in C, without a
+    Python `__init__` call; `eq=False` keeps identity equality and hashing for
+    the watchdog's dict)."""
 
-    __slots__ = ("at", "fired", "task")
-
-    def __init__(self, task: asyncio.Task[object], at: float) -> None:
-        self.task = task
-        self.at = at
-        self.fired = False
+    task: asyncio.Task[object]
+    at: float
+    fired: bool = False
 
 
 class Watchdog:
