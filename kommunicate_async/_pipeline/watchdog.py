@@ -14,22 +14,21 @@ from __future__ import annotations
 import asyncio
 from typing import Final
 
-import msgspec
-
 __all__ = ["Watch", "Watchdog"]
 
 _EARLY: Final = 0.001
 """Seconds of slack: a handle may fire a hair before its deadline."""
 
 
-class Watch(msgspec.Struct, eq=False):
-    """One watched attempt (one per request: a Struct is built in C, without a
-    Python `__init__` call; `eq=False` keeps identity equality and hashing for
-    the watchdog's dict)."""
+class Watch:
+    """One watched attempt."""
 
-    task: asyncio.Task[object]
-    at: float
-    fired: bool = False
+    __slots__ = ("at", "fired", "task")
+
+    def __init__(self, task: asyncio.Task[object], at: float) -> None:
+        self.task = task
+        self.at = at
+        self.fired = False
 
 
 class Watchdog:
