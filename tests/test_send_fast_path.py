@@ -8,14 +8,16 @@ one chunk is checked against `max_response_bytes` without a second read.
 
 from __future__ import annotations
 
+import asyncio
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest
 
 from kommunicate_async import KommunicateSession, ResponseValidationError
 from kommunicate_async._pipeline.routing import Host
+from kommunicate_async._pipeline.transport import _read_and_release, _take_whole
 from tests.mockapi import API_KEY, BASE_URL, MockApi
 from tests.payloads import load
 
@@ -97,3 +99,108 @@ def test_hosts_hash_by_identity_and_still_compare_by_identity() -> None:
     assert Host("chat") is Host.CHAT
     assert {Host.CHAT: 1}[Host("chat")] == 1
     assert Host.CHAT != Host.APP
+
+
+class _Protocol:
+    """What aiohttp's StreamReader asks of its protocol (flow control)."""
+
+    _reading_paused = False
+    connected = True
+
+    def pause_reading(self) -> None:
+        self._reading_paused = True
+
+    def resume_reading(self, *, resume_parser: bool = True) -> None:
+        self._reading_paused = False
+
+
+class _Reply:
+    """The part of `aiohttp.ClientResponse` the body readers use."""
+
+    def __init__(self) -> None:
+        self.content = aiohttp.StreamReader(
+            _Protocol(),  # type: ignore[arg-type]
+            2**16,
+            loop=asyncio.get_running_loop(),
+        )
+        self.ended: list[str] = []
+
+    def release(self) -> None:
+        self.ended.append("release")
+
+    def close(self) -> None:
+        self.ended.append("close")
+
+
+def _reader(reply: _Reply) -> aiohttp.ClientResponse:
+    return cast("aiohttp.ClientResponse", reply)
+
+
+@pytest.mark.parametrize(
+    ("cap", "want", "ended"), [(3, b"abc", "release"), (2, None, "close")]
+)
+async def test_a_reply_that_has_all_arrived_is_taken_without_a_read(
+    cap: int, want: bytes | None, ended: str
+) -> None:
+    reply = _Reply()
+    reply.content.feed_data(b"abc")
+    reply.content.feed_eof()
+    assert reply.content.is_eof()
+    assert _take_whole(_reader(reply), cap) == want
+    assert reply.ended == [ended]  # over the cap: the connection is not reused
+
+
+async def test_a_broken_reply_that_has_all_arrived_closes_the_connection() -> None:
+    reply = _Reply()
+    reply.content.feed_eof()
+    reply.content.set_exception(aiohttp.ClientPayloadError("truncated"))
+    with pytest.raises(aiohttp.ClientPayloadError):
+        _take_whole(_reader(reply), 10)
+    assert reply.ended == ["close"]
+
+
+def _arrive(content: aiohttp.StreamReader, ticks: list[list[bytes | None]]) -> None:
+    """Feed `content` one loop iteration per tick, once the reader waits (a chunk,
+    or None: the end)."""
+    loop = asyncio.get_running_loop()
+
+    def tick(index: int) -> None:
+        for item in ticks[index]:
+            if item is None:
+                content.feed_eof()
+            else:
+                content.feed_data(item)
+        if index + 1 < len(ticks):
+            loop.call_soon(tick, index + 1)
+
+    loop.call_soon(tick, 0)
+
+
+@pytest.mark.parametrize(
+    ("ticks", "cap", "want"),
+    [
+        ([[b"abc", None]], 3, b"abc"),  # one chunk, the end seen with it
+        ([[b"abc", None]], 2, None),
+        ([[b"abc"], [None]], 3, b"abc"),  # the end seen on the next read
+        ([[b"abc"], [None]], 2, None),
+        ([[b"ab"], [b"cd"], [None]], 4, b"abcd"),  # several chunks: one buffer
+        ([[b"ab"], [b"cd"], [None]], 3, None),
+    ],
+)
+async def test_a_reply_still_arriving_is_read_to_its_end_within_the_cap(
+    ticks: list[list[bytes | None]], cap: int, want: bytes | None
+) -> None:
+    reply = _Reply()
+    _arrive(reply.content, ticks)
+    assert await _read_and_release(_reader(reply), cap) == want
+    assert reply.ended == ["release" if want is not None else "close"]
+
+
+async def test_a_reply_that_breaks_while_read_closes_the_connection() -> None:
+    reply = _Reply()
+    asyncio.get_running_loop().call_soon(
+        reply.content.set_exception, aiohttp.ClientPayloadError("reset")
+    )
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await _read_and_release(_reader(reply), 10)
+    assert reply.ended == ["close"]

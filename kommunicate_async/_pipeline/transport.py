@@ -236,6 +236,21 @@ async def _read_and_release(resp: aiohttp.ClientResponse, cap: int) -> bytes | N
     return body
 
 
+def _take_whole(resp: aiohttp.ClientResponse, cap: int) -> bytes | None:
+    """`_read_and_release` for a reply that has all arrived (the parser saw its
+    end while reading the headers): no coroutine, no `await` (benchmarks/README.md)."""
+    try:
+        body = resp.content.read_nowait()
+    except BaseException:
+        resp.close()
+        raise
+    if len(body) > cap:
+        resp.close()
+        return None
+    resp.release()
+    return body
+
+
 async def _close_at_loop_end(
     transport: HttpTransport, session: aiohttp.ClientSession
 ) -> AsyncGenerator[None, None]:
@@ -459,7 +474,10 @@ class HttpTransport:
                 headers=headers,
                 allow_redirects=False,
             )
-            body = await _read_and_release(resp, self._max_bytes)
+            if resp.content.is_eof():  # all of it is in (nearly always): no await
+                body = _take_whole(resp, self._max_bytes)
+            else:
+                body = await _read_and_release(resp, self._max_bytes)
         except (asyncio.CancelledError, TimeoutError, aiohttp.ClientError) as exc:
             failure = exc
         finally:
