@@ -251,7 +251,11 @@ class ApiClient:
                 route, params, body, acting_as, None, Deadline(total, started=started)
             )
             return await self._retrying(
-                exchange, result_type, self._limit(max_retries), empty, (outcome, target)
+                exchange,
+                result_type,
+                self._limit(max_retries),
+                empty,
+                (outcome, target),
             )
         except APIError as exc:  # say which call, about what, and what to do
             self._explain_call(exc, route, params, body, acting_as, headers)
