@@ -47,6 +47,7 @@ def excerpt(body: bytes) -> str:
 
 
 JSON_START: Final = (b"{", b"[", b'"')
+"""First bytes of the JSON bodies the API sends (object, array, string)."""
 
 
 def is_html(body: bytes) -> bool:
