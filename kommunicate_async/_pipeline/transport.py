@@ -52,7 +52,11 @@ __all__ = [
 ]
 
 ClientSession = aiohttp.ClientSession
-_PLAIN_REQUEST: Final = ClientSession.request
+_PLAIN_REQUEST: Final = (
+    ClientSession.request if hasattr(ClientSession, "_request") else None
+)
+"""`ClientSession.request`, whose coroutine (`_request`) the transport awaits
+directly; None if an aiohttp release drops that name (then `request()` it is)."""
 
 _log: Final = logging.getLogger("kommunicate_async")
 _CLOSE_GRACE: Final = 5.0
