@@ -43,6 +43,7 @@ from ..models.auth import RefreshTokenBody
 from .call_state import Deadline, Exchange, Pause, Target
 from .headroom import Headroom, for_bots
 from .reply import (
+    JSON_START,
     REPLY_DECODERS,
     NoResult,
     ReplyDecoder,
@@ -222,12 +223,16 @@ class ApiClient:
         budget (a batch's reconcile read): it then adds nothing to the budget.
         """
         try:
-            limit = self._begin(params, max_retries, first_attempt=first_attempt)
+            if first_attempt:  # checks and bookkeeping before any attempt
+                self.budget.record_attempt()
+            if params is not None:
+                _check_params(params)
             traced = telemetry()  # None (two dict lookups) unless OTel is set up
             if not self._plain(route, acting_as, headers, deadline, traced):
                 exchange = Exchange(
                     route, params, body, acting_as, headers, deadline or self.deadline()
                 )
+                limit = self._limit(max_retries)
                 return await self._layers(traced, exchange, result_type, limit, empty)
             # The common case: a cached target, one attempt, one decode; the call's
             # state is built only if that attempt fails (5k instructions less per
@@ -246,24 +251,18 @@ class ApiClient:
                 route, params, body, acting_as, None, Deadline(total, started=started)
             )
             return await self._retrying(
-                exchange, result_type, limit, empty, (outcome, target)
+                exchange,
+                result_type,
+                self._limit(max_retries),
+                empty,
+                (outcome, target),
             )
         except APIError as exc:  # say which call, about what, and what to do
             self._explain_call(exc, route, params, body, acting_as, headers)
             raise
 
-    def _begin(
-        self,
-        params: Mapping[str, str | int] | None,
-        max_retries: int | None,
-        *,
-        first_attempt: bool,
-    ) -> int:
-        """Checks and bookkeeping before any attempt; the call's retry limit."""
-        if first_attempt:
-            self.budget.record_attempt()
-        if params is not None:
-            _check_params(params)
+    def _limit(self, max_retries: int | None) -> int:
+        """The call's retry limit (asked for only once an attempt failed)."""
         return self._config.max_retries if max_retries is None else max_retries
 
     def _explain_call(
@@ -738,8 +737,10 @@ def _may_be_empty(result_type: object, empty: bool) -> bool:
 
 
 def _succeeded(reply: HttpReply) -> bool:
-    """A 2xx that is not an HTML page (a proxy's "success")."""
-    return 200 <= reply.status < 300 and not is_html(reply.body)
+    """A 2xx that is not an HTML page (a proxy's "success"); a body that starts
+    as JSON does needs no `is_html` call (every success comes here)."""
+    body = reply.body
+    return 200 <= reply.status < 300 and (body[:1] in JSON_START or not is_html(body))
 
 
 def _unanswered(exc: APIConnectionError, route: Route) -> APIConnectionError:

@@ -39,6 +39,8 @@ _WINDOWS: Final = (
     (istr("X-RateLimit-Remaining-Second"), istr("X-RateLimit-Limit-Second"), 1),
     (istr("X-RateLimit-Remaining-Minute"), istr("X-RateLimit-Limit-Minute"), 60),
 )
+_SECOND: Final = _WINDOWS[0][0]
+_MINUTE: Final = _WINDOWS[1][0]
 MAX_HOLD: Final = 60.0
 """The longest a call waits for a window to end (a 429 would say the rest)."""
 
@@ -96,6 +98,9 @@ class Headroom:
         """Read the rate-limit headers (no-op without them) of the reply to the
         request numbered `number` (`sent` before it), started at `started`
         (monotonic)."""
+        get = headers.get  # every reply comes here: with no report, no more calls
+        if get(_REMAINING) is None and get(_SECOND) is None and get(_MINUTE) is None:
+            return
         read = _read(headers)
         if read is None:
             return
@@ -137,7 +142,7 @@ def _read(
 ) -> tuple[float, float | None, int, float] | None:
     """(remaining, limit, the clock-aligned window's seconds or 0, seconds to the
     reset when not aligned), or None without readable headers."""
-    get = headers.get  # every reply comes here: no call for an absent header
+    get = headers.get
     raw = get(_REMAINING)
     if raw is not None and (remaining := _count(raw)) is not None:
         limit = _count(get(_LIMIT))

@@ -23,6 +23,7 @@ from .._errors import (
 from ..models._base import UNSET, Envelope, ErrorItem, LooseEnvelope
 
 __all__ = [
+    "JSON_START",
     "REPLY_DECODERS",
     "NoResult",
     "ReplyDecoder",
@@ -45,7 +46,8 @@ def excerpt(body: bytes) -> str:
     return text[:_EXCERPT_LIMIT] + ("…" if len(text) > _EXCERPT_LIMIT else "")
 
 
-_JSON_START: Final = (b"{", b"[", b'"')
+JSON_START: Final = (b"{", b"[", b'"')
+"""First bytes of the JSON bodies the API sends (object, array, string)."""
 
 
 def is_html(body: bytes) -> bool:
@@ -54,7 +56,7 @@ def is_html(body: bytes) -> bool:
     The one HTML test: JSON never starts with "<". Checked on every reply, so the
     common JSON case costs one slice and one comparison.
     """
-    if body[:1] in _JSON_START:
+    if body[:1] in JSON_START:
         return False
     return body.lstrip()[:1] == b"<"
 
@@ -218,7 +220,8 @@ class ReplyDecoder(Generic[T]):
                         envelope.error_response,
                         http_status,
                     )
-                return cast("T", self._direct.decode(body))
+                result: T = self._direct.decode(body)  # not `cast`: a call a reply
+                return result
             except msgspec.ValidationError:
                 pass  # another key order, or the other shape: the twin decides
             except msgspec.DecodeError:
@@ -251,7 +254,8 @@ class ReplyDecoder(Generic[T]):
         if status.lower() == "error":
             code, description = _error_details(items, response)
             raise api_error(http_status, code, description)
-        return None if response is UNSET else cast("T | None", response)
+        result: T | None = None if response is UNSET else response  # not `cast`
+        return result
 
     def _from_bare(self, obj: Any, http_status: int) -> T:
         values = {n: v for n in self._bare_names if (v := getattr(obj, n)) is not UNSET}

@@ -51,6 +51,10 @@ class Host(Enum):
     user's JWT, else `app_token` as `Authorization`, else `Api-Key` (UNCERTAIN,
     docs/wire.md#hosts)."""
 
+    # By identity, in C: Enum's own `__hash__` is a Python call, paid on every
+    # `Targets.by_key` lookup (a `Route` hashes its host; benchmarks/README.md).
+    __hash__ = object.__hash__
+
 
 class Route(NamedTuple):
     """One endpoint: method, path, host, and whether repeating it is harmless."""

@@ -52,6 +52,11 @@ __all__ = [
 ]
 
 ClientSession = aiohttp.ClientSession
+_PLAIN_REQUEST: Final = (
+    ClientSession.request if hasattr(ClientSession, "_request") else None
+)
+"""`ClientSession.request`, whose coroutine (`_request`) the transport awaits
+directly; None if an aiohttp release drops that name (then `request()` it is)."""
 
 _log: Final = logging.getLogger("kommunicate_async")
 _CLOSE_GRACE: Final = 5.0
@@ -190,16 +195,16 @@ def session_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect)
 
 
-async def _read_capped(content: aiohttp.StreamReader, cap: int) -> bytes | None:
-    """The whole body, or None once it passes `cap` bytes (what `read()` does, with
-    a bound: aiohttp decompresses chunk by chunk, so a bomb stops at the cap too).
+async def _read_rest(
+    content: aiohttp.StreamReader, first: bytes, cap: int
+) -> bytes | None:
+    """The whole body after its `first` chunk, or None once it passes `cap` bytes
+    (what `read()` does, with a bound: aiohttp decompresses chunk by chunk, so a
+    bomb stops at the cap too).
 
-    A one-chunk body (nearly every reply) is returned as is; longer ones grow one
-    buffer rather than a list of chunks, so the peak stays near the body's size.
+    Longer bodies grow one buffer rather than a list of chunks, so the peak stays
+    near the body's size.
     """
-    first = await content.readany()
-    if not first:
-        return first
     chunk = await content.readany()
     if not chunk:
         return first if len(first) <= cap else None
@@ -213,9 +218,18 @@ async def _read_capped(content: aiohttp.StreamReader, cap: int) -> bytes | None:
 
 
 async def _read_and_release(resp: aiohttp.ClientResponse, cap: int) -> bytes | None:
-    """The capped body; the connection back to the pool, or closed if not reusable."""
+    """The capped body; the connection back to the pool, or closed if not reusable.
+
+    A one-chunk body (nearly every reply) is taken as is once the stream says it
+    is at its end: no second `readany()` coroutine to learn that (benchmarks/README.md).
+    """
+    content = resp.content
     try:
-        body = await _read_capped(resp.content, cap)
+        first = await content.readany()
+        if content.at_eof():
+            body = first if len(first) <= cap else None
+        else:
+            body = await _read_rest(content, first, cap)
     except BaseException:
         resp.close()  # a half-read connection is not reusable
         raise
@@ -223,6 +237,21 @@ async def _read_and_release(resp: aiohttp.ClientResponse, cap: int) -> bytes | N
         resp.close()
     else:
         resp.release()
+    return body
+
+
+def _take_whole(resp: aiohttp.ClientResponse, cap: int) -> bytes | None:
+    """`_read_and_release` for a reply that has all arrived (the parser saw its
+    end while reading the headers): no coroutine, no `await` (benchmarks/README.md)."""
+    try:
+        body = resp.content.read_nowait()
+    except BaseException:
+        resp.close()
+        raise
+    if len(body) > cap:
+        resp.close()
+        return None
+    resp.release()
     return body
 
 
@@ -415,9 +444,7 @@ class HttpTransport:
     ) -> HttpReply:
         """One HTTP attempt of at most `attempt_seconds` (the session's attempt
         timeout by default). Never follows redirects; the caller decides."""
-        session = self._session
-        if session is None or not self._ready(session):
-            session = self.open()
+        session = self._pool()
         form, headers = _payload(data, headers)
         limit = self._attempt if attempt_seconds is None else attempt_seconds
         slots = self._slots
@@ -435,7 +462,15 @@ class HttpTransport:
             # `await` + `content.read()` + `release()` rather than `async with` and
             # `read()`: part of the 11k instructions a request this, cached headers and
             # URLs saved (benchmarks/README.md).
-            resp = await session.request(
+            # `_request`, the coroutine `request()` wraps, unless a subclass
+            # overrides `request`: no wrapper object, kwargs dict or `__await__`
+            # per request (benchmarks/README.md).
+            request = (
+                session._request  # pyright: ignore[reportPrivateUsage]
+                if type(session).request is _PLAIN_REQUEST
+                else session.request
+            )
+            resp = await request(
                 method,
                 url,
                 params=params,
@@ -443,12 +478,18 @@ class HttpTransport:
                 headers=headers,
                 allow_redirects=False,
             )
-            body = await _read_and_release(resp, self._max_bytes)
+            if resp.content.is_eof():  # all of it is in (nearly always): no await
+                body = _take_whole(resp, self._max_bytes)
+            else:
+                body = await _read_and_release(resp, self._max_bytes)
         except (asyncio.CancelledError, TimeoutError, aiohttp.ClientError) as exc:
             failure = exc
         finally:
             self._watchdog.unwatch(watch)
-            slots.release()
+            if slots.waiters:
+                slots.release()
+            else:  # nobody waits: the slot goes back without a call
+                slots.free += 1
         if failure is not None:
             # Raised outside the `except`: aiohttp's exception (and the request
             # headers it holds) must not ride along as `__context__` either.
@@ -489,13 +530,18 @@ class HttpTransport:
             raise failure
         raise error from cause
 
-    def _ready(self, session: aiohttp.ClientSession) -> bool:
-        """The pool is usable as is: open, and on the running loop."""
-        return not (
-            self._closed
+    def _pool(self) -> aiohttp.ClientSession:
+        """The session, as is when usable (open, on the running loop), else what
+        `open()` makes of it."""
+        session = self._session
+        if (
+            session is None
+            or self._closed
             or session.closed
             or self._loop is not asyncio.get_running_loop()
-        )
+        ):
+            return self.open()
+        return session
 
     async def _queue_for_connection(
         self, limit: float, method: str, url: str | URL

@@ -135,8 +135,12 @@ class Messages(Resource):
         reached the server (timeout, disconnect, 5xx), the error has
         `ambiguous=True` and the message may or may not be in the conversation.
         """
-        metadata = answer_metadata(metadata, answer_source, question)
-        text, meta, content_type = message_parts(message, metadata)
+        if answer_source is not None or question is not None:
+            metadata = answer_metadata(metadata, answer_source, question)
+        if type(message) is str:  # plain text: nothing to merge (no call)
+            text, meta, content_type = message, metadata, None
+        else:
+            text, meta, content_type = message_parts(message, metadata)
         body = send_body(
             ref,
             text,
