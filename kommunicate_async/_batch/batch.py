@@ -34,9 +34,9 @@ import asyncio
 import os
 import secrets
 import time
-from time import time as _time
 from collections import deque
 from collections.abc import AsyncIterable, Iterable, Iterator
+from time import monotonic as _monotonic, time as _time
 from typing import TYPE_CHECKING, Final
 
 import anyio
@@ -83,6 +83,7 @@ _END: Final = object()
 _DEDUPE: Final = MetadataKey.DEDUPE_KEY.value
 _U64: Final = (1 << 64) - 1
 _DELIVERED: Final = ItemStatus.DELIVERED
+_replace: Final = msgspec.structs.replace
 
 
 def _ledger(target: str | os.PathLike[str] | BatchStore | None) -> BatchStore | None:
@@ -277,18 +278,18 @@ class Batch:
             index = self._index
             self._index += 1
             result = await self._job(index, raw)
-            if isinstance(result, list):
-                ready.extend(result)
-            elif result is not None:
+            if type(result) is ItemResult:
                 return self._counted(result)
+            if result is not None:
+                ready.extend(result)
 
     def _counted(self, result: ItemResult) -> ItemResult:
+        self.attempts += result.attempts
         status = result.status
         if status is _DELIVERED:  # an int, not the dict: a StrEnum hashes in Python
             self.delivered += 1
-        else:
-            self.counts[status] += 1
-        self.attempts += result.attempts
+            return result
+        self.counts[status] += 1
         error = result.error
         if error is not None and result.attempts and is_fatal(error):
             self.stop(error)
@@ -322,20 +323,25 @@ class Batch:
             job = self._prepare(index, raw)
         except Exception as exc:
             return refused(index, raw, exc)
-        if not isinstance(job, Job):
+        if type(job) is not Job:
             return job  # skipped (None) or refused before sending (a failure)
-        broadcaster = self.broadcaster
-        if job.probe is not None and broadcaster is not None and broadcaster.on:
+        if job.probe is not None:  # (set only while broadcast is on)
+            broadcaster = self.broadcaster
+            assert broadcaster is not None
             due = broadcaster.add(job)  # held in its bucket until it is full
-            if due is None:
-                return None
-            if due[0] is not job:  # a bucket (its own, or an older one pushed out)
-                return await broadcaster.send(due)
+            if type(due) is not Job:  # held (None), or a bucket is due
+                return None if due is None else await broadcaster.send(due)
             # Alone (a message not seen lately): a single item like any other.
         traced = telemetry()  # None unless OTel is set up: then a span per item
-        if traced is None:
-            return await self.send_one(job)
-        return await traced.batch_item(self.send_one, job)
+        if traced is not None:
+            return await traced.batch_item(self.send_one, job)
+        if self.error is not None:
+            return await self.send_one(job)  # a stop: taken, not sent
+        # The common cases, without `send_one`'s coroutine frame.
+        ledger = self.ledger
+        return await (
+            self._deliver(job) if ledger is None else self._ledgered(ledger, job)
+        )
 
     async def send_one(self, job: Job) -> ItemResult | None:
         """One item alone: marked, sent, finished (None: delivered before)."""
@@ -344,10 +350,7 @@ class Batch:
         ledger = self.ledger
         if ledger is not None:
             return await self._ledgered(ledger, job)
-        try:  # `_send` inlined: one coroutine less an item
-            return await self._deliver(job)
-        except Exception as exc:
-            return _unexpected(job, exc)
+        return await self._deliver(job)
 
     async def begin_all(self, jobs: list[Job]) -> tuple[list[Job], list[ItemResult]]:
         """Mark a broadcast bucket's items in flight: (the new ones, the results of
@@ -370,7 +373,7 @@ class Batch:
             if begun == "delivered":
                 self.skipped += 1
             elif isinstance(begun, Uncertain):  # an earlier run's: resumed alone
-                resumed = await self._send(job, begun)
+                resumed = await self._resume(job, begun)
                 await self.finish_all([resumed])
                 results.append(resumed)
             else:
@@ -392,12 +395,12 @@ class Batch:
 
     async def deliver(self, job: Job) -> ItemResult:
         """`_deliver` for an item already marked (a refused broadcast's)."""
-        return await self._send(job, None)
+        return await self._deliver(job)
 
     async def _ledgered(self, ledger: BatchStore, job: Job) -> ItemResult | None:
-        """`_send` between the item's mark in flight (`begin`) and its final line
-        (`finish`). Only an item marked here gets a final line: one taken but not
-        sent keeps whatever an earlier run left for it."""
+        """`_deliver` (or `_resume`) between the item's mark in flight (`begin`)
+        and its final line (`finish`). Only an item marked here gets a final line:
+        one taken but not sent keeps whatever an earlier run left for it."""
         try:
             begun = await ledger.begin(job.key, job.index)
         except KommunicateError as exc:  # not marked, so not sent: a full disk
@@ -407,13 +410,10 @@ class Batch:
             self.skipped += 1
             return None
         if begun == "new":
-            try:  # `_send` inlined for the common case: one coroutine less an item
-                result = await self._deliver(job)
-            except Exception as exc:
-                result = _unexpected(job, exc)
+            result = await self._deliver(job)
         else:
             assert isinstance(begun, Uncertain)
-            result = await self._send(job, begun)
+            result = await self._resume(job, begun)
         try:  # the item's final line, and the server's clock if it moved
             await ledger.finish(line_of(result))
             if self.reconciler.offset_ms != self._clock_kept:
@@ -422,13 +422,11 @@ class Batch:
             self.stop(exc)
         return result
 
-    async def _send(self, job: Job, earlier: Uncertain | None) -> ItemResult:
-        """The item sent (or resumed); an unexpected failure is its `ambiguous`
+    async def _resume(self, job: Job, earlier: Uncertain) -> ItemResult:
+        """`_resume_in_flight`; an unexpected failure is the item's `ambiguous`
         result, never the batch's end."""
         try:
-            if earlier is not None:
-                return await self._resume_in_flight(job, earlier)
-            return await self._deliver(job)
+            return await self._resume_in_flight(job, earlier)
         except Exception as exc:
             return _unexpected(job, exc)
 
@@ -444,9 +442,9 @@ class Batch:
         if shard is not None and key_hash(key) % shard[1] != shard[0]:
             self.skipped += 1  # another shard's
             return None
-        item = raw if raw.dedupe_key else msgspec.structs.replace(raw, dedupe_key=key)
-        metadata: dict[str, object] = {**raw.metadata} if raw.metadata else {}
-        metadata[_DEDUPE] = key
+        item = raw if raw.dedupe_key else _replace(raw, dedupe_key=key)
+        meta = raw.metadata
+        metadata = {**meta, _DEDUPE: key} if meta else {_DEDUPE: key}
         try:
             body = send_body(
                 raw.conversation, raw.text, raw.sender or self.wire.sender, metadata
@@ -507,40 +505,44 @@ class Batch:
 
     async def _deliver(self, job: Job) -> ItemResult:
         """The one send loop: attempt, and on a failure reconcile what may have
-        landed, retry the rest (`_after_failure`)."""
+        landed, retry the rest (`_after_failure`). An unexpected failure (a bug)
+        is the item's `ambiguous` result, never the batch's end."""
         client, pacer, body = self.client, self.pacer, job.body
         attempts = 0
-        while True:
-            attempts += 1
-            if pacer is not None:
-                try:
-                    await pacer.wait()
-                except KommunicateError as exc:  # a shared limiter is gone: stop
-                    return self._unsent(job, exc, attempts - 1)
-            started = time.monotonic()
-            try:  # a retry was paid for by the budget and adds nothing to it
-                sent: SentMessage | None = await client.call(
-                    SEND,
-                    SentMessage,
-                    empty=True,  # an empty success stays ambiguous (`no_key`)
-                    body=body,
-                    max_retries=0,
-                    first_attempt=attempts == 1,
-                )
-            except KommunicateError as exc:
-                error: KommunicateError = exc
-            else:
-                if sent is not None:
-                    return self._delivered(job, sent, attempts)
-                error = no_key()
-            final = await self._after_failure(job, error, attempts, started)
-            if final is not None:
-                return final
+        try:
+            while True:
+                attempts += 1
+                if pacer is not None:
+                    try:
+                        await pacer.wait()
+                    except KommunicateError as exc:  # a shared limiter is gone: stop
+                        return self._unsent(job, exc, attempts - 1)
+                started = _monotonic()
+                try:  # a retry was paid for by the budget and adds nothing to it
+                    sent: SentMessage | None = await client.call(
+                        SEND,
+                        SentMessage,
+                        empty=True,  # an empty success stays ambiguous (`no_key`)
+                        body=body,
+                        max_retries=0,
+                        first_attempt=attempts == 1,
+                    )
+                except KommunicateError as exc:
+                    error: KommunicateError = exc
+                else:
+                    if sent is not None:
+                        return self._delivered(job, sent, attempts)
+                    error = no_key()
+                final = await self._after_failure(job, error, attempts, started)
+                if final is not None:
+                    return final
+        except Exception as exc:
+            return _unexpected(job, exc)
 
     def _delivered(self, job: Job, sent: SentMessage, attempts: int) -> ItemResult:
         """The result of a send the server took; its `createdAt` tells the server's
-        clock when something keeps it (`Reconciler.learn`, inlined: a call an item
-        less)."""
+        clock when something keeps it (the smallest estimate, see
+        `Reconciler.offset_ms`)."""
         if self._learn and (created := sent.created_at) is not None:
             reconciler = self.reconciler
             estimate = created - int(_time() * 1000)
