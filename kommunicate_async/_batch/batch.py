@@ -437,7 +437,11 @@ class Batch:
                 f"batch item {index} is a {type(raw).__name__}, not an OutgoingMessage"
             )
         self._repeat = False
-        key = raw.dedupe_key or self._derive_key(index, raw)
+        key = raw.dedupe_key or (
+            self._derive_key(index, raw)
+            if self._stable_keys
+            else f"{self._run_id}{index:x}"  # one run's reconcile: unique is enough
+        )
         shard = self.settings.shard
         if shard is not None and key_hash(key) % shard[1] != shard[0]:
             self.skipped += 1  # another shard's
@@ -464,8 +468,7 @@ class Batch:
         return hash((type(raw.conversation), raw.sender, raw.text))
 
     def _derive_key(self, index: int, raw: OutgoingMessage) -> str:
-        if not self._stable_keys:
-            return f"{self._run_id}{index:x}"
+        """A key a rerun derives again (a ledger or a shard needs one)."""
         if not self._content_keys:  # a checkpoint an earlier version wrote
             return derive_dedupe_key(index, raw)
         key = content_hex(raw)

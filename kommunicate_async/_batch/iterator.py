@@ -66,7 +66,7 @@ class BatchIterator:
         worker's (or DONE)."""
         batch = self._batch
         results = batch.results
-        if results.qsize():
+        if self._task is not None and results.qsize():  # (no workers, no queue)
             return results.get_nowait()
         if not batch.exhausted or batch.has_more():  # the first test: no call
             try:  # (not a coroutine of its own: one frame less an item)
