@@ -4,13 +4,19 @@ deferred outcome lines (benchmarks/README.md, "The batch path trimmed")."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import msgspec
 
 from kommunicate_async import ItemStatus, OutgoingMessage
 from kommunicate_async._batch.checkpoint import Checkpoint, CheckpointLine
 from kommunicate_async._batch.options import Occurrences, content_key
-from kommunicate_async.models.batch import Progress
 from kommunicate_async.testing import FakeKommunicate
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from kommunicate_async.models.batch import Progress
 
 TABLE = 4096  # the table's first size (options._FIRST_SLOTS)
 
@@ -21,14 +27,17 @@ def test_occurrences_count_repeats_through_collisions_and_growth() -> None:
     colliding = [1 + TABLE * k for k in range(5)]
     assert [seen.seen(v) for v in colliding] == [1] * 5
     assert [seen.seen(v) for v in colliding] == [2] * 5
-    distinct = [(i * 0x9E3779B97F4A7C15) & ((1 << 64) - 1) for i in range(1, 9000)]
+    # hash() values: signed 64-bit, negative ones too.
+    distinct = [hash(f"content {i}") for i in range(1, 9000)]
+    assert min(distinct) < 0 < max(distinct)
     assert all(seen.seen(v) == 1 for v in distinct)  # grows twice on the way
     assert seen.seen(distinct[0]) == 2 and seen.seen(distinct[-1]) == 2
     assert [seen.seen(v) for v in colliding] == [3] * 5  # kept through the growth
     assert seen.seen(2) == 1 and seen.seen(3) == 2  # 2 and 3 count as one (| 1)
+    assert seen.seen(-(2**63)) == 1 and seen.seen(2**63 - 1) == 1  # the extremes
 
 
-async def test_progress_counts_each_status_once(tmp_path: object) -> None:
+async def test_progress_counts_each_status_once() -> None:
     """`delivered` is counted apart from the other statuses: the totals agree."""
     reports: list[Progress] = []
     async with FakeKommunicate() as fake, fake.session() as km:
@@ -57,13 +66,10 @@ async def test_progress_counts_each_status_once(tmp_path: object) -> None:
 
 
 async def test_outcome_lines_follow_their_sending_lines_in_the_file(
-    tmp_path: object,
+    tmp_path: Path,
 ) -> None:
     """One write an item: item n's outcome goes out with item n+1's `sending`
     line, the last one at close; the file reads back as the same lines."""
-    from pathlib import Path
-
-    assert isinstance(tmp_path, Path)
     path = tmp_path / "cp.jsonl"
     async with FakeKommunicate() as fake, fake.session() as km:
         cid = (await km.conversations.create(["u"])).id

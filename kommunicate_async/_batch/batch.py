@@ -81,7 +81,6 @@ DONE: Final = object()
 _END: Final = object()
 """The end of the input (None is an item: a bad one)."""
 _DEDUPE: Final = MetadataKey.DEDUPE_KEY.value
-_U64: Final = (1 << 64) - 1
 _DELIVERED: Final = ItemStatus.DELIVERED
 _replace: Final = msgspec.structs.replace
 
@@ -473,7 +472,7 @@ class Batch:
             return derive_dedupe_key(index, raw)
         key = content_hex(raw)
         # Counted by the str's own hash: 64 bits, and only within this run.
-        seen = self._occurrences.seen(hash(key) & _U64)
+        seen = self._occurrences.seen(hash(key))
         self._repeat = seen > 1
         return key if seen == 1 else f"{key}-{seen}"
 

@@ -126,8 +126,8 @@ _FIRST_SLOTS: Final = 4096
 
 
 class Occurrences:
-    """How many times each content hash (64 bits) has been seen (1 for the first
-    time).
+    """How many times each content hash (a signed 64-bit int, as `hash()` gives
+    it) has been seen (1 for the first time).
 
     An open-addressing table in an `array` (16 bytes a distinct item at most,
     not a set's ~60): a million-item campaign stays within its memory target.
@@ -137,7 +137,7 @@ class Occurrences:
     __slots__ = ("_free", "_mask", "_repeats", "_slots")
 
     def __init__(self) -> None:
-        self._slots = array("Q", bytes(8 * _FIRST_SLOTS))
+        self._slots = array("q", bytes(8 * _FIRST_SLOTS))
         self._mask = _FIRST_SLOTS - 1
         self._free = _FIRST_SLOTS // 2  # new values before the table grows
         self._repeats: dict[int, int] = {}
@@ -173,7 +173,7 @@ class Occurrences:
 
     def _grow(self) -> None:
         old = self._slots
-        self._slots = array("Q", bytes(16 * len(old)))
+        self._slots = array("q", bytes(16 * len(old)))
         self._mask = len(self._slots) - 1
         self._free = len(old) // 2
         for value in old:
