@@ -277,7 +277,7 @@ class Batch:
             index = self._index
             self._index += 1
             result = await self._job(index, raw)
-            if type(result) is ItemResult:
+            if isinstance(result, ItemResult):
                 return self._counted(result)
             if result is not None:
                 ready.extend(result)
@@ -322,13 +322,13 @@ class Batch:
             job = self._prepare(index, raw)
         except Exception as exc:
             return refused(index, raw, exc)
-        if type(job) is not Job:
+        if not isinstance(job, Job):
             return job  # skipped (None) or refused before sending (a failure)
         if job.probe is not None:  # (set only while broadcast is on)
             broadcaster = self.broadcaster
             assert broadcaster is not None
             due = broadcaster.add(job)  # held in its bucket until it is full
-            if type(due) is not Job:  # held (None), or a bucket is due
+            if not isinstance(due, Job):  # held (None), or a bucket is due
                 return None if due is None else await broadcaster.send(due)
             # Alone (a message not seen lately): a single item like any other.
         traced = telemetry()  # None unless OTel is set up: then a span per item
