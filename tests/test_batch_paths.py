@@ -4,17 +4,20 @@ deferred outcome lines (benchmarks/README.md, "The batch path trimmed")."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from kommunicate_async import ItemStatus, OutgoingMessage
 from kommunicate_async._batch.checkpoint import Checkpoint, CheckpointLine
 from kommunicate_async._batch.options import Occurrences, content_key
+from kommunicate_async._pipeline.client import ApiClient
 from kommunicate_async.testing import FakeKommunicate
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pytest
 
     from kommunicate_async.models.batch import Progress
 
@@ -99,3 +102,41 @@ async def test_outcome_lines_follow_their_sending_lines_in_the_file(
         assert len(again.delivered) == 3 and not again.uncertain
     finally:
         again.close_now()
+
+
+async def test_an_unexpected_failure_is_the_items_ambiguous_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug below the send loop (not a `KommunicateError`) is that item's
+    `ambiguous` result, checkpointed as such; the next items go on."""
+    path = tmp_path / "cp.jsonl"
+    real_call = ApiClient.call
+    sends = 0
+
+    async def second_breaks(self: ApiClient, *args: Any, **kwargs: Any) -> Any:
+        nonlocal sends
+        sends += 1
+        if sends == 2:
+            raise RuntimeError("boom")
+        return await real_call(self, *args, **kwargs)
+
+    async with FakeKommunicate() as fake, fake.session() as km:
+        cid = (await km.conversations.create(["u"])).id
+        monkeypatch.setattr(ApiClient, "call", second_breaks)
+        items = [OutgoingMessage(cid, f"m{i}") for i in range(3)]
+        results = [r async for r in km.messages.iter_send(items, checkpoint=path)]
+    assert [r.status for r in results] == [
+        ItemStatus.DELIVERED,
+        ItemStatus.AMBIGUOUS,
+        ItemStatus.DELIVERED,
+    ]
+    error = results[1].error
+    assert error is not None and error.ambiguous
+    assert str(error) == "unexpected RuntimeError: boom"
+    outcome = [
+        msgspec.json.decode(raw, type=CheckpointLine)
+        for raw in path.read_bytes().splitlines()
+        if b'"index":1,' in raw
+    ]
+    assert [x.status for x in outcome] == ["sending", "ambiguous"]
+    assert outcome[1].error == "KommunicateError: unexpected RuntimeError: boom"
