@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+import pytest
 
 from kommunicate_async import ItemStatus, OutgoingMessage
 from kommunicate_async._batch.checkpoint import Checkpoint, CheckpointLine
@@ -15,9 +16,8 @@ from kommunicate_async._pipeline.client import ApiClient
 from kommunicate_async.testing import FakeKommunicate
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
-
-    import pytest
 
     from kommunicate_async.models.batch import Progress
 
@@ -140,3 +140,26 @@ async def test_an_unexpected_failure_is_the_items_ambiguous_result(
     ]
     assert [x.status for x in outcome] == ["sending", "ambiguous"]
     assert outcome[1].error == "KommunicateError: unexpected RuntimeError: boom"
+
+
+def test_occurrences_grow_from_the_common_case() -> None:
+    seen = Occurrences()
+    odd = [2 * i + 1 for i in range(3000)]  # the first 2,048 each in a free slot
+    assert all(seen.seen(v) == 1 for v in odd)
+    assert all(seen.seen(v) == 2 for v in odd)
+
+
+async def test_an_input_that_breaks_ends_the_batch_after_its_results() -> None:
+    """The input itself failing (not an item) surfaces after the results made."""
+
+    def broken(cid: int) -> Iterator[OutgoingMessage]:
+        yield OutgoingMessage(cid, "first")
+        raise ValueError("the input broke")
+
+    async with FakeKommunicate() as fake, fake.session() as km:
+        cid = (await km.conversations.create(["u"])).id
+        got: list[ItemStatus] = []
+        with pytest.raises(ValueError, match="the input broke"):
+            async for result in km.messages.iter_send(broken(cid), concurrency=1):
+                got.append(result.status)  # noqa: PERF401 (kept until the raise)
+    assert got == [ItemStatus.DELIVERED]
