@@ -36,6 +36,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterable, Iterable, Iterator
+from time import monotonic as _monotonic, time as _time
 from typing import TYPE_CHECKING, Final
 
 import anyio
@@ -80,7 +81,8 @@ DONE: Final = object()
 _END: Final = object()
 """The end of the input (None is an item: a bad one)."""
 _DEDUPE: Final = MetadataKey.DEDUPE_KEY.value
-_U64: Final = (1 << 64) - 1
+_DELIVERED: Final = ItemStatus.DELIVERED
+_replace: Final = msgspec.structs.replace
 
 
 def _ledger(target: str | os.PathLike[str] | BatchStore | None) -> BatchStore | None:
@@ -122,6 +124,8 @@ class Batch:
         self.finished = self.workers == 1  # no background workers at all
         self.error: BaseException | None = None
         self.counts = dict.fromkeys(ItemStatus, 0)
+        """Results by status, but `delivered` (counted apart, in `delivered`)."""
+        self.delivered = 0
         self.skipped = 0
         self.attempts = 0
         self.ledger = _ledger(settings.checkpoint)
@@ -163,8 +167,8 @@ class Batch:
         """The counts so far."""
         counts = self.counts
         return Progress(
-            done=sum(counts.values()),
-            delivered=counts[ItemStatus.DELIVERED],
+            done=sum(counts.values()) + self.delivered,
+            delivered=self.delivered,
             failed=counts[ItemStatus.FAILED],
             ambiguous=counts[ItemStatus.AMBIGUOUS],
             skipped=self.skipped,
@@ -273,14 +277,18 @@ class Batch:
             index = self._index
             self._index += 1
             result = await self._job(index, raw)
-            if isinstance(result, list):
-                ready.extend(result)
-            elif result is not None:
+            if isinstance(result, ItemResult):
                 return self._counted(result)
+            if result is not None:
+                ready.extend(result)
 
     def _counted(self, result: ItemResult) -> ItemResult:
-        self.counts[result.status] += 1
         self.attempts += result.attempts
+        status = result.status
+        if status is _DELIVERED:  # an int, not the dict: a StrEnum hashes in Python
+            self.delivered += 1
+            return result
+        self.counts[status] += 1
         error = result.error
         if error is not None and result.attempts and is_fatal(error):
             self.stop(error)
@@ -316,22 +324,32 @@ class Batch:
             return refused(index, raw, exc)
         if not isinstance(job, Job):
             return job  # skipped (None) or refused before sending (a failure)
-        broadcaster = self.broadcaster
-        if job.probe is not None and broadcaster is not None and broadcaster.on:
+        if job.probe is not None:  # (set only while broadcast is on)
+            broadcaster = self.broadcaster
+            assert broadcaster is not None
             due = broadcaster.add(job)  # held in its bucket until it is full
-            return None if due is None else await broadcaster.send(due)
+            if not isinstance(due, Job):  # held (None), or a bucket is due
+                return None if due is None else await broadcaster.send(due)
+            # Alone (a message not seen lately): a single item like any other.
         traced = telemetry()  # None unless OTel is set up: then a span per item
-        if traced is None:
-            return await self.send_one(job)
-        return await traced.batch_item(self.send_one, job)
+        if traced is not None:
+            return await traced.batch_item(self.send_one, job)
+        if self.error is not None:
+            return await self.send_one(job)  # a stop: taken, not sent
+        # The common cases, without `send_one`'s coroutine frame.
+        ledger = self.ledger
+        return await (
+            self._deliver(job) if ledger is None else self._ledgered(ledger, job)
+        )
 
     async def send_one(self, job: Job) -> ItemResult | None:
         """One item alone: marked, sent, finished (None: delivered before)."""
         if self.error is not None and (stopped := self.stopped) is not None:
             return job.result(ItemStatus.FAILED, None, stopped, 0)  # taken, not sent
-        if self.ledger is None:
-            return await self._send(job, None)
-        return await self._ledgered(self.ledger, job)
+        ledger = self.ledger
+        if ledger is not None:
+            return await self._ledgered(ledger, job)
+        return await self._deliver(job)
 
     async def begin_all(self, jobs: list[Job]) -> tuple[list[Job], list[ItemResult]]:
         """Mark a broadcast bucket's items in flight: (the new ones, the results of
@@ -354,7 +372,7 @@ class Batch:
             if begun == "delivered":
                 self.skipped += 1
             elif isinstance(begun, Uncertain):  # an earlier run's: resumed alone
-                resumed = await self._send(job, begun)
+                resumed = await self._resume(job, begun)
                 await self.finish_all([resumed])
                 results.append(resumed)
             else:
@@ -376,12 +394,12 @@ class Batch:
 
     async def deliver(self, job: Job) -> ItemResult:
         """`_deliver` for an item already marked (a refused broadcast's)."""
-        return await self._send(job, None)
+        return await self._deliver(job)
 
     async def _ledgered(self, ledger: BatchStore, job: Job) -> ItemResult | None:
-        """`_send` between the item's mark in flight (`begin`) and its final line
-        (`finish`). Only an item marked here gets a final line: one taken but not
-        sent keeps whatever an earlier run left for it."""
+        """`_deliver` (or `_resume`) between the item's mark in flight (`begin`)
+        and its final line (`finish`). Only an item marked here gets a final line:
+        one taken but not sent keeps whatever an earlier run left for it."""
         try:
             begun = await ledger.begin(job.key, job.index)
         except KommunicateError as exc:  # not marked, so not sent: a full disk
@@ -390,7 +408,11 @@ class Batch:
         if begun == "delivered":
             self.skipped += 1
             return None
-        result = await self._send(job, begun if isinstance(begun, Uncertain) else None)
+        if begun == "new":
+            result = await self._deliver(job)
+        else:
+            assert isinstance(begun, Uncertain)
+            result = await self._resume(job, begun)
         try:  # the item's final line, and the server's clock if it moved
             await ledger.finish(line_of(result))
             if self.reconciler.offset_ms != self._clock_kept:
@@ -399,17 +421,13 @@ class Batch:
             self.stop(exc)
         return result
 
-    async def _send(self, job: Job, earlier: Uncertain | None) -> ItemResult:
-        """The item sent (or resumed); an unexpected failure is its `ambiguous`
+    async def _resume(self, job: Job, earlier: Uncertain) -> ItemResult:
+        """`_resume_in_flight`; an unexpected failure is the item's `ambiguous`
         result, never the batch's end."""
         try:
-            if earlier is not None:
-                return await self._resume_in_flight(job, earlier)
-            return await self._deliver(job)
+            return await self._resume_in_flight(job, earlier)
         except Exception as exc:
-            error = KommunicateError(f"unexpected {type(exc).__name__}: {exc}")
-            error.ambiguous = True
-            return job.result(ItemStatus.AMBIGUOUS, None, error, 1)
+            return _unexpected(job, exc)
 
     def _prepare(self, index: int, raw: object) -> Job | ItemResult | None:
         """The item's key and body; None to skip it; a failure for bad input."""
@@ -418,14 +436,18 @@ class Batch:
                 f"batch item {index} is a {type(raw).__name__}, not an OutgoingMessage"
             )
         self._repeat = False
-        key = raw.dedupe_key or self._derive_key(index, raw)
+        key = raw.dedupe_key or (
+            self._derive_key(index, raw)
+            if self._stable_keys
+            else f"{self._run_id}{index:x}"  # one run's reconcile: unique is enough
+        )
         shard = self.settings.shard
         if shard is not None and key_hash(key) % shard[1] != shard[0]:
             self.skipped += 1  # another shard's
             return None
-        item = raw if raw.dedupe_key else msgspec.structs.replace(raw, dedupe_key=key)
-        metadata: dict[str, object] = {**raw.metadata} if raw.metadata else {}
-        metadata[_DEDUPE] = key
+        item = raw if raw.dedupe_key else _replace(raw, dedupe_key=key)
+        meta = raw.metadata
+        metadata = {**meta, _DEDUPE: key} if meta else {_DEDUPE: key}
         try:
             body = send_body(
                 raw.conversation, raw.text, raw.sender or self.wire.sender, metadata
@@ -445,13 +467,12 @@ class Batch:
         return hash((type(raw.conversation), raw.sender, raw.text))
 
     def _derive_key(self, index: int, raw: OutgoingMessage) -> str:
-        if not self._stable_keys:
-            return f"{self._run_id}{index:x}"
+        """A key a rerun derives again (a ledger or a shard needs one)."""
         if not self._content_keys:  # a checkpoint an earlier version wrote
             return derive_dedupe_key(index, raw)
         key = content_hex(raw)
         # Counted by the str's own hash: 64 bits, and only within this run.
-        seen = self._occurrences.seen(hash(key) & _U64)
+        seen = self._occurrences.seen(hash(key))
         self._repeat = seen > 1
         return key if seen == 1 else f"{key}-{seen}"
 
@@ -486,37 +507,51 @@ class Batch:
 
     async def _deliver(self, job: Job) -> ItemResult:
         """The one send loop: attempt, and on a failure reconcile what may have
-        landed, retry the rest (`_after_failure`)."""
+        landed, retry the rest (`_after_failure`). An unexpected failure (a bug)
+        is the item's `ambiguous` result, never the batch's end."""
         client, pacer, body = self.client, self.pacer, job.body
         attempts = 0
-        while True:
-            attempts += 1
-            if pacer is not None:
-                try:
-                    await pacer.wait()
-                except KommunicateError as exc:  # a shared limiter is gone: stop
-                    return self._unsent(job, exc, attempts - 1)
-            started = time.monotonic()
-            try:  # a retry was paid for by the budget and adds nothing to it
-                sent: SentMessage | None = await client.call(
-                    SEND,
-                    SentMessage,
-                    empty=True,  # an empty success stays ambiguous (`no_key`)
-                    body=body,
-                    max_retries=0,
-                    first_attempt=attempts == 1,
-                )
-            except KommunicateError as exc:
-                error: KommunicateError = exc
-            else:
-                if sent is not None:
-                    if self._learn:
-                        self.reconciler.learn(sent)
-                    return job.result(ItemStatus.DELIVERED, sent.key, None, attempts)
-                error = no_key()
-            final = await self._after_failure(job, error, attempts, started)
-            if final is not None:
-                return final
+        try:
+            while True:
+                attempts += 1
+                if pacer is not None:
+                    try:
+                        await pacer.wait()
+                    except KommunicateError as exc:  # a shared limiter is gone: stop
+                        return self._unsent(job, exc, attempts - 1)
+                started = _monotonic()
+                try:  # a retry was paid for by the budget and adds nothing to it
+                    sent: SentMessage | None = await client.call(
+                        SEND,
+                        SentMessage,
+                        empty=True,  # an empty success stays ambiguous (`no_key`)
+                        body=body,
+                        max_retries=0,
+                        first_attempt=attempts == 1,
+                    )
+                except KommunicateError as exc:
+                    error: KommunicateError = exc
+                else:
+                    if sent is not None:
+                        return self._delivered(job, sent, attempts)
+                    error = no_key()
+                final = await self._after_failure(job, error, attempts, started)
+                if final is not None:
+                    return final
+        except Exception as exc:
+            return _unexpected(job, exc)
+
+    def _delivered(self, job: Job, sent: SentMessage, attempts: int) -> ItemResult:
+        """The result of a send the server took; its `createdAt` tells the server's
+        clock when something keeps it (the smallest estimate, see
+        `Reconciler.offset_ms`)."""
+        if self._learn and (created := sent.created_at) is not None:
+            reconciler = self.reconciler
+            estimate = created - int(_time() * 1000)
+            known = reconciler.offset_ms
+            if known is None or estimate < known:
+                reconciler.offset_ms = estimate
+        return ItemResult(job.index, job.item, _DELIVERED, sent.key, None, attempts)
 
     def _unsent(self, job: Job, error: KommunicateError, attempts: int) -> ItemResult:
         """The item's result when the rate limiter itself failed before this
@@ -556,6 +591,14 @@ class Batch:
             await self.pacer.pause(delay)  # every worker of the campaign
         await self.client.wait_before_retry(error, delay)
         return None
+
+
+def _unexpected(job: Job, exc: Exception) -> ItemResult:
+    """An item's result when sending it failed in a way no error class names (a
+    bug): `ambiguous`, never the batch's end."""
+    error = KommunicateError(f"unexpected {type(exc).__name__}: {exc}")
+    error.ambiguous = True
+    return job.result(ItemStatus.AMBIGUOUS, None, error, 1)
 
 
 def _refused(error: KommunicateError) -> bool:

@@ -86,11 +86,12 @@ class Broadcaster:
 
     # -- buckets -----------------------------------------------------------------------
 
-    def add(self, job: Job) -> list[Job] | None:
-        """Put `job` in its bucket; the bucket to send now, if one is due."""
+    def add(self, job: Job) -> list[Job] | Job | None:
+        """Put `job` in its bucket: the bucket to send now, if one is due; `job`
+        itself when it goes alone (sent like any single item)."""
         assert job.probe is not None
         if not _seen_before(self._recent, job.probe):
-            return [job]  # a message not seen lately goes alone: never held back
+            return job  # a message not seen lately goes alone: never held back
         item = job.item
         group = job.group = broadcast_group(item, item.sender or self.batch.wire.sender)
         bucket = self._open.get(group)
@@ -101,7 +102,7 @@ class Broadcaster:
             self._open[group] = [job]
             return due
         if any(j.item.conversation == item.conversation for j in bucket):
-            return [job]  # the same message twice to one conversation: alone
+            return job  # the same message twice to one conversation: alone
         bucket.append(job)
         if len(bucket) >= self.chunk:
             del self._open[group]

@@ -57,10 +57,12 @@ RUN: Final = "run"
 CLOCK: Final = "clock"
 CONTENT_KEYS: Final = "content"
 """`keys` of a run line: dedupe keys derived from content (see `_batch_options`)."""
-_ENCODE: Final = msgspec.json.Encoder().encode
+_ENCODER: Final = msgspec.json.Encoder()
+_ENCODE: Final = _ENCODER.encode
+_ENCODE_INTO: Final = _ENCODER.encode_into
 _SENDING: Final = b'{"key":%s,"status":"sending","index":%d,"at":%d}\n'
-_MAX_PENDING: Final = 256
-"""Deferred lines written at the latest when this many are waiting."""
+_MAX_PENDING: Final = 64 * 1024
+"""Deferred lines written at the latest when this many bytes are waiting."""
 _TORN_KEY: Final = re.compile(rb'^\{"key":("(?:[^"\\]|\\.)*")')
 
 
@@ -164,7 +166,8 @@ class Checkpoint:
         self._earlier = False  # any item of an earlier run to look up?
         self._fd: int | None = None
         self._size = 0  # the file's length after our last whole write
-        self._pending: list[bytes] = []
+        self._pending = bytearray()
+        """Deferred lines (outcomes, clock), written before the next line."""
         self._written_offset: int | None = None
 
     # -- the ledger face (`scaleout.BatchStore`) ---------------------------------------
@@ -199,9 +202,10 @@ class Checkpoint:
         the next write loses the line, and the rerun sees the item in flight
         (reconciled, never assumed unsent).
         """
-        pending = self._pending
         if self._fd is not None:
-            pending.append(_ENCODE(line) + b"\n")
+            pending = self._pending  # encoded in place: no bytes object, no join
+            _ENCODE_INTO(line, pending, -1)
+            pending += b"\n"
             if len(pending) >= _MAX_PENDING:
                 self._write(b"")
 
@@ -213,7 +217,7 @@ class Checkpoint:
             # Goes out with the next write, never now: learning the clock must not
             # fail the send it was learned from.
             line = CheckpointLine("", CLOCK, -1, _now_ms(), offset=offset)
-            self._pending.append(_ENCODE(line) + b"\n")
+            self._pending += _ENCODE(line) + b"\n"
 
     async def close(self) -> None:
         """`close_now`, as a ledger."""
@@ -372,7 +376,7 @@ class Checkpoint:
 
     # -- writing -----------------------------------------------------------------------
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes | bytearray) -> None:
         """Append `data` now, with the deferred lines before it, in one write
         (finishing short writes). When it fails (a full disk), the file is cut
         back to where it was, so no partial line of ours is left for a rerun to
@@ -382,22 +386,24 @@ class Checkpoint:
         if fd is None:
             return
         pending = self._pending
-        if pending:
-            self._pending = []
-            pending.append(data)
-            data = b"".join(pending)
+        deferred = len(pending)
+        if deferred:
+            pending += data
+            data = pending
         try:
             done = os.write(fd, data)
             while done < len(data):  # a short write: finish it
-                done += os.write(fd, memoryview(data)[done:])
+                done += os.write(fd, data[done:])
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, self._size)
-            self._pending[:0] = pending[:-1]
+            del pending[deferred:]  # the deferred lines wait again, `data` does not
             raise CheckpointError(
                 f"cannot write checkpoint {self.path!r}: {exc.strerror}"
             ) from None
         self._size += done
+        if deferred:
+            del pending[:]
 
     def flush(self) -> None:
         """Write what is deferred."""

@@ -62,12 +62,18 @@ class BatchIterator:
         return got
 
     async def _next_result(self) -> object:
-        """A queued result, else one sent here, else a worker's (or DONE)."""
-        results = self._batch.results
-        if results.qsize():
+        """A queued result, else one sent here (in the consumer's task), else a
+        worker's (or DONE)."""
+        batch = self._batch
+        results = batch.results
+        if self._task is not None and results.qsize():  # (no workers, no queue)
             return results.get_nowait()
-        if self._batch.has_more():
-            result = await self._take()
+        if not batch.exhausted or batch.has_more():  # the first test: no call
+            try:  # (not a coroutine of its own: one frame less an item)
+                result = await batch.take()
+            except Exception as exc:
+                await self._input_broke(exc)
+                result = None
             if result is not None:
                 return result
         return await self._wait()
@@ -79,21 +85,17 @@ class BatchIterator:
             loop = asyncio.get_running_loop()
             self._task = loop.create_task(self._batch.supervise())
 
-    async def _take(self) -> ItemResult | None:
-        """Send the next item here, in the consumer's task. A failure that is not an
-        item's (the input itself broke) stops the workers, as a worker's would, and
-        surfaces after the results already made."""
-        try:
-            return await self._batch.take()
-        except Exception as exc:
-            self._batch.fail(exc)
-            task = self._task
-            if task is not None and not task.done():
-                task.cancel()  # a task cancelled before it ran never runs `finally`,
-                with suppress(asyncio.CancelledError):  # so wait, then mark it done
-                    await task
-            self._batch.finished = True
-            return None
+    async def _input_broke(self, exc: Exception) -> None:
+        """A failure taking an item that is not an item's (the input itself broke)
+        stops the workers, as a worker's would, and surfaces after the results
+        already made."""
+        self._batch.fail(exc)
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()  # a task cancelled before it ran never runs `finally`,
+            with suppress(asyncio.CancelledError):  # so wait, then mark it done
+                await task
+        self._batch.finished = True
 
     async def _wait(self) -> object:
         """The next result of a background worker, or DONE once they all stopped."""

@@ -8,6 +8,8 @@ import time
 from time import time as _time
 from typing import Any
 
+import msgspec
+
 from .._errors import (
     APIConnectionError,
     AuthenticationError,
@@ -41,27 +43,19 @@ def is_fatal(error: KommunicateError) -> bool:
     return isinstance(error, APIConnectionError) and error.host_unknown
 
 
-class Job:
+class Job(msgspec.Struct, gc=False):
     """One item on its way: its position, key and request body; for broadcast
     (`broadcast.py`), a cheap probe of its message (None: it goes alone) and,
-    once it is in a bucket, its group (`sendall.broadcast_group`)."""
+    once it is in a bucket, its group (`sendall.broadcast_group`).
 
-    __slots__ = ("body", "group", "index", "item", "key", "probe")
+    A Struct, not a class with `__init__`: built in C, ~1 us less an item."""
 
-    def __init__(
-        self,
-        index: int,
-        item: OutgoingMessage,
-        key: str,
-        body: bytes,
-        probe: int | None = None,
-    ) -> None:
-        self.index = index
-        self.item = item
-        self.key = key
-        self.body = body
-        self.probe = probe
-        self.group: str | None = None
+    index: int
+    item: OutgoingMessage
+    key: str
+    body: bytes
+    probe: int | None = None
+    group: str | None = None
 
     def result(
         self,

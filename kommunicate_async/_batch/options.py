@@ -121,52 +121,61 @@ def _metadata_bytes(metadata: Mapping[str, object]) -> bytes:
         return repr(metadata).encode("utf-8", "backslashreplace")
 
 
+_FIRST_SLOTS: Final = 4096
+"""The table's first size (32 KiB): 2,048 distinct items before it first grows."""
+
+
 class Occurrences:
-    """How many times each content hash (64 bits) has been seen (1 for the first
-    time).
+    """How many times each content hash (a signed 64-bit int, as `hash()` gives
+    it) has been seen (1 for the first time).
 
     An open-addressing table in an `array` (16 bytes a distinct item at most,
     not a set's ~60): a million-item campaign stays within its memory target.
     Only repeated contents get a dict entry.
     """
 
-    __slots__ = ("_mask", "_repeats", "_slots", "_used")
+    __slots__ = ("_free", "_mask", "_repeats", "_slots")
 
     def __init__(self) -> None:
-        self._slots = array("Q", bytes(8 * 1024))
-        self._mask = 1023
-        self._used = 0
+        self._slots = array("q", bytes(8 * _FIRST_SLOTS))
+        self._mask = _FIRST_SLOTS - 1
+        self._free = _FIRST_SLOTS // 2  # new values before the table grows
         self._repeats: dict[int, int] = {}
 
     def seen(self, value: int) -> int:
         """Count `value` once more; how many times it has been seen, this one too."""
         value |= 1  # 0 marks an empty slot
-        slots, mask = self._slots, self._mask
-        i = value & mask
-        if slots[i] == 0:  # the common case: a new content, its slot free
+        slots = self._slots
+        i = value & self._mask
+        if not slots[i]:  # the common case: a new content, its slot free
             slots[i] = value
-            self._used += 1
-            if self._used * 2 > len(slots):
+            self._free -= 1
+            if not self._free:
                 self._grow()
             return 1
+        mask = self._mask
         while True:
             found = slots[i]
-            if found == 0:
-                slots[i] = value
-                self._used += 1
-                if self._used * 2 > len(slots):
-                    self._grow()
-                return 1
+            if not found:
+                return self._add(i, value)
             if found == value:
                 count = self._repeats.get(value, 1) + 1
                 self._repeats[value] = count
                 return count
             i = (i + 1) & mask
 
+    def _add(self, i: int, value: int) -> int:
+        self._slots[i] = value
+        self._free -= 1
+        if not self._free:
+            self._grow()
+        return 1
+
     def _grow(self) -> None:
         old = self._slots
-        self._slots = array("Q", bytes(16 * len(old)))
+        self._slots = array("q", bytes(16 * len(old)))
         self._mask = len(self._slots) - 1
+        self._free = len(old) // 2
         for value in old:
             if value:
                 i = value & self._mask

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from .._message_wire import MessageWire
     from ..models.batch import OutgoingMessage
-    from ..models.message import Message, SentMessage
+    from ..models.message import Message
     from .checkpoint import Uncertain
     from .options import BatchSettings
 
@@ -79,15 +79,8 @@ class Reconciler:
         self.offset_ms: int | None = None
         """The server's clock minus ours (ms), the smallest estimate seen: an
         estimate can only be low by the reply's latency, and low reads further
-        back, which is safe. The batch keeps it in its ledger for reruns."""
-
-    def learn(self, sent: SentMessage) -> None:
-        """Learn the server's clock from a delivered send's `createdAt`."""
-        created = sent.created_at
-        if created is not None:
-            estimate = created - now_ms()
-            if self.offset_ms is None or estimate < self.offset_ms:
-                self.offset_ms = estimate
+        back, which is safe. The batch learns it from each delivered send's
+        `createdAt` (`Batch._delivered`) and keeps it in its ledger for reruns."""
 
     def since_failure(self, started_ms: int) -> int:
         """Server time before which an attempt started at `started_ms` (ours)
