@@ -14,7 +14,7 @@ import msgspec
 
 from kommunicate_async.bots import BotApp, BotContext, BotRequest
 from kommunicate_async.bots.redis import Begun, RedisReplyStore
-from tests.bots.test_redis_store import HEADERS, SECRET, Replica, body
+from tests.bots.test_redis_store import HEADERS, SECRET, Replica, body, recorded
 
 if TYPE_CHECKING:
     import pytest
@@ -195,10 +195,7 @@ async def test_a_dead_replicas_many_late_runs_are_taken_over_together(
             in_flight -= 1
 
     live.store.begin = counted  # type: ignore[method-assign]
-    assert await live.ask("8-w", "warm-up", group=99) == (
-        200,
-        b'[{"message":"answer to warm-up"}]',
-    )  # the first request starts its watch for orphaned late runs
+    await live.watch("8-w", 99)
     for _ in range(200):
         if sum(line.startswith("end m") for line in log) == len(keys):
             break
@@ -239,14 +236,8 @@ async def test_a_run_being_posted_is_kept_for_takeover_before_anyone_is_answered
     assert await raw.hkeys("kommunicate:bot:test-bot:late") == [b"10-1"]
     await a.app.aclose(grace=0)  # the replica dies mid-post
     b = Replica(redis, log, km=session, lease=0.3)
-    assert await b.ask("10-w", "warm-up", group=chat.id + 1) == (
-        200,
-        b'[{"message":"answer to warm-up"}]',
-    )  # the first request starts its watch for orphaned late runs
-    for _ in range(100):
-        if await redis.get("kommunicate:bot:test-bot:r:10-1") is not None:
-            break
-        await asyncio.sleep(0.05)
+    await b.watch("10-w", chat.id + 1)
+    await recorded(redis, "10-1")
     await b.app.aclose(grace=5)
     posted = [m.text for m in fake.messages(chat.id) if m.sender != "user-1"]
     assert posted == ["answer to m1"]

@@ -73,6 +73,22 @@ class Replica:
         reply = await self.app.handle("bot", HEADERS, body(key, text, group))
         return reply.status, reply.body
 
+    async def watch(self, key: str, group: int) -> None:
+        """Answer a first request (`key`, "warm-up"): it starts this replica's
+        watch for orphaned late runs."""
+        assert await self.ask(key, "warm-up", group=group) == (
+            200,
+            b'[{"message":"answer to warm-up"}]',
+        )
+
+
+async def recorded(redis: Redis, key: str) -> None:
+    """Wait (up to 5 s) until message `key`'s answer is recorded."""
+    for _ in range(100):
+        if await redis.get(f"kommunicate:bot:test-bot:r:{key}") is not None:
+            return
+        await asyncio.sleep(0.05)
+
 
 async def test_a_redelivery_to_another_replica_gets_the_same_answer(
     redis: Redis,
@@ -238,14 +254,8 @@ async def test_a_dead_replicas_late_run_is_finished_by_a_live_one(
     await raw.hset("kommunicate:bot:test-bot:late", "9-x", b"not a request")
     log: list[str] = []
     live = Replica(redis, log, km=session, lease=0.3)
-    assert await live.ask("9-0", "warm-up", group=chat.id + 1) == (
-        200,
-        b'[{"message":"answer to warm-up"}]',
-    )  # the first request starts its watch for orphaned late runs
-    for _ in range(100):
-        if await redis.get("kommunicate:bot:test-bot:r:9-1") is not None:
-            break
-        await asyncio.sleep(0.05)
+    await live.watch("9-0", chat.id + 1)
+    await recorded(redis, "9-1")
     await live.app.aclose(grace=5)
     assert log == ["start warm-up", "end warm-up", "start m1", "end m1"]
     posted = [m for m in fake.messages(chat.id) if m.text == "answer to m1"]
