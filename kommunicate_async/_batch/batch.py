@@ -36,7 +36,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterable, Iterable, Iterator
-from time import monotonic as _monotonic, time as _time
+from time import monotonic as _monotonic, time_ns as _time_ns
 from typing import TYPE_CHECKING, Final
 
 import anyio
@@ -547,7 +547,7 @@ class Batch:
         `Reconciler.offset_ms`)."""
         if self._learn and (created := sent.created_at) is not None:
             reconciler = self.reconciler
-            estimate = created - int(_time() * 1000)
+            estimate = created - _time_ns() // 1_000_000
             known = reconciler.offset_ms
             if known is None or estimate < known:
                 reconciler.offset_ms = estimate

@@ -36,7 +36,7 @@ import socket
 import stat
 import time
 from array import array
-from time import time as _time
+from time import time_ns as _time_ns
 from typing import Final, Literal
 
 import msgspec
@@ -192,7 +192,7 @@ class Checkpoint:
             earlier = self.uncertain.get(hashed)
         # Formatted directly (the JSON a `CheckpointLine` makes, 2k instructions
         # less an item than the Struct).
-        self._write(_SENDING % (_ENCODE(key), index, int(_time() * 1000)))
+        self._write(_SENDING % (_ENCODE(key), index, _time_ns() // 1_000_000))
         return "new" if earlier is None else earlier
 
     async def finish(self, line: CheckpointLine) -> None:
@@ -387,13 +387,11 @@ class Checkpoint:
             return
         pending = self._pending
         deferred = len(pending)
-        if deferred:
-            pending += data
-            data = pending
+        pending += data  # one path: the deferred lines and `data` in one write
         try:
-            done = os.write(fd, data)
-            while done < len(data):  # a short write: finish it
-                done += os.write(fd, data[done:])
+            done = os.write(fd, pending)
+            while done < len(pending):  # a short write: finish it
+                done += os.write(fd, pending[done:])
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, self._size)
@@ -402,8 +400,7 @@ class Checkpoint:
                 f"cannot write checkpoint {self.path!r}: {exc.strerror}"
             ) from None
         self._size += done
-        if deferred:
-            del pending[:]
+        del pending[:]
 
     def flush(self) -> None:
         """Write what is deferred."""

@@ -5,7 +5,7 @@ be prepared."""
 from __future__ import annotations
 
 import time
-from time import time as _time
+from time import time_ns as _time_ns
 from typing import Any
 
 import msgspec
@@ -77,7 +77,7 @@ def line_of(result: ItemResult) -> CheckpointLine:
         result.item.dedupe_key or "",
         result.status,  # a StrEnum: the str itself (`.value` costs 0.3 us)
         result.index,
-        int(_time() * 1000),
+        _time_ns() // 1_000_000,
         result.message_key,
         None if error is None else f"{type(error).__name__}: {error}",
         result.attempts,

@@ -65,6 +65,8 @@ def active() -> Telemetry | None:
     until `set_tracer_provider`): `get_tracer_provider()` would look the
     environment up on every call. tests/otel pins that these names exist.
     """
+    if "opentelemetry" not in _modules:  # the common case: one lookup, no calls
+        return None  # (importing any of its modules imports the package first)
     trace = _modules.get("opentelemetry.trace")
     metrics = _modules.get("opentelemetry.metrics._internal")
     tracers = None if trace is None else getattr(trace, "_TRACER_PROVIDER", _UNKNOWN)
