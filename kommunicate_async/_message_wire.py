@@ -11,22 +11,23 @@ the batch never imports `Messages`, and `Messages` hands a batch a `MessageWire`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from ._codec import encode
 from ._errors import InvalidRequestError, ResponseValidationError
 from ._logging import log
-from ._metadata import stringify_metadata
+from ._metadata import MetadataKey, stringify_metadata
 from ._paging import NewestFirstCursor
 from ._pipeline.routing import Host, Route
 from ._validate import check_id, check_text
-from .models._base import UNSET
+from .models._base import UNSET, UnsetType
 from .models.conversation import Conversation
 from .models.message import Message, MessagePage, SendMessageBody
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from ._pipeline.client import ApiClient
     from .models.conversation import ConversationRef
@@ -43,6 +44,7 @@ __all__ = [
 
 SEND: Final = Route("POST", "/rest/ws/message/v2/send", idempotent=False)
 LIST: Final = Route("GET", "/rest/ws/message/list", Host.CHAT)
+_DEDUPE: Final = MetadataKey.DEDUPE_KEY.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +86,20 @@ def send_body(
     metadata: Mapping[str, object] | None,
     *,
     content_type: int | None = None,
+    dedupe_key: str | None = None,
 ) -> bytes:
-    """The exact bytes of a `message/v2/send` body; bad input raises first."""
+    """The exact bytes of a `message/v2/send` body; bad input raises first.
+
+    `dedupe_key` (a batch item's, a str) goes in the metadata as `kmDedupeKey`,
+    after the caller's keys (in place of one of the same name).
+    """
     target = check_ref(ref)
     check_text(text)
     check_id(sender, "sender")
-    meta = stringify_metadata(metadata) if metadata is not None else UNSET
+    if dedupe_key is not None:
+        meta: dict[str, str] | UnsetType = _with_dedupe_key(metadata, dedupe_key)
+    else:
+        meta = stringify_metadata(metadata) if metadata is not None else UNSET
     kind = UNSET if content_type is None else content_type
     if isinstance(target, int):
         body = SendMessageBody(
@@ -108,6 +118,16 @@ def send_body(
             content_type=kind,
         )
     return encode(body)
+
+
+def _with_dedupe_key(
+    metadata: Mapping[str, object] | None, dedupe_key: str
+) -> dict[str, str]:
+    if not metadata:  # a batch item's common case: nothing to stringify
+        return {_DEDUPE: dedupe_key}
+    if isinstance(metadata, Mapping):
+        metadata = {**metadata, _DEDUPE: dedupe_key}
+    return stringify_metadata(metadata)  # (a non-mapping raises there)
 
 
 def no_key() -> ResponseValidationError:

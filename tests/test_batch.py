@@ -108,7 +108,9 @@ async def test_checkpoint_load_keeps_the_last_word_per_key(tmp_path: Path) -> No
         )
         uncertain = {h: mark.at for h, mark in checkpoint.uncertain.items()}
         torn_at = uncertain.pop(key_hash("torn"))  # the torn line: in flight
-        assert uncertain == {key_hash("maybe"): 7, key_hash("crash"): 6}
+        # "maybe" from its `sending` line (5), not its later outcome line (7):
+        # when it may first have been sent is where a rerun reconciles from.
+        assert uncertain == {key_hash("maybe"): 5, key_hash("crash"): 6}
         assert torn_at > 10**12 and checkpoint.torn == '{"key":"torn","sta'
         assert not checkpoint.content_keys  # written before content keys
         assert await checkpoint.begin("new", 5) == "new"

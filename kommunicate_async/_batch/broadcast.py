@@ -28,7 +28,7 @@ import itertools
 import secrets
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import anyio
 
@@ -82,16 +82,21 @@ class Broadcaster:
         self._run = secrets.token_hex(3)
         self._chunks = itertools.count()
         self._refusals = 0
-        self._recent: set[int] = set()
+        self._recent: set[int | None] = set()
 
     # -- buckets -----------------------------------------------------------------------
 
     def add(self, job: Job) -> list[Job] | Job | None:
         """Put `job` in its bucket: the bucket to send now, if one is due; `job`
         itself when it goes alone (sent like any single item)."""
-        assert job.probe is not None
-        if not _seen_before(self._recent, job.probe):
-            return job  # a message not seen lately goes alone: never held back
+        probe, recent = job.probe, self._recent
+        if probe not in recent:  # a message not seen lately goes alone, never held
+            # It is remembered now. The set is emptied when full: cheaper than an
+            # LRU, and a forgotten message only means one more item goes alone.
+            if len(recent) >= _RECENT:
+                recent.clear()
+            recent.add(probe)
+            return job
         item = job.item
         group = job.group = broadcast_group(item, item.sender or self.batch.wire.sender)
         bucket = self._open.get(group)
@@ -351,18 +356,6 @@ class Broadcaster:
                 if not isinstance(outcome, DuplicateSendError):
                     failed = outcome
         return failed
-
-
-def _seen_before(recent: set[Any], value: object) -> bool:
-    """Whether `value` came lately; it is remembered now. The set is emptied
-    when full (cheaper than an LRU; a forgotten value only means one more item
-    goes alone)."""
-    if value in recent:
-        return True
-    if len(recent) >= _RECENT:
-        recent.clear()
-    recent.add(value)
-    return False
 
 
 T = TypeVar("T")

@@ -165,7 +165,7 @@ class Checkpoint:
         """What a torn last line held, when the file ended with one."""
         self._earlier = False  # any item of an earlier run to look up?
         self._fd: int | None = None
-        self._size = 0  # the file's length after our last whole write
+        self._size = 0  # the file's length when it was opened
         self._pending = bytearray()
         """Deferred lines (outcomes, clock), written before the next line."""
         self._written_offset: int | None = None
@@ -384,23 +384,28 @@ class Checkpoint:
         CheckpointError."""
         fd = self._fd
         if fd is None:
-            return
+            raise CheckpointError(f"checkpoint {self.path!r} is closed")
         pending = self._pending
-        deferred = len(pending)
         pending += data  # one path: the deferred lines and `data` in one write
+        done = 0
         try:
             done = os.write(fd, pending)
             while done < len(pending):  # a short write: finish it
                 done += os.write(fd, pending[done:])
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, self._size)
-            del pending[deferred:]  # the deferred lines wait again, `data` does not
+            self._cut_back(fd, done, len(data))
             raise CheckpointError(
                 f"cannot write checkpoint {self.path!r}: {exc.strerror}"
             ) from None
-        self._size += done
         del pending[:]
+
+    def _cut_back(self, fd: int, written: int, added: int) -> None:
+        """After a failed write: the `written` bytes it left go (a write that
+        fails writes nothing more, so the file ends where it did before), the
+        deferred lines wait again, the `added` ones do not."""
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, os.fstat(fd).st_size - written)
+        del self._pending[len(self._pending) - added :]
 
     def flush(self) -> None:
         """Write what is deferred."""
@@ -465,7 +470,12 @@ class _Lines:
             self.delivered.append(h)
             self.pending.pop(h, None)
         elif line.status in (SENDING, "ambiguous"):
-            self.pending[h] = _Pending(line.at, self.run)
+            # The first mark since the item was last settled says when it may first
+            # have been sent: its `ambiguous` outcome (written after its attempts)
+            # or a later run's mark (of a send it did not make) must not move the
+            # rerun's reconcile window past that send.
+            if h not in self.pending:
+                self.pending[h] = _Pending(line.at, self.run)
         else:  # failed: definitely not delivered, send again
             self.pending.pop(h, None)
 

@@ -4,7 +4,7 @@ a stop with buckets open, many groups at once, and the fake's own checks."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import aiohttp
 import pytest
@@ -21,11 +21,13 @@ from kommunicate_async import (
     Retries,
     Timeouts,
 )
-from kommunicate_async._batch.broadcast import _seen_before
+from kommunicate_async._batch.broadcast import Broadcaster
 from kommunicate_async._batch.checkpoint import Uncertain
+from kommunicate_async._batch.job import Job
 from kommunicate_async.testing import FakeKommunicate, Fault, FaultPlan, RouteFaults
 
 if TYPE_CHECKING:
+    from kommunicate_async._batch.batch import Batch
     from kommunicate_async._batch.checkpoint import Begin, CheckpointLine
 
 SENDALL = "POST /rest/ws/message/sendall"
@@ -205,12 +207,17 @@ async def test_interleaved_messages_all_arrive_once(messages: int) -> None:
 
 
 def test_messages_not_seen_lately_are_forgotten() -> None:
-    recent: set[object] = set()
-    assert not _seen_before(recent, "g0")
-    assert _seen_before(recent, "g0")
-    for i in range(1, 5000):  # past 4,096 the set starts over
-        _seen_before(recent, f"g{i}")
-    assert not _seen_before(recent, "g0")  # forgotten: its next item goes alone
+    broadcaster = Broadcaster(cast("Batch", None), 50)  # add() never reads it here
+
+    def add(probe: int) -> object:
+        item = OutgoingMessage(probe + 1, "hi", "bot")
+        job = Job(probe, item, f"k{probe}", b"{}", probe)
+        return "alone" if broadcaster.add(job) is job else "held"
+
+    assert add(0) == "alone"  # a message not seen lately goes alone
+    assert add(0) == "held"  # seen: it waits in its bucket for others
+    assert [add(i) for i in range(1, 5000)].count("held") == 0
+    assert add(0) == "alone"  # past 4,096 the memory starts over: forgotten
 
 
 @pytest.mark.parametrize(

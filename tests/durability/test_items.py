@@ -69,6 +69,30 @@ async def test_one_bad_item_never_ends_the_batch(
     assert len(fake.messages(cid)) == 96
 
 
+async def test_a_dedupe_key_that_is_not_a_str_fails_its_item_alone(
+    fake: FakeKommunicate, tmp_path: Path
+) -> None:
+    # It travels as a metadata value, which the wire wants a str: never sent as 7.
+    not_a_str: Any = 7
+    async with session_on(fake) as km:
+        cid = (await km.conversations.create(["u"])).id
+        items = [
+            OutgoingMessage(cid, "a", dedupe_key=not_a_str),
+            OutgoingMessage(cid, "b", dedupe_key="key-b"),
+        ]
+        path = tmp_path / "cp.jsonl"
+        results = {
+            r.index: r async for r in km.messages.iter_send(items, checkpoint=path)
+        }
+    assert results[0].status is ItemStatus.FAILED and results[0].attempts == 0
+    assert isinstance(results[0].error, InvalidRequestError)
+    assert str(results[0].error) == "batch item 0: dedupe_key must be a str, not int"
+    assert results[1].status is ItemStatus.DELIVERED
+    assert [(m.text, m.metadata) for m in fake.messages(cid)] == [
+        ("b", {"kmDedupeKey": "key-b"})
+    ]
+
+
 async def test_a_revoked_key_stops_after_the_first_answer(
     fake: FakeKommunicate, tmp_path: Path
 ) -> None:

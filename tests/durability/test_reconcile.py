@@ -94,6 +94,53 @@ async def test_the_clock_offset_is_learned_and_kept(
     assert -11_000 < offset <= SKEW_MS + 50  # createdAt minus our clock at the reply
 
 
+@pytest.mark.parametrize("later", ["ambiguous", "another run's mark"])
+async def test_a_later_line_never_moves_the_reconcile_window_past_the_send(
+    fake: FakeKommunicate, tmp_path: Path, later: str
+) -> None:
+    # An earlier run marked k1 `sending` and sent it (the server stored it then);
+    # its attempt timed out 10 s later (final `ambiguous` line), or a later run
+    # that did not send it marked it again. Before, the rerun read the
+    # conversation back only to that later line (minus 2 s): it missed the
+    # message and sent it a second time.
+    async with session_on(fake) as km:
+        cid = (await km.conversations.create(["u"])).id
+        item = OutgoingMessage(cid, "once", dedupe_key="k1")
+        group = fake.conversation(cid)
+        fake.state.send(group, "bot", "once", {"kmDedupeKey": "k1"})
+        for i in range(60):  # a busy conversation: more than a page came after
+            fake.state.send(group, "u", f"chat {i}", {})
+        at = now_ms()
+        run = CheckpointLine("", "run", -1, at - 100, pid=1, host="h", keys="content")
+        clock = CheckpointLine("", "clock", -1, at - 100, offset=0)
+        lines = [run, clock, CheckpointLine("k1", "sending", 0, at - 50)]
+        if later == "ambiguous":
+            lines.append(CheckpointLine("k1", "ambiguous", 0, at + 10_000, attempts=1))
+        else:
+            lines += [run, clock, CheckpointLine("k1", "sending", 0, at + 10_000)]
+        path = tmp_path / "cp.jsonl"
+        write_lines(path, *lines)
+        report = await km.messages.send_many([item], checkpoint=path, reconcile=True)
+    assert report.delivered == 1 and fake.requests_to(SEND) == []
+    assert stored(fake, [cid]) == {"k1": 1}
+
+
+async def test_a_created_at_no_float_holds_teaches_no_clock(
+    fake: FakeKommunicate, tmp_path: Path
+) -> None:
+    # A hostile createdAt (10**400 ms): the send still counts as delivered, and no
+    # clock offset is learned from it (a rerun would reconcile by nonsense).
+    fake.state.clock_skew_ms = 10**400
+    path = tmp_path / "cp.jsonl"
+    async with session_on(fake) as km:
+        cid = (await km.conversations.create(["u"])).id
+        report = await km.messages.send_many(
+            [OutgoingMessage(cid, "a")], checkpoint=path
+        )
+    assert report.delivered == 1 and report.ambiguous == 0
+    assert '"clock"' not in path.read_text()
+
+
 @pytest.mark.slow
 async def test_a_late_commit_is_found_after_the_settle_period(
     fake: FakeKommunicate,

@@ -131,6 +131,28 @@ async def test_the_store_has_the_file_s_semantics(redis: Redis, campaign: str) -
     assert outcomes == {"a": "delivered", "b": "ambiguous", "c": "sending"}
 
 
+async def test_an_item_keeps_its_first_mark_until_it_is_settled(
+    redis: Redis, campaign: str
+) -> None:
+    # Its ambiguous outcome (after its attempts) and a later worker's begin (a
+    # send it did not make) must not move the mark later: a rerun reconciles
+    # from the first mark, or it could miss the send and make it again.
+    store = RedisBatchStore(redis, campaign)
+    await store.open()
+    assert await store.begin("k", 0) == "new"
+    first = await RedisBatchStore(redis, campaign).begin("k", 0)
+    assert isinstance(first, Uncertain)
+    await store.finish(CheckpointLine("k", "ambiguous", 0, first.at + 60_000))
+    await store.close()
+    assert (await store.outcomes())["k"] == "ambiguous"
+    for _ in range(2):  # reruns that leave it unsettled
+        again = await RedisBatchStore(redis, campaign).begin("k", 0)
+        assert again == first
+    await store.finish(CheckpointLine("k", "failed", 0, 1))  # settled: not sent
+    await store.close()
+    assert await RedisBatchStore(redis, campaign).begin("k", 0) == "new"
+
+
 @pytest.mark.slow
 async def test_a_batch_on_the_shared_parts(redis: Redis, campaign: str) -> None:
     async with FakeKommunicate() as fake, fake.session() as km:

@@ -84,11 +84,21 @@ return string.format('%.3f', tonumber(redis.call('GET', KEYS[1]) or '0') - now)
 # An item's state is one hash field: "d:<message key>", "f", "s:<at>:<offset>"
 # (in flight), "a:<at>:<offset>" (ambiguous). ARGV: ttl ms ('' keeps), the count
 # of final states, their (field, value) pairs, the in-flight mark, the keys.
+# An item's first mark since it was last settled stays (when it may first have
+# been sent): a later begin returns it without marking again, and an ambiguous
+# outcome keeps its time, so a rerun's reconcile window never starts after that
+# send. (`flush` runs this with no keys: the final states alone.)
 BEGIN: Final = """
 local items = KEYS[1]
 local finals = tonumber(ARGV[2])
-if finals > 0 then
-  redis.call('HSET', items, unpack(ARGV, 3, 2 + 2 * finals))
+for i = 3, 2 + 2 * finals, 2 do
+  local value = ARGV[i + 1]
+  if string.sub(value, 1, 2) == 'a:' then
+    local found = redis.call('HGET', items, ARGV[i])
+    local kind = found and string.sub(found, 1, 2)
+    if kind == 's:' or kind == 'a:' then value = 'a:' .. string.sub(found, 3) end
+  end
+  redis.call('HSET', items, ARGV[i], value)
 end
 local at = 3 + 2 * finals
 local mark = ARGV[at]
@@ -97,9 +107,11 @@ for i = at + 1, #ARGV do
   local found = redis.call('HGET', items, ARGV[i])
   if found and string.sub(found, 1, 2) == 'd:' then
     out[#out + 1] = 'delivered'
+  elseif found and found ~= 'f' then
+    out[#out + 1] = found
   else
     redis.call('HSET', items, ARGV[i], mark)
-    if found and found ~= 'f' then out[#out + 1] = found else out[#out + 1] = 'new' end
+    out[#out + 1] = 'new'
   end
 end
 if ARGV[1] ~= '' then redis.call('PEXPIRE', items, ARGV[1]) end

@@ -86,12 +86,8 @@ class RedisBatchStore:
             self._runner = None
 
     async def _send_group(self, group: list[_Waiter]) -> None:
-        pending, self._pending = self._pending, {}
         offset = "" if self._offset is None else str(self._offset)
-        args: list[str | int] = [self._ttl, len(pending)]
-        for field, value in pending.items():
-            args += (field, value)
-        args.append(f"s:{_now_ms()}:{offset}")
+        args = self._script_args(f"s:{_now_ms()}:{offset}")
         args += (key for key, _ in group)
         try:
             found: list[bytes | str] = await self._begin(keys=[self._items], args=args)
@@ -104,6 +100,16 @@ class RedisBatchStore:
         for (_, waiter), raw in zip(group, found, strict=True):
             if not waiter.done():  # a cancelled begin: marked, to reconcile later
                 waiter.set_result(raw.decode() if isinstance(raw, bytes) else raw)
+
+    def _script_args(self, mark: str) -> list[str | int]:
+        """`BEGIN`'s arguments up to the in-flight `mark`: the final states
+        waiting (taken now) go first."""
+        pending, self._pending = self._pending, {}
+        args: list[str | int] = [self._ttl, len(pending)]
+        for field, value in pending.items():
+            args += (field, value)
+        args.append(mark)
+        return args
 
     async def finish(self, line: CheckpointLine) -> None:
         """Record the item's final status: with the next `begin`, or at `close`
@@ -125,15 +131,11 @@ class RedisBatchStore:
         runner = self._runner
         if runner is not None:
             await asyncio.shield(runner)
-        pending, self._pending = self._pending, {}
-        if not pending:
+        if not self._pending:
             return
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.hset(self._items, mapping=pending)
-                if self._ttl:
-                    pipe.pexpire(self._items, int(self._ttl))
-                await pipe.execute()
+        args = self._script_args("")  # no keys to begin: the final states alone
+        try:  # the script, not HSET: an ambiguous outcome keeps its item's mark time
+            await self._begin(keys=[self._items], args=args)
         except RedisError as exc:
             raise failure("the shared checkpoint", exc) from None
 
