@@ -21,8 +21,9 @@ class OutgoingMessage(msgspec.Struct, frozen=True):
         text: the message text.
         sender: `fromUserName`; the session's `on_behalf_of` if None.
         metadata: message metadata (values are stringified for you).
-        dedupe_key: your idempotency key; derived from the item and its position in
-            the input when None. It travels in the message metadata (`kmDedupeKey`).
+        dedupe_key: your idempotency key (a str; anything else fails the item);
+            derived from the item's content when None (docs/guides/bulk-sends.md).
+            It travels in the message metadata (`kmDedupeKey`).
     """
 
     conversation: int | str
