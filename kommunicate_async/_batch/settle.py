@@ -2,15 +2,15 @@
 `kommunicate-async settle CHECKPOINT` (issue 20).
 
 Every item whose last line is `ambiguous` names its conversation and the dedupe
-key its message carried (its own, or its broadcast request's `sent_key`). Each is
-looked for: in an `EchoStore` when one is given, else in its conversation's
-history back to `lookback` seconds before that line (by the server's clock when
-the checkpoint knows it). Found: a `delivered` line (with the message key) is
-appended, and a rerun skips it. Absent: a `failed` line, and a rerun sends it
-again (the send was long enough ago to have landed). A read that fails, or a key
-found twice, leaves it ambiguous. Items still `sending` (a crash before any
-outcome) name no conversation: a rerun with the input and `reconcile=True`
-settles them.
+key its message carried (its own, or its broadcast request's `sent_key`). Each
+is looked for: in an `EchoStore` when one is given, else in its conversation's
+history back to `lookback` seconds before the item's first mark (its `sending`
+line; by the server's clock when the checkpoint knows it). Found: a `delivered`
+line (with the message key) is appended, and a rerun skips it. Absent: a
+`failed` line, and a rerun sends it again (the send was long enough ago to have
+landed). A read that fails, or a key found twice, leaves it ambiguous. Items
+still `sending` (a crash before any outcome) name no conversation: a rerun with
+the input and `reconcile=True` settles them.
 
 The file is locked for the duration, as a batch locks it.
 """
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["SettleReport", "settle_checkpoint"]
 
 _AMBIGUOUS: Final = "ambiguous"
+_replace: Final = msgspec.structs.replace
 
 
 @dataclass(slots=True)
@@ -64,9 +65,13 @@ class SettleReport:
 
 
 def _open_items(path: str) -> tuple[dict[str, CheckpointLine], int | None]:
-    """The last line of every item not yet final, and the last clock offset."""
+    """The last line of every item not yet final, its `at` that of the item's
+    first mark since it was last settled (when it may first have been sent: its
+    outcome line comes after its attempts, which can be minutes later); and the
+    last clock offset."""
     decode = msgspec.json.Decoder(CheckpointLine).decode
     last: dict[str, CheckpointLine] = {}
+    first_at: dict[str, int] = {}
     offset: int | None = None
     try:
         handle = open(path, "rb")
@@ -88,9 +93,11 @@ def _open_items(path: str) -> tuple[dict[str, CheckpointLine], int | None]:
                 continue
             elif line.status in (SENDING, _AMBIGUOUS):
                 last[line.key] = line
+                first_at.setdefault(line.key, line.at)
             else:
                 last.pop(line.key, None)
-    return last, offset
+                first_at.pop(line.key, None)
+    return {k: _replace(x, at=first_at[k]) for k, x in last.items()}, offset
 
 
 def _locked(path: str | os.PathLike[str]) -> Checkpoint:
@@ -144,7 +151,7 @@ async def _settle_one(
         seen = await echoes.wait_for([(conversation, carried)], 0.0)
         found = seen.get((conversation, carried))
     if found is None:
-        # From `lookback` before the outcome line, by the server's clock if known.
+        # From `lookback` before its first mark, by the server's clock if known.
         since = reconciler.since_earlier(Uncertain(line.at + (offset or 0), None))
         found = await reconciler.find(
             OutgoingMessage(conversation, "-"), carried, since

@@ -30,8 +30,8 @@ def add_settle_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         type=float,
         default=300.0,
         metavar="SECONDS",
-        help="read each conversation back this long before the item's outcome "
-        "(default: 300)",
+        help="read each conversation back this long before the item was first "
+        "marked in flight (default: 300)",
     )
 
 

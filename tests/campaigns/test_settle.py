@@ -3,6 +3,7 @@ delivered (found) or failed (absent) from history or echoes; the CLI too."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -53,6 +54,29 @@ async def test_ambiguous_items_are_settled_from_history(tmp_path: Path) -> None:
         rerun = await km.messages.send_many(items, checkpoint=checkpoint)
         assert (rerun.delivered, rerun.skipped) == (1, 5)
         assert all(len(fake.messages(c)) == 1 for c in ids)
+
+
+async def test_settle_reads_back_from_the_items_first_mark(tmp_path: Path) -> None:
+    # The outcome line came 10 minutes after the send (retries, 429 pauses): a
+    # read back `lookback` (300 s) from it missed the message, so the item was
+    # settled `failed` and a rerun would have sent it twice.
+    checkpoint = tmp_path / "cp.jsonl"
+    async with FakeKommunicate() as fake, fake.session() as km:
+        cid = (await km.conversations.create(["u"])).id
+        group = fake.conversation(cid)
+        fake.state.send(group, "bot", "once", {"kmDedupeKey": "k1"})
+        for i in range(60):  # more than a page of newer messages above it
+            fake.state.send(group, "u", f"chat {i}", {})
+        at = int(time.time() * 1000)
+        lines = [
+            CheckpointLine("", "run", -1, at, pid=1, host="h", keys="content"),
+            CheckpointLine("k1", "sending", 0, at - 50),
+            CheckpointLine("k1", "ambiguous", 0, at + 600_000, conversation=cid),
+        ]
+        checkpoint.write_bytes(b"".join(msgspec.json.encode(x) + b"\n" for x in lines))
+        settled = await km.messages.settle(checkpoint)
+    assert (settled.delivered, settled.failed, settled.ambiguous) == (1, 0, 0)
+    assert last_status(checkpoint) == {"k1": "delivered"}
 
 
 async def test_echoes_settle_without_reading(tmp_path: Path) -> None:
